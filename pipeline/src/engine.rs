@@ -1,0 +1,742 @@
+//! The instance registry and lifecycle state machine.
+//!
+//! An instance is an id, one config tree (the source of truth for its
+//! settings), a lifecycle state `Registered -> Loaded -> Running`, a runtime
+//! state tree that exists only while it is loaded, and the last error it met.
+//! Persistent instances are written through [`InstanceStore`] before a change
+//! is committed in memory, so what is on disk never runs ahead of or behind
+//! what the API answered.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use crate::config_tree;
+use crate::error::{Error, Result};
+use crate::settings::{InputSource, Settings, SettingsPatch};
+use crate::store::{InstanceFile, InstanceStore};
+
+/// Where an instance is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LifecycleState {
+    /// Known, holding no resources.
+    Registered,
+    /// Resources allocated; not processing.
+    Loaded,
+    /// Processing its input.
+    Running,
+}
+
+impl fmt::Display for LifecycleState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LifecycleState::Registered => "registered (not loaded)",
+            LifecycleState::Loaded => "loaded (not running)",
+            LifecycleState::Running => "running",
+        })
+    }
+}
+
+/// A failure worth showing at `GET .../error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorRecord {
+    pub time: DateTime<Utc>,
+    /// What failed: `engine`, `store`, or `instance <id>`.
+    pub source: String,
+    pub message: String,
+}
+
+/// A read-only copy of one instance, as `GET .../instance` reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceSnapshot {
+    pub id: Uuid,
+    pub settings: Settings,
+    pub state: LifecycleState,
+    pub read_only: bool,
+    pub system_instance: bool,
+    /// Frames processed per second, measured; 0 when not processing.
+    pub fps: f64,
+}
+
+#[derive(Debug)]
+struct Instance {
+    tree: Map<String, Value>,
+    settings: Settings,
+    state: LifecycleState,
+    runtime: Map<String, Value>,
+    read_only: bool,
+    system_instance: bool,
+    last_error: Option<ErrorRecord>,
+}
+
+impl Instance {
+    fn snapshot(&self, id: Uuid) -> InstanceSnapshot {
+        InstanceSnapshot {
+            id,
+            settings: self.settings.clone(),
+            state: self.state,
+            read_only: self.read_only,
+            system_instance: self.system_instance,
+            fps: 0.0,
+        }
+    }
+
+    fn file(&self, id: Uuid, tree: &Map<String, Value>) -> InstanceFile {
+        InstanceFile {
+            instance_id: id,
+            read_only: self.read_only,
+            system_instance: self.system_instance,
+            config: tree.clone(),
+        }
+    }
+}
+
+/// What [`Engine::open`] found in the data directory.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RestoreReport {
+    pub restored: usize,
+    pub started: usize,
+    /// Files that could not be restored, with the reason.
+    pub failed: Vec<String>,
+}
+
+/// Owns every instance. Cheap operations under one lock; persistence happens
+/// under it too, so file writes are ordered exactly like the changes.
+#[derive(Debug)]
+pub struct Engine {
+    instances: Mutex<BTreeMap<Uuid, Instance>>,
+    store: Option<InstanceStore>,
+    last_error: Mutex<Option<ErrorRecord>>,
+}
+
+impl Engine {
+    /// An engine that keeps nothing on disk (persistent instances are lost).
+    pub fn in_memory() -> Self {
+        Engine {
+            instances: Mutex::new(BTreeMap::new()),
+            store: None,
+            last_error: Mutex::new(None),
+        }
+    }
+
+    /// Opens the instances directory, restores every persistent instance and
+    /// starts those marked `autoStart`.
+    pub fn open(instances_dir: impl Into<PathBuf>) -> Result<(Self, RestoreReport)> {
+        let store = InstanceStore::open(instances_dir)?;
+        let (files, bad) = store.load_all()?;
+        let engine = Engine {
+            store: Some(store),
+            ..Engine::in_memory()
+        };
+        let mut report = RestoreReport::default();
+        for b in bad {
+            let msg = format!("skipped instance file {}: {}", b.path.display(), b.reason);
+            engine.record_error("store", &msg);
+            report.failed.push(msg);
+        }
+        let mut autostart = Vec::new();
+        {
+            let mut map = engine.lock();
+            for f in files {
+                let id = f.instance_id;
+                match Settings::from_tree(&f.config) {
+                    Ok(settings) => {
+                        if settings.auto_start {
+                            autostart.push(id);
+                        }
+                        map.insert(
+                            id,
+                            Instance {
+                                tree: f.config,
+                                settings,
+                                state: LifecycleState::Registered,
+                                runtime: Map::new(),
+                                read_only: f.read_only,
+                                system_instance: f.system_instance,
+                                last_error: None,
+                            },
+                        );
+                        report.restored += 1;
+                    }
+                    Err(e) => {
+                        let msg = format!("skipped instance {id}: invalid configuration: {e}");
+                        engine.record_error("store", &msg);
+                        report.failed.push(msg);
+                    }
+                }
+            }
+        }
+        for id in autostart {
+            match engine.start(id) {
+                Ok(()) => report.started += 1,
+                Err(e) => engine.record_instance_error(id, &format!("autoStart failed: {e}")),
+            }
+        }
+        Ok((engine, report))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<Uuid, Instance>> {
+        // A panic while holding the lock cannot leave an instance half
+        // changed (changes are committed by plain assignments at the end),
+        // so a poisoned lock is still usable.
+        self.instances.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a failure that is not tied to one instance.
+    pub fn record_error(&self, source: &str, message: &str) {
+        warn!(source, message, "error recorded");
+        let rec = ErrorRecord {
+            time: Utc::now(),
+            source: source.into(),
+            message: message.into(),
+        };
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(rec);
+    }
+
+    fn record_instance_error(&self, id: Uuid, message: &str) {
+        let source = format!("instance {id}");
+        if let Some(inst) = self.lock().get_mut(&id) {
+            inst.last_error = Some(ErrorRecord {
+                time: Utc::now(),
+                source: source.clone(),
+                message: message.into(),
+            });
+        }
+        self.record_error(&source, message);
+    }
+
+    /// The most recent failure of any kind.
+    pub fn last_error(&self) -> Option<ErrorRecord> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The most recent failure of one instance.
+    pub fn instance_error(&self, id: Uuid) -> Result<Option<ErrorRecord>> {
+        Ok(self
+            .lock()
+            .get(&id)
+            .ok_or(Error::InstanceNotFound(id))?
+            .last_error
+            .clone())
+    }
+
+    /// Every instance, ordered by id.
+    pub fn list(&self) -> Vec<InstanceSnapshot> {
+        self.lock()
+            .iter()
+            .map(|(id, inst)| inst.snapshot(*id))
+            .collect()
+    }
+
+    /// One instance.
+    pub fn get(&self, id: Uuid) -> Result<InstanceSnapshot> {
+        Ok(self
+            .lock()
+            .get(&id)
+            .ok_or(Error::InstanceNotFound(id))?
+            .snapshot(id))
+    }
+
+    /// Creates an instance. `id` is generated when `None`; an existing `id`
+    /// is refused. `patch.solution` is required.
+    pub fn create(&self, id: Option<Uuid>, patch: &SettingsPatch) -> Result<Uuid> {
+        let Some(solution) = patch.solution.as_deref() else {
+            return Err(Error::invalid(
+                "solution",
+                "is required when creating an instance (e.g. \"securt\")",
+            ));
+        };
+        let id = id.unwrap_or_else(Uuid::new_v4);
+        let mut map = self.lock();
+        if map.contains_key(&id) {
+            return Err(Error::InstanceExists(id));
+        }
+        let mut tree = Map::new();
+        let mut defaults = Settings::defaults(solution);
+        defaults.name = format!("Instance {}", &id.to_string()[..8]);
+        defaults.write_to(&mut tree);
+        patch.apply_to(&mut tree);
+        let settings = Settings::from_tree(&tree)?;
+        let inst = Instance {
+            tree,
+            settings,
+            state: LifecycleState::Registered,
+            runtime: Map::new(),
+            read_only: false,
+            system_instance: false,
+            last_error: None,
+        };
+        if inst.settings.persistent {
+            self.save(id, &inst, &inst.tree)?;
+        }
+        info!(instance_id = %id, solution, persistent = inst.settings.persistent, "instance created");
+        map.insert(id, inst);
+        Ok(id)
+    }
+
+    /// Deletes an instance, stopping it first if it runs.
+    pub fn delete(&self, id: Uuid) -> Result<()> {
+        let mut map = self.lock();
+        let inst = map.get(&id).ok_or(Error::InstanceNotFound(id))?;
+        if inst.read_only {
+            return Err(Error::ReadOnly(id));
+        }
+        if inst.settings.persistent {
+            self.remove_file(id)?;
+        }
+        map.remove(&id);
+        info!(instance_id = %id, "instance deleted");
+        Ok(())
+    }
+
+    /// Applies a partial settings update.
+    pub fn update(&self, id: Uuid, patch: &SettingsPatch) -> Result<()> {
+        self.change_tree(id, |tree| {
+            patch.apply_to(tree);
+            Ok(())
+        })
+    }
+
+    /// The whole config tree.
+    pub fn config(&self, id: Uuid) -> Result<Map<String, Value>> {
+        Ok(self
+            .lock()
+            .get(&id)
+            .ok_or(Error::InstanceNotFound(id))?
+            .tree
+            .clone())
+    }
+
+    /// `POST .../config`: writes `json_value` (JSON text) at `path`.
+    pub fn set_config(&self, id: Uuid, path: &str, json_value: &str) -> Result<()> {
+        let value = config_tree::parse_json_value(json_value)?;
+        self.change_tree(id, |tree| config_tree::set(tree, path, value))
+    }
+
+    /// `POST .../input`: sets where the instance reads video from.
+    pub fn set_input(&self, id: Uuid, input: &InputSource) -> Result<()> {
+        input.validate()?;
+        self.change_tree(id, |tree| {
+            input.write_to(tree);
+            Ok(())
+        })
+    }
+
+    /// The runtime state tree; only while loaded or running.
+    pub fn state(&self, id: Uuid) -> Result<Map<String, Value>> {
+        let map = self.lock();
+        let inst = map.get(&id).ok_or(Error::InstanceNotFound(id))?;
+        require_loaded(id, inst, "read the runtime state of")?;
+        Ok(inst.runtime.clone())
+    }
+
+    /// `POST .../state`: writes a runtime value; lost when unloaded.
+    pub fn set_state(&self, id: Uuid, path: &str, json_value: &str) -> Result<()> {
+        let value = config_tree::parse_json_value(json_value)?;
+        let mut map = self.lock();
+        let inst = map.get_mut(&id).ok_or(Error::InstanceNotFound(id))?;
+        require_loaded(id, inst, "set the runtime state of")?;
+        config_tree::set(&mut inst.runtime, path, value)
+    }
+
+    /// Registered -> Loaded.
+    pub fn load(&self, id: Uuid) -> Result<()> {
+        self.transition(id, "load", |s| match s {
+            LifecycleState::Registered => Ok(LifecycleState::Loaded),
+            _ => Err(""),
+        })
+    }
+
+    /// Loaded or Running -> Registered (a running instance is stopped first).
+    pub fn unload(&self, id: Uuid) -> Result<()> {
+        self.transition(id, "unload", |s| match s {
+            LifecycleState::Registered => Err(""),
+            _ => Ok(LifecycleState::Registered),
+        })
+    }
+
+    /// Registered or Loaded -> Running (loading first when needed).
+    pub fn start(&self, id: Uuid) -> Result<()> {
+        self.transition(id, "start", |s| match s {
+            LifecycleState::Running => Err("; stop it first, or use restart"),
+            _ => Ok(LifecycleState::Running),
+        })
+    }
+
+    /// Running -> Loaded.
+    pub fn stop(&self, id: Uuid) -> Result<()> {
+        self.transition(id, "stop", |s| match s {
+            LifecycleState::Running => Ok(LifecycleState::Loaded),
+            _ => Err(""),
+        })
+    }
+
+    /// Running -> Running, through a stop and a start.
+    pub fn restart(&self, id: Uuid) -> Result<()> {
+        self.transition(id, "restart", |s| match s {
+            LifecycleState::Running => Ok(LifecycleState::Running),
+            _ => Err("; use start"),
+        })
+    }
+
+    /// Stops every running instance (graceful shutdown). Their `autoStart`
+    /// setting, not this stop, decides whether they run after a restart.
+    pub fn stop_all(&self) {
+        for inst in self.lock().values_mut() {
+            if inst.state == LifecycleState::Running {
+                inst.state = LifecycleState::Loaded;
+            }
+        }
+    }
+
+    fn transition(
+        &self,
+        id: Uuid,
+        action: &'static str,
+        next: impl FnOnce(LifecycleState) -> Result<LifecycleState, &'static str>,
+    ) -> Result<()> {
+        let mut map = self.lock();
+        let inst = map.get_mut(&id).ok_or(Error::InstanceNotFound(id))?;
+        let from = inst.state;
+        let to = next(from).map_err(|hint| Error::InvalidState {
+            id,
+            action,
+            state: from,
+            hint,
+        })?;
+        if to == LifecycleState::Registered {
+            inst.runtime.clear();
+        }
+        inst.state = to;
+        info!(instance_id = %id, action, from = ?from, to = ?to, "instance lifecycle");
+        Ok(())
+    }
+
+    /// Applies `f` to a copy of the tree, validates the result, persists it
+    /// (or removes the file when the instance stops being persistent), and
+    /// only then commits it. Any failure leaves the instance unchanged.
+    fn change_tree(
+        &self,
+        id: Uuid,
+        f: impl FnOnce(&mut Map<String, Value>) -> Result<()>,
+    ) -> Result<()> {
+        let mut map = self.lock();
+        let inst = map.get_mut(&id).ok_or(Error::InstanceNotFound(id))?;
+        if inst.read_only {
+            return Err(Error::ReadOnly(id));
+        }
+        let mut tree = inst.tree.clone();
+        f(&mut tree)?;
+        let settings = Settings::from_tree(&tree)?;
+        if settings.persistent {
+            self.save(id, inst, &tree)?;
+        } else if inst.settings.persistent {
+            self.remove_file(id)?;
+        }
+        inst.tree = tree;
+        inst.settings = settings;
+        Ok(())
+    }
+
+    fn remove_file(&self, id: Uuid) -> Result<()> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        store.remove(id).inspect_err(|e| {
+            self.record_error(
+                &format!("instance {id}"),
+                &format!("{e}: {}", error_chain(e)),
+            );
+        })
+    }
+
+    fn save(&self, id: Uuid, inst: &Instance, tree: &Map<String, Value>) -> Result<()> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        store.save(&inst.file(id, tree)).inspect_err(|e| {
+            self.record_error(
+                &format!("instance {id}"),
+                &format!("{e}: {}", error_chain(e)),
+            );
+        })
+    }
+}
+
+fn require_loaded(id: Uuid, inst: &Instance, action: &'static str) -> Result<()> {
+    match inst.state {
+        LifecycleState::Registered => Err(Error::InvalidState {
+            id,
+            action,
+            state: inst.state,
+            hint: "; load or start it first",
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = Vec::new();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        parts.push(s.to_string());
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::settings::InputType;
+
+    fn securt() -> SettingsPatch {
+        SettingsPatch {
+            solution: Some("securt".into()),
+            ..Default::default()
+        }
+    }
+
+    fn persistent(auto_start: bool) -> SettingsPatch {
+        SettingsPatch {
+            persistent: Some(true),
+            auto_start: Some(auto_start),
+            ..securt()
+        }
+    }
+
+    #[test]
+    fn lifecycle_table() {
+        use LifecycleState::*;
+        type Step = fn(&Engine, Uuid) -> Result<()>;
+        let cases: &[(&str, LifecycleState, Step, Option<LifecycleState>)] = &[
+            ("load", Registered, Engine::load, Some(Loaded)),
+            ("load", Loaded, Engine::load, None),
+            ("load", Running, Engine::load, None),
+            ("start", Registered, Engine::start, Some(Running)),
+            ("start", Loaded, Engine::start, Some(Running)),
+            ("start", Running, Engine::start, None),
+            ("stop", Registered, Engine::stop, None),
+            ("stop", Loaded, Engine::stop, None),
+            ("stop", Running, Engine::stop, Some(Loaded)),
+            ("unload", Registered, Engine::unload, None),
+            ("unload", Loaded, Engine::unload, Some(Registered)),
+            ("unload", Running, Engine::unload, Some(Registered)),
+            ("restart", Registered, Engine::restart, None),
+            ("restart", Loaded, Engine::restart, None),
+            ("restart", Running, Engine::restart, Some(Running)),
+        ];
+        for (name, from, step, want) in cases {
+            let e = Engine::in_memory();
+            let id = e.create(None, &securt()).unwrap();
+            match from {
+                Registered => {}
+                Loaded => e.load(id).unwrap(),
+                Running => e.start(id).unwrap(),
+            }
+            let got = step(&e, id);
+            match want {
+                Some(to) => {
+                    got.unwrap_or_else(|err| panic!("{name} from {from:?}: {err}"));
+                    assert_eq!(e.get(id).unwrap().state, *to, "{name} from {from:?}");
+                }
+                None => {
+                    let err = got.expect_err(name).to_string();
+                    assert!(
+                        err.contains(&format!("it is {from}")),
+                        "{name} from {from:?}: {err}"
+                    );
+                    assert_eq!(
+                        e.get(id).unwrap().state,
+                        *from,
+                        "{name} from {from:?} changed state"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn runtime_state_needs_load_and_is_cleared_by_unload() {
+        let e = Engine::in_memory();
+        let id = e.create(None, &securt()).unwrap();
+        assert!(matches!(e.state(id), Err(Error::InvalidState { .. })));
+        assert!(matches!(
+            e.set_state(id, "a", "1"),
+            Err(Error::InvalidState { .. })
+        ));
+        e.load(id).unwrap();
+        e.set_state(id, "a/b", "[1,2]").unwrap();
+        assert_eq!(
+            Value::Object(e.state(id).unwrap()),
+            json!({"a": {"b": [1, 2]}})
+        );
+        e.unload(id).unwrap();
+        e.load(id).unwrap();
+        assert!(e.state(id).unwrap().is_empty());
+    }
+
+    #[test]
+    fn typed_fields_and_tree_agree_both_ways() {
+        let e = Engine::in_memory();
+        let id = e.create(None, &securt()).unwrap();
+        e.set_config(id, "frameRateLimit", "12.5").unwrap();
+        assert_eq!(e.get(id).unwrap().settings.frame_rate_limit, 12.5);
+        e.update(
+            id,
+            &SettingsPatch {
+                name: Some("door".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(e.config(id).unwrap()["name"], json!("door"));
+        let before = e.config(id).unwrap();
+        let err = e.set_config(id, "frameRateLimit", "\"fast\"").unwrap_err();
+        assert!(err.to_string().starts_with("frameRateLimit:"), "{err}");
+        assert_eq!(e.config(id).unwrap(), before);
+        e.set_input(
+            id,
+            &InputSource {
+                kind: InputType::Rtsp,
+                uri: Some("rtsp://cam/1".into()),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            e.config(id).unwrap()["Input"],
+            json!({"type": "RTSP", "uri": "rtsp://cam/1"})
+        );
+    }
+
+    #[test]
+    fn create_requires_a_known_solution_and_a_free_id() {
+        let e = Engine::in_memory();
+        let err = e
+            .create(None, &SettingsPatch::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("solution: is required"), "{err}");
+        let err = e
+            .create(
+                None,
+                &SettingsPatch {
+                    solution: Some("lpr".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("solution: unknown solution 'lpr'"), "{err}");
+        let id = Uuid::new_v4();
+        e.create(Some(id), &securt()).unwrap();
+        assert!(matches!(e.create(Some(id), &securt()), Err(Error::InstanceExists(x)) if x == id));
+        assert_eq!(e.list().len(), 1);
+    }
+
+    #[test]
+    fn persistence_follows_the_persistent_flag_and_restores() {
+        let dir = tempfile::tempdir().unwrap();
+        let (e, _) = Engine::open(dir.path()).unwrap();
+        let keep = e.create(None, &persistent(false)).unwrap();
+        let run = e.create(None, &persistent(true)).unwrap();
+        let gone = e.create(None, &securt()).unwrap();
+        let demoted = e.create(None, &persistent(false)).unwrap();
+        e.set_config(keep, "Output/render_preset", "\"Default\"")
+            .unwrap();
+        e.update(
+            demoted,
+            &SettingsPatch {
+                persistent: Some(false),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        e.start(keep).unwrap();
+        drop(e);
+
+        let (e, report) = Engine::open(dir.path()).unwrap();
+        assert_eq!(
+            report,
+            RestoreReport {
+                restored: 2,
+                started: 1,
+                failed: vec![]
+            }
+        );
+        let ids: Vec<Uuid> = e.list().iter().map(|s| s.id).collect();
+        assert!(ids.contains(&keep) && ids.contains(&run));
+        assert!(!ids.contains(&gone) && !ids.contains(&demoted));
+        assert_eq!(e.get(keep).unwrap().state, LifecycleState::Registered);
+        assert_eq!(e.get(run).unwrap().state, LifecycleState::Running);
+        assert_eq!(
+            e.config(keep).unwrap()["Output"],
+            json!({"render_preset": "Default"})
+        );
+        e.delete(keep).unwrap();
+        let (e, _) = Engine::open(dir.path()).unwrap();
+        assert_eq!(e.list().len(), 1);
+    }
+
+    #[test]
+    fn read_only_instances_refuse_changes_but_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = Uuid::new_v4();
+        let mut config = Map::new();
+        Settings::defaults("securt").write_to(&mut config);
+        let file = InstanceFile {
+            instance_id: id,
+            read_only: true,
+            system_instance: true,
+            config,
+        };
+        InstanceStore::open(dir.path())
+            .unwrap()
+            .save(&file)
+            .unwrap();
+        let (e, _) = Engine::open(dir.path()).unwrap();
+        assert!(matches!(
+            e.set_config(id, "a", "1"),
+            Err(Error::ReadOnly(_))
+        ));
+        assert!(matches!(
+            e.update(id, &SettingsPatch::default()),
+            Err(Error::ReadOnly(_))
+        ));
+        assert!(matches!(e.delete(id), Err(Error::ReadOnly(_))));
+        e.start(id).unwrap();
+        assert!(e.get(id).unwrap().system_instance);
+    }
+
+    #[test]
+    fn a_failed_save_changes_nothing_and_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("instances");
+        let (e, _) = Engine::open(&sub).unwrap();
+        let id = e.create(None, &persistent(false)).unwrap();
+        let before = e.config(id).unwrap();
+        // Replace the directory by a file: every later save must fail.
+        std::fs::remove_dir_all(&sub).unwrap();
+        std::fs::write(&sub, "not a directory").unwrap();
+        let err = e.set_config(id, "a", "1").unwrap_err();
+        assert!(matches!(err, Error::Persist { .. }), "{err}");
+        assert_eq!(e.config(id).unwrap(), before);
+        assert!(
+            e.last_error()
+                .unwrap()
+                .message
+                .contains("failed to persist")
+        );
+    }
+}

@@ -1,0 +1,62 @@
+//! The engine's error type. It names what went wrong in domain terms; the
+//! server decides which HTTP status each variant becomes.
+
+use std::path::PathBuf;
+
+use uuid::Uuid;
+
+use crate::engine::LifecycleState;
+
+/// Everything the engine can refuse or fail at.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No instance has this id.
+    #[error("instance {0} not found")]
+    InstanceNotFound(Uuid),
+    /// An instance with this id exists already.
+    #[error("instance {0} already exists")]
+    InstanceExists(Uuid),
+    /// The operation is not allowed in the instance's current lifecycle state.
+    #[error("cannot {action} instance {id}: it is {state}{hint}")]
+    InvalidState {
+        id: Uuid,
+        action: &'static str,
+        state: LifecycleState,
+        /// Extra advice appended to the message (may be empty).
+        hint: &'static str,
+    },
+    /// The instance is read-only (a system instance provisioned by the
+    /// operator); its settings and configuration cannot be changed over the API.
+    #[error("instance {0} is read-only: its configuration cannot be changed or deleted")]
+    ReadOnly(Uuid),
+    /// A request value is invalid; `field` names the field or config path.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// An instance file could not be written or removed.
+    #[error("failed to persist instance file {}", path.display())]
+    Persist {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The instances directory could not be read at startup.
+    #[error("failed to read instances directory {}", path.display())]
+    ReadStore {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Shorthand for [`Error::Invalid`].
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The crate's result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

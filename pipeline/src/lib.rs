@@ -1,0 +1,32 @@
+//! The RT engine: everything an RT Server instance *is*, independent of HTTP.
+//!
+//! This crate knows nothing about dropshot or the wire format: the server crate
+//! converts between these domain types and the API's wire types, and maps
+//! [`Error`] onto HTTP status codes in one place.
+//!
+//! # Layout
+//!
+//! - [`config_tree`]: the `path`/`jsonValue` operations on an instance's JSON
+//!   configuration tree (pure).
+//! - [`settings`]: the typed view (name, solution, modes, ...) over the known
+//!   keys of that tree, with validation (pure).
+//! - [`solutions`]: the solutions this engine can run.
+//! - [`store`]: atomic persistence of instances as JSON files.
+//! - [`engine`]: the instance registry and its lifecycle state machine
+//!   (`Registered -> Loaded -> Running`), tying the pieces together.
+//! - [`error`]: the crate's one error enum.
+
+pub mod config_tree;
+pub mod engine;
+pub mod error;
+pub mod settings;
+pub mod solutions;
+pub mod store;
+
+pub use engine::{Engine, ErrorRecord, InstanceSnapshot, LifecycleState};
+pub use error::Error;
+pub use settings::{InputSource, InputType, Settings, SettingsPatch};
+
+/// Version of this engine, reported by `GET /v1/core/version` and as every
+/// solution's and instance's `version`.
+pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");

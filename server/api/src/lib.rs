@@ -1,0 +1,220 @@
+//! The RT Server REST API as a dropshot API trait, with its wire types.
+//!
+//! `openapi/openapi.yaml` is the contract; this crate is the code-side copy
+//! of the operations the server serves today. The drift test
+//! (`tests/drift.rs`) renders [`rt_api_mod::stub_api_description`] and holds
+//! it to the contract, so the two cannot disagree silently.
+//!
+//! This crate depends on dropshot, serde, schemars and uuid only: the
+//! contract and the drift test build without the engine.
+//!
+//! # Layout
+//!
+//! - [`core`]: wire types of the `/v1/core` namespace.
+//! - [`RtApi`]: the endpoints, one trait method per contract operation
+//!   (the method name is the contract's `operationId`).
+
+pub mod core;
+
+use dropshot::{
+    Body, HttpError, HttpResponseCreated, HttpResponseDeleted, HttpResponseOk,
+    HttpResponseUpdatedNoContent, Path, Query, RequestContext, TypedBody,
+};
+
+use crate::core::*;
+
+/// Largest request body accepted by any operation (bytes). RT config writes
+/// carry whole JSON documents (handlers, area lists), well above dropshot's
+/// 1 KiB default, but nothing legitimate comes near this.
+pub const MAX_REQUEST_BODY_BYTES: usize = 1024 * 1024;
+
+/// The RT Server API. Implemented by `rt-server`.
+#[dropshot::api_description]
+pub trait RtApi {
+    type Context: Send + Sync + 'static;
+
+    /// Engine version; also the health probe.
+    #[endpoint { method = GET, path = "/v1/core/version", tags = ["core"] }]
+    async fn get_version(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<Version>, HttpError>;
+
+    /// Lists every instance.
+    #[endpoint { method = GET, path = "/v1/core/instances", tags = ["core"] }]
+    async fn list_instances(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<InstanceList>, HttpError>;
+
+    /// Creates an instance with a server-generated id.
+    #[endpoint { method = POST, path = "/v1/core/instance", tags = ["core"] }]
+    async fn create_instance(
+        rqctx: RequestContext<Self::Context>,
+        body: TypedBody<InstanceWrite>,
+    ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError>;
+
+    /// Creates an instance with the id given in the path.
+    #[endpoint { method = PUT, path = "/v1/core/instance/{instanceId}", tags = ["core"] }]
+    async fn create_instance_with_id(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+        body: TypedBody<InstanceWrite>,
+    ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError>;
+
+    /// Reads one instance.
+    #[endpoint { method = GET, path = "/v1/core/instance/{instanceId}", tags = ["core"] }]
+    async fn get_instance(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseOk<InstanceRead>, HttpError>;
+
+    /// Updates the settings given in the body.
+    #[endpoint { method = PATCH, path = "/v1/core/instance/{instanceId}", tags = ["core"] }]
+    async fn update_instance(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+        body: TypedBody<InstanceWrite>,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
+
+    /// Deletes an instance (stopping it first).
+    #[endpoint { method = DELETE, path = "/v1/core/instance/{instanceId}", tags = ["core"] }]
+    async fn delete_instance(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseDeleted, HttpError>;
+
+    /// Registered -> Loaded.
+    #[endpoint { method = POST, path = "/v1/core/instance/{instanceId}/load", tags = ["core"] }]
+    async fn load_instance(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
+
+    /// Loaded or Running -> Registered.
+    #[endpoint { method = POST, path = "/v1/core/instance/{instanceId}/unload", tags = ["core"] }]
+    async fn unload_instance(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
+
+    /// Registered or Loaded -> Running.
+    #[endpoint { method = POST, path = "/v1/core/instance/{instanceId}/start", tags = ["core"] }]
+    async fn start_instance(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
+
+    /// Running -> Loaded.
+    #[endpoint { method = POST, path = "/v1/core/instance/{instanceId}/stop", tags = ["core"] }]
+    async fn stop_instance(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
+
+    /// Stop and start a running instance.
+    #[endpoint { method = POST, path = "/v1/core/instance/{instanceId}/restart", tags = ["core"] }]
+    async fn restart_instance(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
+
+    /// The instance's whole config tree.
+    #[endpoint { method = GET, path = "/v1/core/instance/{instanceId}/config", tags = ["core"] }]
+    async fn get_instance_config(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseOk<ConfigTree>, HttpError>;
+
+    /// Writes one node of the config tree.
+    #[endpoint { method = POST, path = "/v1/core/instance/{instanceId}/config", tags = ["core"] }]
+    async fn set_instance_config(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+        body: TypedBody<ConfigValueWrite>,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
+
+    /// The runtime state tree (loaded or running instances only).
+    #[endpoint { method = GET, path = "/v1/core/instance/{instanceId}/state", tags = ["core"] }]
+    async fn get_instance_state(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseOk<ConfigTree>, HttpError>;
+
+    /// Writes one node of the runtime state tree.
+    #[endpoint { method = POST, path = "/v1/core/instance/{instanceId}/state", tags = ["core"] }]
+    async fn set_instance_state(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+        body: TypedBody<ConfigValueWrite>,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
+
+    /// Sets the instance's video source.
+    #[endpoint { method = POST, path = "/v1/core/instance/{instanceId}/input", tags = ["core"] }]
+    async fn set_instance_input(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+        body: TypedBody<InputWrite>,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
+
+    /// The instance's last error.
+    #[endpoint { method = GET, path = "/v1/core/instance/{instanceId}/error", tags = ["core"] }]
+    async fn get_instance_error(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseOk<LastError>, HttpError>;
+
+    /// Solutions this server can run.
+    #[endpoint { method = GET, path = "/v1/core/solutions", tags = ["core"] }]
+    async fn list_solutions(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<SolutionList>, HttpError>;
+
+    /// Installed licenses.
+    #[endpoint { method = GET, path = "/v1/core/licenses", tags = ["core"] }]
+    async fn get_licenses(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<LicenseList>, HttpError>;
+
+    /// Tail of the server's own log.
+    #[endpoint { method = GET, path = "/v1/core/log", tags = ["core"] }]
+    async fn get_log(
+        rqctx: RequestContext<Self::Context>,
+        query: Query<LogQuery>,
+    ) -> Result<HttpResponseOk<LogTail>, HttpError>;
+
+    /// Host and software facts.
+    #[endpoint { method = GET, path = "/v1/core/system/info", tags = ["core"] }]
+    async fn get_system_info(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<SystemInfo>, HttpError>;
+
+    /// Server settings (rtconfig.json) as editable entities.
+    #[endpoint { method = GET, path = "/v1/core/system/config", tags = ["core"] }]
+    async fn get_system_config(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<SystemConfig>, HttpError>;
+
+    /// Changes server settings.
+    #[endpoint { method = PUT, path = "/v1/core/system/config", tags = ["core"] }]
+    async fn update_system_config(
+        rqctx: RequestContext<Self::Context>,
+        body: TypedBody<SystemConfigUpdate>,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
+
+    /// Stops the server gracefully.
+    #[endpoint { method = POST, path = "/v1/core/system/shutdown", tags = ["core"] }]
+    async fn shutdown_system(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
+
+    /// The server's last error.
+    #[endpoint { method = GET, path = "/v1/core/error", tags = ["core"] }]
+    async fn get_last_error(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<LastError>, HttpError>;
+
+    /// The contract itself, as YAML.
+    #[endpoint { method = GET, path = "/openapi.yaml", tags = ["files"] }]
+    async fn get_openapi(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<http::Response<Body>, HttpError>;
+}

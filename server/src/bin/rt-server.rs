@@ -1,0 +1,124 @@
+//! The `rt-server` binary: command line, logging, signals.
+
+use std::io::IsTerminal;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Parser;
+use rt_server::config::{CONFIG_FILE_NAME, DEFAULT_DATA_DIR};
+use rt_server::logging::{LevelControl, LogBuffer};
+use rt_server::{ConfigFile, ServerOptions};
+use tracing::{info, warn};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, fmt, reload};
+
+/// RT-compatible video analytics server (RT Server REST API on port 3546).
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// rtconfig.json to read (and to save `PUT /v1/core/system/config` to).
+    /// Default: rtconfig.json in the data directory, if it exists.
+    #[arg(long, env = "RT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on (overrides web_server.ip_address); 0.0.0.0
+    /// opens the API to the network.
+    #[arg(long, env = "RT_IP")]
+    ip: Option<IpAddr>,
+    /// Port to listen on (overrides web_server.port); 0 picks a free port.
+    #[arg(long, env = "RT_PORT")]
+    port: Option<u16>,
+    /// Data directory (overrides data_dir). Default: ./rt-data.
+    #[arg(long, env = "RT_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Log level (overrides log_level): error, warn, info, debug, trace.
+    #[arg(long, env = "RT_LOG_LEVEL")]
+    log_level: Option<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let (path, must_exist) = match &args.config {
+        Some(p) => (p.clone(), true),
+        None => (
+            args.data_dir
+                .clone()
+                .unwrap_or_else(|| DEFAULT_DATA_DIR.into())
+                .join(CONFIG_FILE_NAME),
+            false,
+        ),
+    };
+    let mut file = ConfigFile::load(&path, must_exist)?;
+    let cfg = &mut file.config;
+    if let Some(ip) = args.ip {
+        cfg.web_server.ip_address = ip;
+    }
+    if let Some(port) = args.port {
+        cfg.web_server.port = port;
+    }
+    if let Some(dir) = &args.data_dir {
+        cfg.data_dir = dir.clone();
+    }
+    if let Some(level) = &args.log_level {
+        cfg.log_level = level.clone();
+    }
+
+    let log = LogBuffer::default();
+    let level = init_tracing(&cfg.log_level, log.clone())?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?
+        .block_on(run(ServerOptions {
+            config: file,
+            log,
+            level: Some(level),
+        }))
+}
+
+async fn run(opts: ServerOptions) -> anyhow::Result<()> {
+    let mut server = rt_server::start_server(opts).await?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => info!("interrupt received, shutting down (again to exit at once)"),
+        _ = terminate.recv() => info!("SIGTERM received, shutting down (again to exit at once)"),
+        _ = server.shutdown_requested() => {}
+    }
+    tokio::spawn(async {
+        let _ = tokio::signal::ctrl_c().await;
+        warn!("second interrupt: exiting without waiting");
+        std::process::exit(130);
+    });
+    server
+        .close()
+        .await
+        .map_err(|e| anyhow::anyhow!("error while stopping the server: {e}"))
+}
+
+/// stderr for people, the ring buffer for `GET /v1/core/log`, one filter
+/// for both that `PUT /v1/core/system/config` can change. `RUST_LOG`, when
+/// set, wins over the configured level at startup.
+fn init_tracing(level: &str, log: LogBuffer) -> anyhow::Result<LevelControl> {
+    let filter = |level: &str| EnvFilter::try_new(format!("{level},dropshot=info"));
+    let initial = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.is_empty() => EnvFilter::try_new(spec)?,
+        _ => filter(level)?,
+    };
+    let (filter_layer, handle) = reload::Layer::new(initial);
+    tracing_subscriber::registry()
+        .with(filter_layer)
+        .with(
+            fmt::layer()
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_writer(std::io::stderr),
+        )
+        .with(fmt::layer().with_ansi(false).with_writer(log))
+        .try_init()
+        .context("failed to set up logging")?;
+    Ok(Arc::new(move |level: &str| {
+        let f = filter(level).map_err(|e| e.to_string())?;
+        handle.reload(f).map_err(|e| e.to_string())
+    }))
+}

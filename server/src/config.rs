@@ -1,0 +1,249 @@
+//! `rtconfig.json`: the server's own settings.
+//!
+//! The file has RT's `web_server` block plus our keys:
+//!
+//! ```json
+//! {
+//!   "web_server": { "enabled": true, "ip_address": "127.0.0.1", "port": 3546,
+//!                   "cors": { "enabled": false } },
+//!   "data_dir": "rt-data",
+//!   "log_level": "info"
+//! }
+//! ```
+//!
+//! Every key is optional (defaults below). Keys we do not know are kept, so
+//! an RT installation's file can be used as it is and survives our rewrites
+//! (`PUT /v1/core/system/config` edits only the keys it owns).
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Default port of RT Server.
+pub const DEFAULT_PORT: u16 = 3546;
+/// Default bind address: loopback only, so a fresh install is not reachable
+/// from the network until the operator says so (`--ip 0.0.0.0`).
+pub const DEFAULT_IP: &str = "127.0.0.1";
+/// Default data directory, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "rt-data";
+/// The name of the config file inside the data directory.
+pub const CONFIG_FILE_NAME: &str = "rtconfig.json";
+/// Log levels accepted by `log_level`.
+pub const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
+
+/// The typed settings read from `rtconfig.json` (and the command line).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RtConfig {
+    #[serde(default)]
+    pub web_server: WebServer,
+    /// Where instances and other state live. Default: `rt-data`.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// One of error, warn, info, debug, trace. Default: `info`.
+    #[serde(default = "default_log_level")]
+    pub log_level: String,
+}
+
+/// RT's `web_server` block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebServer {
+    /// Serve the REST API at all. Default: true.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Address to bind. Default: 127.0.0.1.
+    #[serde(default = "default_ip")]
+    pub ip_address: IpAddr,
+    /// Port to bind (0 picks a free one). Default: 3546.
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// Cross-origin requests from browsers.
+    #[serde(default)]
+    pub cors: Cors,
+}
+
+/// RT's `web_server.cors` block.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cors {
+    /// Default: false. Not supported yet: see the README.
+    #[serde(default)]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_ip() -> IpAddr {
+    DEFAULT_IP.parse().expect("valid default address")
+}
+fn default_port() -> u16 {
+    DEFAULT_PORT
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from(DEFAULT_DATA_DIR)
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+
+impl Default for WebServer {
+    fn default() -> Self {
+        WebServer {
+            enabled: true,
+            ip_address: default_ip(),
+            port: DEFAULT_PORT,
+            cors: Cors::default(),
+        }
+    }
+}
+
+impl Default for RtConfig {
+    fn default() -> Self {
+        RtConfig {
+            web_server: WebServer::default(),
+            data_dir: default_data_dir(),
+            log_level: default_log_level(),
+        }
+    }
+}
+
+/// Why the config could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("failed to read {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid configuration in {}", path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("invalid configuration in {}: log_level must be one of {}", path.display(), LOG_LEVELS.join(", "))]
+    LogLevel { path: PathBuf },
+}
+
+/// The config file as read: the typed view plus the whole document.
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    pub path: PathBuf,
+    pub config: RtConfig,
+    /// The whole JSON document, unknown keys included.
+    pub raw: Map<String, Value>,
+}
+
+impl ConfigFile {
+    /// Reads `path`; a missing file gives the defaults when `must_exist` is
+    /// false (the file is created on the first change).
+    pub fn load(path: &Path, must_exist: bool) -> Result<Self, LoadError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => "{}".into(),
+            Err(source) => {
+                return Err(LoadError::Read {
+                    path: path.into(),
+                    source,
+                });
+            }
+        };
+        let parse_err = |source| LoadError::Parse {
+            path: path.into(),
+            source,
+        };
+        let raw: Map<String, Value> = serde_json::from_str(&text).map_err(parse_err)?;
+        let config: RtConfig =
+            serde_json::from_value(Value::Object(raw.clone())).map_err(parse_err)?;
+        if !LOG_LEVELS.contains(&config.log_level.as_str()) {
+            return Err(LoadError::LogLevel { path: path.into() });
+        }
+        Ok(ConfigFile {
+            path: path.into(),
+            config,
+            raw,
+        })
+    }
+
+    /// Writes the typed settings back into the document and saves it
+    /// atomically (temporary file + rename), keeping unknown keys.
+    pub fn save(&mut self) -> std::io::Result<()> {
+        if let Value::Object(typed) =
+            serde_json::to_value(&self.config).map_err(std::io::Error::other)?
+        {
+            for (k, v) in typed {
+                merge(self.raw.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = self.path.with_extension("json.tmp");
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(&self.raw).map_err(std::io::Error::other)?,
+        )?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, &self.path)
+    }
+}
+
+/// Overlays `new` on `old`, keeping keys of `old` objects that `new` lacks.
+fn merge(old: &mut Value, new: Value) {
+    match (old, new) {
+        (Value::Object(o), Value::Object(n)) => {
+            for (k, v) in n {
+                merge(o.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (old, new) => *old = new,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_unknown_keys_and_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rtconfig.json");
+        assert_eq!(
+            ConfigFile::load(&path, false).unwrap().config,
+            RtConfig::default()
+        );
+        assert!(ConfigFile::load(&path, true).is_err());
+        std::fs::write(
+            &path,
+            r#"{"web_server": {"port": 8080, "ssl": {"x": 1}}, "plugins": ["a"], "log_level": "debug"}"#,
+        )
+        .unwrap();
+        let mut f = ConfigFile::load(&path, true).unwrap();
+        assert_eq!(f.config.web_server.port, 8080);
+        assert_eq!(f.config.web_server.ip_address.to_string(), "127.0.0.1");
+        f.config.web_server.port = 9000;
+        f.save().unwrap();
+        let raw: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(raw["web_server"]["port"], 9000);
+        assert_eq!(raw["web_server"]["ssl"]["x"], 1);
+        assert_eq!(raw["plugins"][0], "a");
+    }
+
+    #[test]
+    fn bad_files_are_refused_with_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rtconfig.json");
+        for bad in [
+            r#"{"web_server": {"port": "x"}}"#,
+            r#"{"log_level": "loud"}"#,
+            "{",
+            "[]",
+        ] {
+            std::fs::write(&path, bad).unwrap();
+            let err = ConfigFile::load(&path, true).unwrap_err().to_string();
+            assert!(err.contains("rtconfig.json"), "{bad}: {err}");
+        }
+    }
+}

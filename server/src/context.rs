@@ -1,0 +1,55 @@
+//! The state every request handler sees.
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use rt_pipeline::Engine;
+use tokio::sync::watch;
+
+use crate::config::ConfigFile;
+use crate::logging::{LevelControl, LogBuffer};
+
+/// Shared by all handlers (as `Arc<ServerContext>`).
+pub struct ServerContext {
+    pub engine: Engine,
+    /// rtconfig.json as loaded (and as changed by `PUT system/config`).
+    config: Mutex<ConfigFile>,
+    pub log: LogBuffer,
+    /// Changes the log level live; `None` when the embedding program owns
+    /// logging (tests).
+    pub level: Option<LevelControl>,
+    /// Set to `true` by `POST /v1/core/system/shutdown`.
+    pub shutdown: watch::Sender<bool>,
+    pub started: Instant,
+}
+
+impl std::fmt::Debug for ServerContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerContext")
+            .field("engine", &self.engine)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerContext {
+    pub fn new(
+        engine: Engine,
+        config: ConfigFile,
+        log: LogBuffer,
+        level: Option<LevelControl>,
+    ) -> Self {
+        ServerContext {
+            engine,
+            config: Mutex::new(config),
+            log,
+            level,
+            shutdown: watch::Sender::new(false),
+            started: Instant::now(),
+        }
+    }
+
+    /// The config file. Held only for short, synchronous work.
+    pub fn config(&self) -> MutexGuard<'_, ConfigFile> {
+        self.config.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

@@ -1,0 +1,83 @@
+//! The server's error type and THE mapping of every error to an HTTP status.
+//!
+//! Nothing else in the server picks a status code: handlers return
+//! [`Error`] (or an engine error, converted by `?`), and
+//! `impl From<Error> for HttpError` below decides 400/403/404/406/409/500.
+//! Error bodies are dropshot's `{request_id, error_code, message}`, the
+//! contract's `Error` schema, which router-level 404/405 answers share.
+
+use std::path::PathBuf;
+
+use dropshot::{ClientErrorStatusCode, ErrorStatusCode, HttpError};
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A refusal or failure of the engine.
+    #[error(transparent)]
+    Engine(#[from] rt_pipeline::Error),
+    /// A system configuration field that is unknown or badly valued.
+    #[error("{field}: {message}")]
+    InvalidSystemConfig { field: String, message: String },
+    /// rtconfig.json could not be written.
+    #[error("failed to write server configuration {}", path.display())]
+    WriteConfig {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl From<Error> for HttpError {
+    fn from(e: Error) -> Self {
+        use rt_pipeline::Error as E;
+        let client = |code: &str, status, msg: String| {
+            HttpError::for_client_error(Some(code.into()), status, msg)
+        };
+        let message = e.to_string();
+        match &e {
+            Error::Engine(E::InstanceNotFound(_)) => {
+                client("NotFound", ClientErrorStatusCode::NOT_FOUND, message)
+            }
+            Error::Engine(E::InstanceExists(_)) => {
+                client("Conflict", ClientErrorStatusCode::CONFLICT, message)
+            }
+            Error::Engine(E::InvalidState { .. }) => client(
+                "InvalidState",
+                ClientErrorStatusCode::NOT_ACCEPTABLE,
+                message,
+            ),
+            Error::Engine(E::ReadOnly(_)) => {
+                client("Forbidden", ClientErrorStatusCode::FORBIDDEN, message)
+            }
+            Error::Engine(E::Invalid { .. }) | Error::InvalidSystemConfig { .. } => {
+                client("BadRequest", ClientErrorStatusCode::BAD_REQUEST, message)
+            }
+            Error::Engine(E::Persist { .. } | E::ReadStore { .. }) | Error::WriteConfig { .. } => {
+                // Operators need the cause (a full disk, a permission), and
+                // it reveals nothing a caller of this API should not see.
+                let full = chain(&e);
+                tracing::error!(error = %full, "request failed");
+                HttpError {
+                    status_code: ErrorStatusCode::INTERNAL_SERVER_ERROR,
+                    error_code: Some("Internal".into()),
+                    external_message: full.clone(),
+                    internal_message: full,
+                    headers: None,
+                }
+            }
+        }
+    }
+}
+
+/// An error and its sources, joined with `: `.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}

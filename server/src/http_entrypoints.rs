@@ -1,0 +1,305 @@
+//! The HTTP handlers: [`RtApi`] implemented over the engine.
+//!
+//! Each handler extracts, calls one engine (or config) function, and wraps
+//! the result; status codes for failures come from `crate::error` only.
+
+use std::sync::Arc;
+
+use dropshot::{
+    ApiDescription, Body, HttpError, HttpResponseCreated, HttpResponseDeleted, HttpResponseOk,
+    HttpResponseUpdatedNoContent, Path, Query, RequestContext, TypedBody,
+};
+use rt_api::core::*;
+use rt_api::{RtApi, rt_api_mod};
+use rt_pipeline::{ENGINE_VERSION, solutions};
+
+use crate::context::ServerContext;
+use crate::convert;
+use crate::error::Error;
+use crate::system_config;
+
+/// The contract, served verbatim at `GET /openapi.yaml`.
+pub const OPENAPI_YAML: &str = include_str!("../../openapi/openapi.yaml");
+
+type Ctx = RequestContext<Arc<ServerContext>>;
+type Done = Result<HttpResponseUpdatedNoContent, HttpError>;
+
+/// The server's API description.
+pub fn api() -> ApiDescription<Arc<ServerContext>> {
+    rt_api_mod::api_description::<RtApiImpl>().expect("the RT API description is valid")
+}
+
+/// Implements [`RtApi`]; never constructed.
+pub enum RtApiImpl {}
+
+fn done<E: Into<Error>>(r: Result<(), E>) -> Done {
+    r.map(|()| HttpResponseUpdatedNoContent())
+        .map_err(|e| e.into().into())
+}
+
+fn engine_err(e: rt_pipeline::Error) -> HttpError {
+    Error::from(e).into()
+}
+
+impl RtApi for RtApiImpl {
+    type Context = Arc<ServerContext>;
+
+    async fn get_version(_rqctx: Ctx) -> Result<HttpResponseOk<Version>, HttpError> {
+        Ok(HttpResponseOk(Version {
+            engine: ENGINE_VERSION.to_string(),
+        }))
+    }
+
+    async fn list_instances(rqctx: Ctx) -> Result<HttpResponseOk<InstanceList>, HttpError> {
+        let instances = rqctx
+            .context()
+            .engine
+            .list()
+            .into_iter()
+            .map(convert::instance_read)
+            .collect();
+        Ok(HttpResponseOk(InstanceList { instances }))
+    }
+
+    async fn create_instance(
+        rqctx: Ctx,
+        body: TypedBody<InstanceWrite>,
+    ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError> {
+        let patch = convert::settings_patch(body.into_inner());
+        let instance_id = rqctx
+            .context()
+            .engine
+            .create(None, &patch)
+            .map_err(engine_err)?;
+        Ok(HttpResponseCreated(InstanceCreated { instance_id }))
+    }
+
+    async fn create_instance_with_id(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+        body: TypedBody<InstanceWrite>,
+    ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError> {
+        let id = path.into_inner().instance_id;
+        let patch = convert::settings_patch(body.into_inner());
+        let instance_id = rqctx
+            .context()
+            .engine
+            .create(Some(id), &patch)
+            .map_err(engine_err)?;
+        Ok(HttpResponseCreated(InstanceCreated { instance_id }))
+    }
+
+    async fn get_instance(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseOk<InstanceRead>, HttpError> {
+        let snap = rqctx
+            .context()
+            .engine
+            .get(path.into_inner().instance_id)
+            .map_err(engine_err)?;
+        Ok(HttpResponseOk(convert::instance_read(snap)))
+    }
+
+    async fn update_instance(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+        body: TypedBody<InstanceWrite>,
+    ) -> Done {
+        let patch = convert::settings_patch(body.into_inner());
+        done(
+            rqctx
+                .context()
+                .engine
+                .update(path.into_inner().instance_id, &patch),
+        )
+    }
+
+    async fn delete_instance(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseDeleted, HttpError> {
+        rqctx
+            .context()
+            .engine
+            .delete(path.into_inner().instance_id)
+            .map_err(engine_err)?;
+        Ok(HttpResponseDeleted())
+    }
+
+    async fn load_instance(rqctx: Ctx, path: Path<InstancePath>) -> Done {
+        done(rqctx.context().engine.load(path.into_inner().instance_id))
+    }
+
+    async fn unload_instance(rqctx: Ctx, path: Path<InstancePath>) -> Done {
+        done(rqctx.context().engine.unload(path.into_inner().instance_id))
+    }
+
+    async fn start_instance(rqctx: Ctx, path: Path<InstancePath>) -> Done {
+        done(rqctx.context().engine.start(path.into_inner().instance_id))
+    }
+
+    async fn stop_instance(rqctx: Ctx, path: Path<InstancePath>) -> Done {
+        done(rqctx.context().engine.stop(path.into_inner().instance_id))
+    }
+
+    async fn restart_instance(rqctx: Ctx, path: Path<InstancePath>) -> Done {
+        done(
+            rqctx
+                .context()
+                .engine
+                .restart(path.into_inner().instance_id),
+        )
+    }
+
+    async fn get_instance_config(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseOk<ConfigTree>, HttpError> {
+        let tree = rqctx
+            .context()
+            .engine
+            .config(path.into_inner().instance_id)
+            .map_err(engine_err)?;
+        Ok(HttpResponseOk(tree))
+    }
+
+    async fn set_instance_config(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+        body: TypedBody<ConfigValueWrite>,
+    ) -> Done {
+        let w = body.into_inner();
+        done(rqctx.context().engine.set_config(
+            path.into_inner().instance_id,
+            &w.path,
+            &w.json_value,
+        ))
+    }
+
+    async fn get_instance_state(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseOk<ConfigTree>, HttpError> {
+        let tree = rqctx
+            .context()
+            .engine
+            .state(path.into_inner().instance_id)
+            .map_err(engine_err)?;
+        Ok(HttpResponseOk(tree))
+    }
+
+    async fn set_instance_state(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+        body: TypedBody<ConfigValueWrite>,
+    ) -> Done {
+        let w = body.into_inner();
+        done(rqctx.context().engine.set_state(
+            path.into_inner().instance_id,
+            &w.path,
+            &w.json_value,
+        ))
+    }
+
+    async fn set_instance_input(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+        body: TypedBody<InputWrite>,
+    ) -> Done {
+        let input = convert::input_source(body.into_inner());
+        done(
+            rqctx
+                .context()
+                .engine
+                .set_input(path.into_inner().instance_id, &input),
+        )
+    }
+
+    async fn get_instance_error(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseOk<LastError>, HttpError> {
+        let e = rqctx
+            .context()
+            .engine
+            .instance_error(path.into_inner().instance_id)
+            .map_err(engine_err)?;
+        Ok(HttpResponseOk(convert::last_error(e)))
+    }
+
+    async fn list_solutions(_rqctx: Ctx) -> Result<HttpResponseOk<SolutionList>, HttpError> {
+        let solutions = solutions::SOLUTIONS
+            .iter()
+            .map(|s| Solution {
+                id: s.id.into(),
+                name: s.name.into(),
+                version: ENGINE_VERSION.into(),
+            })
+            .collect();
+        Ok(HttpResponseOk(SolutionList { solutions }))
+    }
+
+    async fn get_licenses(_rqctx: Ctx) -> Result<HttpResponseOk<LicenseList>, HttpError> {
+        // This server is open source and needs no license: the list is
+        // truthfully empty.
+        Ok(HttpResponseOk(LicenseList {
+            licenses: Vec::new(),
+        }))
+    }
+
+    async fn get_log(
+        rqctx: Ctx,
+        query: Query<LogQuery>,
+    ) -> Result<HttpResponseOk<LogTail>, HttpError> {
+        let count = query.into_inner().count.unwrap_or(0);
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        Ok(HttpResponseOk(LogTail {
+            log: rqctx.context().log.tail(count),
+        }))
+    }
+
+    async fn get_system_info(rqctx: Ctx) -> Result<HttpResponseOk<SystemInfo>, HttpError> {
+        let uptime = rqctx.context().started.elapsed().as_secs();
+        let system_info = crate::system_info::collect(uptime)
+            .into_iter()
+            .map(|(display_name, value)| SystemInfoEntry {
+                display_name,
+                value,
+            })
+            .collect();
+        Ok(HttpResponseOk(SystemInfo { system_info }))
+    }
+
+    async fn get_system_config(rqctx: Ctx) -> Result<HttpResponseOk<SystemConfig>, HttpError> {
+        let system_config = system_config::entities(&rqctx.context().config().config);
+        Ok(HttpResponseOk(SystemConfig { system_config }))
+    }
+
+    async fn update_system_config(rqctx: Ctx, body: TypedBody<SystemConfigUpdate>) -> Done {
+        done(system_config::update(
+            rqctx.context(),
+            &body.into_inner().system_config,
+        ))
+    }
+
+    async fn shutdown_system(rqctx: Ctx) -> Done {
+        tracing::info!("shutdown requested over the API");
+        rqctx.context().shutdown.send_replace(true);
+        Ok(HttpResponseUpdatedNoContent())
+    }
+
+    async fn get_last_error(rqctx: Ctx) -> Result<HttpResponseOk<LastError>, HttpError> {
+        Ok(HttpResponseOk(convert::last_error(
+            rqctx.context().engine.last_error(),
+        )))
+    }
+
+    async fn get_openapi(_rqctx: Ctx) -> Result<http::Response<Body>, HttpError> {
+        http::Response::builder()
+            .status(http::StatusCode::OK)
+            .header(http::header::CONTENT_TYPE, "application/yaml")
+            .body(Body::from(OPENAPI_YAML))
+            .map_err(|e| HttpError::for_internal_error(e.to_string()))
+    }
+}

@@ -1,0 +1,162 @@
+//! `rt-server`: an open-source server for the RT Server REST API.
+//!
+//! The library starts the HTTP server over an engine and hands back a
+//! [`Server`] handle; the binary (`src/bin/rt-server.rs`) owns the command
+//! line, logging and signals.
+//!
+//! # Layout
+//!
+//! - [`config`]: `rtconfig.json` and its defaults.
+//! - `context`: what every handler sees (engine, config, log, shutdown).
+//! - `http_entrypoints`: the [`rt_api::RtApi`] implementation.
+//! - `convert`: wire types <-> engine types.
+//! - `error`: the one place that maps failures to HTTP statuses.
+//! - [`logging`]: log ring for `GET /v1/core/log`, slog -> tracing bridge.
+//! - `system_config`, `system_info`: the `/v1/core/system/*` views.
+
+pub mod config;
+mod context;
+mod convert;
+mod error;
+mod http_entrypoints;
+pub mod logging;
+mod system_config;
+mod system_info;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use dropshot::{ConfigDropshot, HandlerTaskMode, HttpServer, ServerBuilder};
+use rt_pipeline::Engine;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+pub use crate::config::{ConfigFile, RtConfig};
+pub use crate::context::ServerContext;
+pub use crate::http_entrypoints::OPENAPI_YAML;
+use crate::logging::{LevelControl, LogBuffer};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("failed to open the instance store")]
+    Engine(#[source] rt_pipeline::Error),
+    #[error("failed to start the HTTP server on {address}: {message}")]
+    Http {
+        address: SocketAddr,
+        message: String,
+    },
+}
+
+/// What [`start_server`] needs.
+pub struct ServerOptions {
+    pub config: ConfigFile,
+    /// Receives the server's log lines for `GET /v1/core/log` (the caller
+    /// wires it into its tracing subscriber).
+    pub log: LogBuffer,
+    pub level: Option<LevelControl>,
+}
+
+impl std::fmt::Debug for ServerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerOptions")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A started server.
+pub struct Server {
+    http: Option<HttpServer<Arc<ServerContext>>>,
+    ctx: Arc<ServerContext>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("address", &self.local_addr())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Restores the instances in the data directory and starts serving the API
+/// (unless `web_server.enabled` is false).
+pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
+    let cfg = opts.config.config.clone();
+    let (engine, report) =
+        Engine::open(cfg.data_dir.join("instances")).map_err(StartError::Engine)?;
+    info!(
+        data_dir = %cfg.data_dir.display(),
+        restored = report.restored,
+        started = report.started,
+        failed = report.failed.len(),
+        "instances restored"
+    );
+    if cfg.web_server.cors.enabled {
+        warn!(
+            "web_server.cors.enabled is set, but CORS is not supported yet: cross-origin browser requests will be refused"
+        );
+    }
+    let ctx = Arc::new(ServerContext::new(
+        engine,
+        opts.config,
+        opts.log,
+        opts.level,
+    ));
+    let shutdown = ctx.shutdown.subscribe();
+    let http = if cfg.web_server.enabled {
+        let address = SocketAddr::new(cfg.web_server.ip_address, cfg.web_server.port);
+        let config = ConfigDropshot {
+            bind_address: address,
+            default_request_body_max_bytes: rt_api::MAX_REQUEST_BODY_BYTES,
+            default_handler_task_mode: HandlerTaskMode::Detached,
+            ..Default::default()
+        };
+        let server = ServerBuilder::new(
+            http_entrypoints::api(),
+            ctx.clone(),
+            logging::dropshot_logger(),
+        )
+        .config(config)
+        .start()
+        .map_err(|e| StartError::Http {
+            address,
+            message: e.to_string(),
+        })?;
+        info!(address = %server.local_addr(), "listening on http://{}", server.local_addr());
+        Some(server)
+    } else {
+        warn!("web_server.enabled is false in rtconfig.json: the REST API is not served");
+        None
+    };
+    Ok(Server {
+        http,
+        ctx,
+        shutdown,
+    })
+}
+
+impl Server {
+    /// The address the API listens on, if it is served.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|s| s.local_addr())
+    }
+
+    /// Resolves when a client asks the server to shut down.
+    pub async fn shutdown_requested(&mut self) {
+        let _ = self.shutdown.wait_for(|requested| *requested).await;
+    }
+
+    /// Graceful shutdown: stop taking requests, let those in flight finish,
+    /// then stop every instance.
+    pub async fn close(self) -> Result<(), String> {
+        let result = match self.http {
+            Some(http) => http.close().await,
+            None => Ok(()),
+        };
+        self.ctx.engine.stop_all();
+        info!("server stopped");
+        result
+    }
+}

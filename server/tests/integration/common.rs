@@ -1,0 +1,213 @@
+//! The test harness: a real `rt-server` process per test.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rt_client::types;
+use serde_json::{Value, json};
+
+/// A running server process, killed when dropped.
+pub struct TestServer {
+    child: Child,
+    pub addr: SocketAddr,
+    pub base: String,
+    pub data_dir: PathBuf,
+    logs: Arc<Mutex<Vec<String>>>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// A server on a fresh data directory.
+    pub fn start() -> Self {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut s = Self::start_in(tmp.path(), &[]);
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// A server on `data_dir` (kept by the caller), with extra arguments.
+    pub fn start_in(data_dir: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rt-server"))
+            .args(["--ip", "127.0.0.1", "--port", "0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rt-server");
+        let stderr = child.stderr.take().expect("stderr");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let addr = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string();
+                    let _ = tx.send(addr);
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr: SocketAddr = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(a) => a.parse().expect("address in the listening line"),
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "rt-server did not report its address; log:\n{}",
+                    logs.lock().unwrap().join("\n")
+                );
+            }
+        };
+        TestServer {
+            child,
+            addr,
+            base: format!("http://{addr}"),
+            data_dir: data_dir.to_path_buf(),
+            logs,
+            _tmp: None,
+        }
+    }
+
+    pub fn client(&self) -> rt_client::Client {
+        rt_client::Client::new(&self.base)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGKILL, no chance to clean up.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits for the process to exit by itself, up to `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+
+    /// Raw request: any method, path and body, with `Content-Type:
+    /// application/json` when a body is given. Returns status and body
+    /// (JSON, or a JSON string holding the text).
+    pub async fn raw(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+        let http = reqwest::Client::new();
+        let mut req = http.request(method.parse().expect("method"), self.url(path));
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    /// Creates an instance through the client; returns its id.
+    pub async fn create(&self, body: Value) -> uuid::Uuid {
+        let write: types::InstanceWrite = serde_json::from_value(body).expect("InstanceWrite");
+        self.client()
+            .create_instance(&write)
+            .await
+            .expect("create instance")
+            .into_inner()
+            .instance_id
+    }
+
+    pub async fn create_securt(&self) -> uuid::Uuid {
+        self.create(json!({"solution": "securt"})).await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- rt-server log ---\n{}", self.logs());
+        }
+    }
+}
+
+/// One row of an error table: request and expected answer.
+pub struct Case {
+    pub method: &'static str,
+    pub path: String,
+    pub body: Option<String>,
+    pub status: u16,
+    /// A fragment the error message must contain.
+    pub message: &'static str,
+}
+
+impl Case {
+    pub fn new(
+        method: &'static str,
+        path: impl Into<String>,
+        body: Option<&str>,
+        status: u16,
+        message: &'static str,
+    ) -> Self {
+        Case {
+            method,
+            path: path.into(),
+            body: body.map(String::from),
+            status,
+            message,
+        }
+    }
+}
+
+/// Runs every case and reports all mismatches at once.
+pub async fn check_cases(server: &TestServer, cases: &[Case]) {
+    let mut failures = Vec::new();
+    for c in cases {
+        let (status, body) = server.raw(c.method, &c.path, c.body.as_deref()).await;
+        let message = body
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if status != c.status || !message.contains(c.message) {
+            failures.push(format!(
+                "{} {} {:?}: want {} containing {:?}, got {} {}",
+                c.method, c.path, c.body, c.status, c.message, status, body
+            ));
+        }
+        if status >= 400 && body.get("request_id").is_none() {
+            failures.push(format!(
+                "{} {}: error body without request_id: {body}",
+                c.method, c.path
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}

@@ -1,0 +1,110 @@
+//! HTTP/1.1 keep-alive: body-less and `{}` writes, in any order, on one
+//! reused connection, each answered without hanging.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::common::TestServer;
+
+/// Reads one response (status, body) from a keep-alive connection.
+fn read_response(r: &mut BufReader<TcpStream>) -> (u16, String) {
+    let mut status_line = String::new();
+    r.read_line(&mut status_line)
+        .expect("status line before the timeout");
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).expect("header line");
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        assert!(
+            !lower.starts_with("connection: close"),
+            "server closed the connection: {line}"
+        );
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse().expect("content-length");
+        }
+    }
+    let mut body = vec![0; length];
+    r.read_exact(&mut body).expect("body");
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn request(method: &str, path: &str, body: Option<&str>) -> String {
+    match body {
+        None => format!("{method} {path} HTTP/1.1\r\nHost: test\r\n\r\n"),
+        Some(b) => format!(
+            "{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}",
+            b.len()
+        ),
+    }
+}
+
+#[tokio::test]
+async fn bodyless_and_empty_object_writes_share_one_connection() {
+    let s = TestServer::start();
+    let id = s.create_securt().await;
+    let doomed = s.create_securt().await;
+    let i = format!("/v1/core/instance/{id}");
+    let steps: Vec<(&str, String, Option<&str>, u16)> = vec![
+        ("POST", format!("{i}/load"), None, 204),
+        ("POST", format!("{i}/start"), Some("{}"), 204),
+        ("POST", format!("{i}/restart"), None, 204),
+        ("POST", format!("{i}/restart"), Some("{}"), 204),
+        ("POST", format!("{i}/stop"), Some("{}"), 204),
+        ("POST", format!("{i}/start"), None, 204),
+        ("POST", format!("{i}/stop"), None, 204),
+        ("POST", format!("{i}/unload"), Some("{}"), 204),
+        ("POST", format!("{i}/load"), Some("{}"), 204),
+        ("POST", format!("{i}/unload"), None, 204),
+        ("POST", format!("{i}/stop"), None, 406),
+        ("GET", i.to_string(), None, 200),
+        ("PATCH", i.to_string(), Some("{}"), 204),
+        (
+            "DELETE",
+            format!("/v1/core/instance/{doomed}"),
+            Some("{}"),
+            204,
+        ),
+        ("DELETE", i.to_string(), None, 204),
+        ("DELETE", i.to_string(), None, 404),
+        ("GET", "/v1/core/version".into(), None, 200),
+    ];
+    let addr = s.addr;
+    tokio::task::spawn_blocking(move || {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut writer = stream.try_clone().unwrap();
+        let mut reader = BufReader::new(stream);
+        // One at a time, then all pipelined at once.
+        for (method, path, body, want) in &steps[..4] {
+            writer
+                .write_all(request(method, path, *body).as_bytes())
+                .unwrap();
+            let (status, text) = read_response(&mut reader);
+            assert_eq!(status, *want, "{method} {path} {body:?}: {text}");
+        }
+        let batch: String = steps[4..]
+            .iter()
+            .map(|(m, p, b, _)| request(m, p, *b))
+            .collect();
+        writer.write_all(batch.as_bytes()).unwrap();
+        for (method, path, body, want) in &steps[4..] {
+            let (status, text) = read_response(&mut reader);
+            assert_eq!(status, *want, "{method} {path} {body:?}: {text}");
+        }
+    })
+    .await
+    .unwrap();
+}

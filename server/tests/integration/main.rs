@@ -1,0 +1,12 @@
+//! Integration tests of `rt-server`: each test starts the real binary on
+//! `127.0.0.1:0` with its own data directory and drives it over HTTP, with
+//! the generated client or raw requests. One test binary keeps link times
+//! down.
+
+mod common;
+mod config_tree;
+mod instances;
+mod keepalive;
+mod lifecycle;
+mod restart;
+mod system;
