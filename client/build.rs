@@ -13,10 +13,7 @@ use openapiv3::{OpenAPI, ReferenceOr};
 const LEFT_OUT: &[(&str, &str)] = &[
     ("push_compressed_frame", "multipart/form-data request body"),
     ("push_encoded_frame", "multipart/form-data request body"),
-    (
-        "set_output_hls",
-        "200 with a body when enabling, 204 when disabling",
-    ),
+    ("set_output_hls", "200 with a body when enabling, 204 when disabling"),
 ];
 
 fn main() {
@@ -49,9 +46,7 @@ fn main() {
 
     let settings = progenitor::GenerationSettings::default();
     let mut generator = progenitor::Generator::new(&settings);
-    let tokens = generator
-        .generate_tokens(&spec)
-        .expect("progenitor accepts the contract");
+    let tokens = generator.generate_tokens(&spec).expect("progenitor accepts the contract");
     let file: syn::File = syn::parse2(tokens).expect("generated code parses");
     let out = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("codegen.rs");
     std::fs::write(out, prettyplease::unparse(&file)).expect("write generated client");

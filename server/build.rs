@@ -7,10 +7,7 @@ fn main() {
     let lock = std::fs::read_to_string(lock_path).unwrap_or_default();
     for name in ["dropshot", "tokio", "hyper"] {
         let version = locked_version(&lock, name).unwrap_or_else(|| "unknown".into());
-        println!(
-            "cargo:rustc-env=RT_DEP_VERSION_{}={version}",
-            name.to_uppercase()
-        );
+        println!("cargo:rustc-env=RT_DEP_VERSION_{}={version}", name.to_uppercase());
     }
 }
 
@@ -19,9 +16,5 @@ fn locked_version(lock: &str, name: &str) -> Option<String> {
     let needle = format!("name = \"{name}\"\n");
     let at = lock.find(&needle)? + needle.len();
     let line = lock[at..].lines().next()?;
-    Some(
-        line.strip_prefix("version = \"")?
-            .trim_end_matches('"')
-            .to_string(),
-    )
+    Some(line.strip_prefix("version = \"")?.trim_end_matches('"').to_string())
 }

@@ -21,13 +21,7 @@
 //! - `set_output_hls`: answers 200 `{uri}` when enabling and 204 when
 //!   disabling.
 
-#[allow(
-    missing_debug_implementations,
-    clippy::all,
-    clippy::pedantic,
-    rustdoc::all,
-    missing_docs
-)]
+#[allow(missing_debug_implementations, clippy::all, clippy::pedantic, rustdoc::all, missing_docs)]
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/codegen.rs"));
 }

@@ -61,9 +61,7 @@ pub fn set(root: &mut Map<String, Value>, path: &str, value: Value) -> Result<()
     }
     let mut obj = root;
     for seg in &segments[..segments.len() - 1] {
-        let child = obj
-            .entry(seg.to_string())
-            .or_insert_with(|| Value::Object(Map::new()));
+        let child = obj.entry(seg.to_string()).or_insert_with(|| Value::Object(Map::new()));
         obj = match child {
             Value::Object(map) => map,
             // Checked above: every existing intermediate node is an object.
@@ -165,10 +163,7 @@ mod tests {
         }
         for bad in ["", "{", "Default", "'x'", "[1,]", "tru"] {
             let err = parse_json_value(bad).unwrap_err().to_string();
-            assert!(
-                err.starts_with("jsonValue: is not valid JSON"),
-                "{bad:?}: {err}"
-            );
+            assert!(err.starts_with("jsonValue: is not valid JSON"), "{bad:?}: {err}");
         }
     }
 }

@@ -118,11 +118,7 @@ pub struct Engine {
 impl Engine {
     /// An engine that keeps nothing on disk (persistent instances are lost).
     pub fn in_memory() -> Self {
-        Engine {
-            instances: Mutex::new(BTreeMap::new()),
-            store: None,
-            last_error: Mutex::new(None),
-        }
+        Engine { instances: Mutex::new(BTreeMap::new()), store: None, last_error: Mutex::new(None) }
     }
 
     /// Opens the instances directory, restores every persistent instance and
@@ -130,10 +126,7 @@ impl Engine {
     pub fn open(instances_dir: impl Into<PathBuf>) -> Result<(Self, RestoreReport)> {
         let store = InstanceStore::open(instances_dir)?;
         let (files, bad) = store.load_all()?;
-        let engine = Engine {
-            store: Some(store),
-            ..Engine::in_memory()
-        };
+        let engine = Engine { store: Some(store), ..Engine::in_memory() };
         let mut report = RestoreReport::default();
         for b in bad {
             let msg = format!("skipped instance file {}: {}", b.path.display(), b.reason);
@@ -191,11 +184,7 @@ impl Engine {
     /// Records a failure that is not tied to one instance.
     pub fn record_error(&self, source: &str, message: &str) {
         warn!(source, message, "error recorded");
-        let rec = ErrorRecord {
-            time: Utc::now(),
-            source: source.into(),
-            message: message.into(),
-        };
+        let rec = ErrorRecord { time: Utc::now(), source: source.into(), message: message.into() };
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(rec);
     }
 
@@ -213,37 +202,22 @@ impl Engine {
 
     /// The most recent failure of any kind.
     pub fn last_error(&self) -> Option<ErrorRecord> {
-        self.last_error
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The most recent failure of one instance.
     pub fn instance_error(&self, id: Uuid) -> Result<Option<ErrorRecord>> {
-        Ok(self
-            .lock()
-            .get(&id)
-            .ok_or(Error::InstanceNotFound(id))?
-            .last_error
-            .clone())
+        Ok(self.lock().get(&id).ok_or(Error::InstanceNotFound(id))?.last_error.clone())
     }
 
     /// Every instance, ordered by id.
     pub fn list(&self) -> Vec<InstanceSnapshot> {
-        self.lock()
-            .iter()
-            .map(|(id, inst)| inst.snapshot(*id))
-            .collect()
+        self.lock().iter().map(|(id, inst)| inst.snapshot(*id)).collect()
     }
 
     /// One instance.
     pub fn get(&self, id: Uuid) -> Result<InstanceSnapshot> {
-        Ok(self
-            .lock()
-            .get(&id)
-            .ok_or(Error::InstanceNotFound(id))?
-            .snapshot(id))
+        Ok(self.lock().get(&id).ok_or(Error::InstanceNotFound(id))?.snapshot(id))
     }
 
     /// Creates an instance. `id` is generated when `None`; an existing `id`
@@ -308,12 +282,7 @@ impl Engine {
 
     /// The whole config tree.
     pub fn config(&self, id: Uuid) -> Result<Map<String, Value>> {
-        Ok(self
-            .lock()
-            .get(&id)
-            .ok_or(Error::InstanceNotFound(id))?
-            .tree
-            .clone())
+        Ok(self.lock().get(&id).ok_or(Error::InstanceNotFound(id))?.tree.clone())
     }
 
     /// `POST .../config`: writes `json_value` (JSON text) at `path`.
@@ -407,12 +376,8 @@ impl Engine {
         let mut map = self.lock();
         let inst = map.get_mut(&id).ok_or(Error::InstanceNotFound(id))?;
         let from = inst.state;
-        let to = next(from).map_err(|hint| Error::InvalidState {
-            id,
-            action,
-            state: from,
-            hint,
-        })?;
+        let to =
+            next(from).map_err(|hint| Error::InvalidState { id, action, state: from, hint })?;
         if to == LifecycleState::Registered {
             inst.runtime.clear();
         }
@@ -452,10 +417,7 @@ impl Engine {
             return Ok(());
         };
         store.remove(id).inspect_err(|e| {
-            self.record_error(
-                &format!("instance {id}"),
-                &format!("{e}: {}", error_chain(e)),
-            );
+            self.record_error(&format!("instance {id}"), &format!("{e}: {}", error_chain(e)));
         })
     }
 
@@ -464,10 +426,7 @@ impl Engine {
             return Ok(());
         };
         store.save(&inst.file(id, tree)).inspect_err(|e| {
-            self.record_error(
-                &format!("instance {id}"),
-                &format!("{e}: {}", error_chain(e)),
-            );
+            self.record_error(&format!("instance {id}"), &format!("{e}: {}", error_chain(e)));
         })
     }
 }
@@ -502,18 +461,11 @@ mod tests {
     use crate::settings::InputType;
 
     fn securt() -> SettingsPatch {
-        SettingsPatch {
-            solution: Some("securt".into()),
-            ..Default::default()
-        }
+        SettingsPatch { solution: Some("securt".into()), ..Default::default() }
     }
 
     fn persistent(auto_start: bool) -> SettingsPatch {
-        SettingsPatch {
-            persistent: Some(true),
-            auto_start: Some(auto_start),
-            ..securt()
-        }
+        SettingsPatch { persistent: Some(true), auto_start: Some(auto_start), ..securt() }
     }
 
     #[test]
@@ -553,10 +505,7 @@ mod tests {
                 }
                 None => {
                     let err = got.expect_err(name).to_string();
-                    assert!(
-                        err.contains(&format!("it is {from}")),
-                        "{name} from {from:?}: {err}"
-                    );
+                    assert!(err.contains(&format!("it is {from}")), "{name} from {from:?}: {err}");
                     assert_eq!(
                         e.get(id).unwrap().state,
                         *from,
@@ -572,16 +521,10 @@ mod tests {
         let e = Engine::in_memory();
         let id = e.create(None, &securt()).unwrap();
         assert!(matches!(e.state(id), Err(Error::InvalidState { .. })));
-        assert!(matches!(
-            e.set_state(id, "a", "1"),
-            Err(Error::InvalidState { .. })
-        ));
+        assert!(matches!(e.set_state(id, "a", "1"), Err(Error::InvalidState { .. })));
         e.load(id).unwrap();
         e.set_state(id, "a/b", "[1,2]").unwrap();
-        assert_eq!(
-            Value::Object(e.state(id).unwrap()),
-            json!({"a": {"b": [1, 2]}})
-        );
+        assert_eq!(Value::Object(e.state(id).unwrap()), json!({"a": {"b": [1, 2]}}));
         e.unload(id).unwrap();
         e.load(id).unwrap();
         assert!(e.state(id).unwrap().is_empty());
@@ -593,49 +536,24 @@ mod tests {
         let id = e.create(None, &securt()).unwrap();
         e.set_config(id, "frameRateLimit", "12.5").unwrap();
         assert_eq!(e.get(id).unwrap().settings.frame_rate_limit, 12.5);
-        e.update(
-            id,
-            &SettingsPatch {
-                name: Some("door".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        e.update(id, &SettingsPatch { name: Some("door".into()), ..Default::default() }).unwrap();
         assert_eq!(e.config(id).unwrap()["name"], json!("door"));
         let before = e.config(id).unwrap();
         let err = e.set_config(id, "frameRateLimit", "\"fast\"").unwrap_err();
         assert!(err.to_string().starts_with("frameRateLimit:"), "{err}");
         assert_eq!(e.config(id).unwrap(), before);
-        e.set_input(
-            id,
-            &InputSource {
-                kind: InputType::Rtsp,
-                uri: Some("rtsp://cam/1".into()),
-            },
-        )
-        .unwrap();
-        assert_eq!(
-            e.config(id).unwrap()["Input"],
-            json!({"type": "RTSP", "uri": "rtsp://cam/1"})
-        );
+        e.set_input(id, &InputSource { kind: InputType::Rtsp, uri: Some("rtsp://cam/1".into()) })
+            .unwrap();
+        assert_eq!(e.config(id).unwrap()["Input"], json!({"type": "RTSP", "uri": "rtsp://cam/1"}));
     }
 
     #[test]
     fn create_requires_a_known_solution_and_a_free_id() {
         let e = Engine::in_memory();
-        let err = e
-            .create(None, &SettingsPatch::default())
-            .unwrap_err()
-            .to_string();
+        let err = e.create(None, &SettingsPatch::default()).unwrap_err().to_string();
         assert!(err.starts_with("solution: is required"), "{err}");
         let err = e
-            .create(
-                None,
-                &SettingsPatch {
-                    solution: Some("lpr".into()),
-                    ..Default::default()
-                },
-            )
+            .create(None, &SettingsPatch { solution: Some("lpr".into()), ..Default::default() })
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("solution: unknown solution 'lpr'"), "{err}");
@@ -653,37 +571,20 @@ mod tests {
         let run = e.create(None, &persistent(true)).unwrap();
         let gone = e.create(None, &securt()).unwrap();
         let demoted = e.create(None, &persistent(false)).unwrap();
-        e.set_config(keep, "Output/render_preset", "\"Default\"")
+        e.set_config(keep, "Output/render_preset", "\"Default\"").unwrap();
+        e.update(demoted, &SettingsPatch { persistent: Some(false), ..Default::default() })
             .unwrap();
-        e.update(
-            demoted,
-            &SettingsPatch {
-                persistent: Some(false),
-                ..Default::default()
-            },
-        )
-        .unwrap();
         e.start(keep).unwrap();
         drop(e);
 
         let (e, report) = Engine::open(dir.path()).unwrap();
-        assert_eq!(
-            report,
-            RestoreReport {
-                restored: 2,
-                started: 1,
-                failed: vec![]
-            }
-        );
+        assert_eq!(report, RestoreReport { restored: 2, started: 1, failed: vec![] });
         let ids: Vec<Uuid> = e.list().iter().map(|s| s.id).collect();
         assert!(ids.contains(&keep) && ids.contains(&run));
         assert!(!ids.contains(&gone) && !ids.contains(&demoted));
         assert_eq!(e.get(keep).unwrap().state, LifecycleState::Registered);
         assert_eq!(e.get(run).unwrap().state, LifecycleState::Running);
-        assert_eq!(
-            e.config(keep).unwrap()["Output"],
-            json!({"render_preset": "Default"})
-        );
+        assert_eq!(e.config(keep).unwrap()["Output"], json!({"render_preset": "Default"}));
         e.delete(keep).unwrap();
         let (e, _) = Engine::open(dir.path()).unwrap();
         assert_eq!(e.list().len(), 1);
@@ -695,25 +596,11 @@ mod tests {
         let id = Uuid::new_v4();
         let mut config = Map::new();
         Settings::defaults("securt").write_to(&mut config);
-        let file = InstanceFile {
-            instance_id: id,
-            read_only: true,
-            system_instance: true,
-            config,
-        };
-        InstanceStore::open(dir.path())
-            .unwrap()
-            .save(&file)
-            .unwrap();
+        let file = InstanceFile { instance_id: id, read_only: true, system_instance: true, config };
+        InstanceStore::open(dir.path()).unwrap().save(&file).unwrap();
         let (e, _) = Engine::open(dir.path()).unwrap();
-        assert!(matches!(
-            e.set_config(id, "a", "1"),
-            Err(Error::ReadOnly(_))
-        ));
-        assert!(matches!(
-            e.update(id, &SettingsPatch::default()),
-            Err(Error::ReadOnly(_))
-        ));
+        assert!(matches!(e.set_config(id, "a", "1"), Err(Error::ReadOnly(_))));
+        assert!(matches!(e.update(id, &SettingsPatch::default()), Err(Error::ReadOnly(_))));
         assert!(matches!(e.delete(id), Err(Error::ReadOnly(_))));
         e.start(id).unwrap();
         assert!(e.get(id).unwrap().system_instance);
@@ -732,11 +619,6 @@ mod tests {
         let err = e.set_config(id, "a", "1").unwrap_err();
         assert!(matches!(err, Error::Persist { .. }), "{err}");
         assert_eq!(e.config(id).unwrap(), before);
-        assert!(
-            e.last_error()
-                .unwrap()
-                .message
-                .contains("failed to persist")
-        );
+        assert!(e.last_error().unwrap().message.contains("failed to persist"));
     }
 }

@@ -155,11 +155,7 @@ impl Settings {
                 "solution",
                 format!(
                     "unknown solution '{solution}' (known: {})",
-                    solutions::SOLUTIONS
-                        .iter()
-                        .map(|s| s.id)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    solutions::SOLUTIONS.iter().map(|s| s.id).collect::<Vec<_>>().join(", ")
                 ),
             ));
         }
@@ -184,22 +180,13 @@ impl Settings {
             input_pixel_limit: field(tree, "inputPixelLimit", d.input_pixel_limit)?,
         };
         if !s.frame_rate_limit.is_finite() || s.frame_rate_limit < 0.0 {
-            return Err(Error::invalid(
-                "frameRateLimit",
-                "must be a number >= 0 (0 = unlimited)",
-            ));
+            return Err(Error::invalid("frameRateLimit", "must be a number >= 0 (0 = unlimited)"));
         }
         if !(0..=3).contains(&s.input_orientation) {
-            return Err(Error::invalid(
-                "inputOrientation",
-                "must be 0, 1, 2 or 3 (quarter turns)",
-            ));
+            return Err(Error::invalid("inputOrientation", "must be 0, 1, 2 or 3 (quarter turns)"));
         }
         if s.input_pixel_limit < 0 {
-            return Err(Error::invalid(
-                "inputPixelLimit",
-                "must be >= 0 (0 = no limit)",
-            ));
+            return Err(Error::invalid("inputPixelLimit", "must be >= 0 (0 = no limit)"));
         }
         InputSource::from_tree(tree)?;
         Ok(s)
@@ -218,10 +205,7 @@ fn field<T: DeserializeOwned>(tree: &Map<String, Value>, key: &str, default: T) 
     match tree.get(key) {
         None => Ok(default),
         Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
-            Error::invalid(
-                key,
-                format!("has an invalid value ({} given): {e}", describe(v)),
-            )
+            Error::invalid(key, format!("has an invalid value ({} given): {e}", describe(v)))
         }),
     }
 }
@@ -297,9 +281,7 @@ impl InputSource {
 
     /// Writes `Input/type` and `Input/uri`, keeping other keys under `Input`.
     pub fn write_to(&self, tree: &mut Map<String, Value>) {
-        let node = tree
-            .entry("Input")
-            .or_insert_with(|| Value::Object(Map::new()));
+        let node = tree.entry("Input").or_insert_with(|| Value::Object(Map::new()));
         if !node.is_object() {
             *node = Value::Object(Map::new());
         }
@@ -337,11 +319,7 @@ mod tests {
     #[test]
     fn patch_writes_only_what_it_sets() {
         let mut t = tree(json!({"solution": "securt", "name": "a", "autoStart": true}));
-        SettingsPatch {
-            name: Some("b".into()),
-            ..Default::default()
-        }
-        .apply_to(&mut t);
+        SettingsPatch { name: Some("b".into()), ..Default::default() }.apply_to(&mut t);
         let s = Settings::from_tree(&t).unwrap();
         assert_eq!((s.name.as_str(), s.auto_start), ("b", true));
     }
@@ -349,14 +327,8 @@ mod tests {
     #[test]
     fn invalid_known_keys_name_the_key() {
         let cases = [
-            (
-                json!({"solution": "nope"}),
-                "solution: unknown solution 'nope'",
-            ),
-            (
-                json!({"solution": 3}),
-                "solution: has an invalid value (a number given)",
-            ),
+            (json!({"solution": "nope"}), "solution: unknown solution 'nope'"),
+            (json!({"solution": 3}), "solution: has an invalid value (a number given)"),
             (
                 json!({"solution": "securt", "frameRateLimit": "fast"}),
                 "frameRateLimit: has an invalid value (a string given)",
@@ -369,10 +341,7 @@ mod tests {
                 json!({"solution": "securt", "inputOrientation": 4}),
                 "inputOrientation: must be 0, 1, 2 or 3",
             ),
-            (
-                json!({"solution": "securt", "inputPixelLimit": -5}),
-                "inputPixelLimit: must be >= 0",
-            ),
+            (json!({"solution": "securt", "inputPixelLimit": -5}), "inputPixelLimit: must be >= 0"),
             (
                 json!({"solution": "securt", "detectorMode": "Fast"}),
                 "detectorMode: has an invalid value (a string given)",
@@ -381,23 +350,15 @@ mod tests {
                 json!({"solution": "securt", "persistent": "yes"}),
                 "persistent: has an invalid value",
             ),
-            (
-                json!({"solution": "securt", "Input": 5}),
-                "Input: must be an object",
-            ),
-            (
-                json!({"solution": "securt", "Input": {"type": "VHS"}}),
-                "Input/type: must be one of",
-            ),
+            (json!({"solution": "securt", "Input": 5}), "Input: must be an object"),
+            (json!({"solution": "securt", "Input": {"type": "VHS"}}), "Input/type: must be one of"),
             (
                 json!({"solution": "securt", "Input": {"type": "RTSP", "uri": 1}}),
                 "Input/uri: must be a string",
             ),
         ];
         for (t, want) in cases {
-            let err = Settings::from_tree(&tree(t.clone()))
-                .unwrap_err()
-                .to_string();
+            let err = Settings::from_tree(&tree(t.clone())).unwrap_err().to_string();
             assert!(err.starts_with(want), "{t}: {err}");
         }
     }
@@ -412,35 +373,19 @@ mod tests {
             (InputType::Http, Some("https://host/v.mp4")),
         ];
         for (kind, uri) in ok {
-            InputSource {
-                kind,
-                uri: uri.map(String::from),
-            }
-            .validate()
-            .unwrap();
+            InputSource { kind, uri: uri.map(String::from) }.validate().unwrap();
         }
         let bad = [
             (InputType::Rtsp, None, "uri: is required"),
-            (
-                InputType::Rtsp,
-                Some("http://x"),
-                "does not fit input type Rtsp",
-            ),
-            (
-                InputType::File,
-                Some("relative.avi"),
-                "does not fit input type File",
-            ),
+            (InputType::Rtsp, Some("http://x"), "does not fit input type Rtsp"),
+            (InputType::File, Some("relative.avi"), "does not fit input type File"),
             (InputType::Http, Some(""), "uri: is required"),
         ];
         for (kind, uri, want) in bad {
-            let err = InputSource {
-                kind,
-                uri: uri.map(String::from),
-            }
-            .validate()
-            .unwrap_err()
-            .to_string();
+            let err = InputSource { kind, uri: uri.map(String::from) }
+                .validate()
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(want), "{kind:?} {uri:?}: {err}");
         }
     }
@@ -448,14 +393,7 @@ mod tests {
     #[test]
     fn input_write_keeps_other_input_keys() {
         let mut t = tree(json!({"Input": {"uri": "old", "media_type": "IP Camera"}}));
-        InputSource {
-            kind: InputType::Manual,
-            uri: None,
-        }
-        .write_to(&mut t);
-        assert_eq!(
-            t["Input"],
-            json!({"type": "Manual", "media_type": "IP Camera"})
-        );
+        InputSource { kind: InputType::Manual, uri: None }.write_to(&mut t);
+        assert_eq!(t["Input"], json!({"type": "Manual", "media_type": "IP Camera"}));
     }
 }

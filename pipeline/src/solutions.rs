@@ -10,10 +10,7 @@ pub struct Solution {
 }
 
 /// Every solution known to this engine.
-pub const SOLUTIONS: &[Solution] = &[Solution {
-    id: "securt",
-    name: "SecuRT (Security)",
-}];
+pub const SOLUTIONS: &[Solution] = &[Solution { id: "securt", name: "SecuRT (Security)" }];
 
 /// Looks a solution up by id (exact match, as RT does).
 pub fn find(id: &str) -> Option<&'static Solution> {

@@ -51,10 +51,8 @@ impl InstanceStore {
     /// Opens (creating if needed) the directory.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
         let dir = dir.into();
-        fs::create_dir_all(&dir).map_err(|source| Error::ReadStore {
-            path: dir.clone(),
-            source,
-        })?;
+        fs::create_dir_all(&dir)
+            .map_err(|source| Error::ReadStore { path: dir.clone(), source })?;
         Ok(InstanceStore { dir })
     }
 
@@ -70,10 +68,7 @@ impl InstanceStore {
     /// Reads every instance file. Unreadable or malformed files are reported,
     /// not fatal, and left in place for the operator to inspect.
     pub fn load_all(&self) -> Result<(Vec<InstanceFile>, Vec<BadFile>)> {
-        let read_err = |source| Error::ReadStore {
-            path: self.dir.clone(),
-            source,
-        };
+        let read_err = |source| Error::ReadStore { path: self.dir.clone(), source };
         let mut good = Vec::new();
         let mut bad = Vec::new();
         let mut entries: Vec<_> = fs::read_dir(&self.dir)
@@ -117,13 +112,8 @@ impl InstanceStore {
     /// Writes one instance file atomically (see the module docs).
     pub fn save(&self, file: &InstanceFile) -> Result<()> {
         let path = self.path_of(file.instance_id);
-        let tmp = self
-            .dir
-            .join(format!("{TMP_PREFIX}{}.json", file.instance_id));
-        let persist_err = |source| Error::Persist {
-            path: path.clone(),
-            source,
-        };
+        let tmp = self.dir.join(format!("{TMP_PREFIX}{}.json", file.instance_id));
+        let persist_err = |source| Error::Persist { path: path.clone(), source };
         let bytes = serde_json::to_vec_pretty(file).map_err(|e| persist_err(e.into()))?;
         let write = || -> std::io::Result<()> {
             let mut f = fs::File::create(&tmp)?;
@@ -163,10 +153,7 @@ mod tests {
             instance_id: id,
             read_only: false,
             system_instance: false,
-            config: json!({"name": "x", "Output": {"a": [1]}})
-                .as_object()
-                .unwrap()
-                .clone(),
+            config: json!({"name": "x", "Output": {"a": [1]}}).as_object().unwrap().clone(),
         }
     }
 
@@ -194,11 +181,7 @@ mod tests {
         let id = Uuid::new_v4();
         store.save(&file(id)).unwrap();
         // A crash between create and rename leaves only a temporary file.
-        fs::write(
-            dir.path().join(format!("{TMP_PREFIX}{id}.json")),
-            "{\"instanceId\": ",
-        )
-        .unwrap();
+        fs::write(dir.path().join(format!("{TMP_PREFIX}{id}.json")), "{\"instanceId\": ").unwrap();
         fs::write(dir.path().join("notes.txt"), "hello").unwrap();
         let other = Uuid::new_v4();
         fs::write(dir.path().join(format!("{other}.json")), "{ truncated").unwrap();

@@ -144,27 +144,17 @@ impl ConfigFile {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => "{}".into(),
             Err(source) => {
-                return Err(LoadError::Read {
-                    path: path.into(),
-                    source,
-                });
+                return Err(LoadError::Read { path: path.into(), source });
             }
         };
-        let parse_err = |source| LoadError::Parse {
-            path: path.into(),
-            source,
-        };
+        let parse_err = |source| LoadError::Parse { path: path.into(), source };
         let raw: Map<String, Value> = serde_json::from_str(&text).map_err(parse_err)?;
         let config: RtConfig =
             serde_json::from_value(Value::Object(raw.clone())).map_err(parse_err)?;
         if !LOG_LEVELS.contains(&config.log_level.as_str()) {
             return Err(LoadError::LogLevel { path: path.into() });
         }
-        Ok(ConfigFile {
-            path: path.into(),
-            config,
-            raw,
-        })
+        Ok(ConfigFile { path: path.into(), config, raw })
     }
 
     /// Writes the typed settings back into the document and saves it
@@ -181,10 +171,7 @@ impl ConfigFile {
             std::fs::create_dir_all(dir)?;
         }
         let tmp = self.path.with_extension("json.tmp");
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec_pretty(&self.raw).map_err(std::io::Error::other)?,
-        )?;
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&self.raw).map_err(std::io::Error::other)?)?;
         std::fs::File::open(&tmp)?.sync_all()?;
         std::fs::rename(&tmp, &self.path)
     }
@@ -210,10 +197,7 @@ mod tests {
     fn defaults_unknown_keys_and_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rtconfig.json");
-        assert_eq!(
-            ConfigFile::load(&path, false).unwrap().config,
-            RtConfig::default()
-        );
+        assert_eq!(ConfigFile::load(&path, false).unwrap().config, RtConfig::default());
         assert!(ConfigFile::load(&path, true).is_err());
         std::fs::write(
             &path,
@@ -235,12 +219,7 @@ mod tests {
     fn bad_files_are_refused_with_the_path() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rtconfig.json");
-        for bad in [
-            r#"{"web_server": {"port": "x"}}"#,
-            r#"{"log_level": "loud"}"#,
-            "{",
-            "[]",
-        ] {
+        for bad in [r#"{"web_server": {"port": "x"}}"#, r#"{"log_level": "loud"}"#, "{", "[]"] {
             std::fs::write(&path, bad).unwrap();
             let err = ConfigFile::load(&path, true).unwrap_err().to_string();
             assert!(err.contains("rtconfig.json"), "{bad}: {err}");

@@ -42,11 +42,9 @@ impl From<Error> for HttpError {
             Error::Engine(E::InstanceExists(_)) => {
                 client("Conflict", ClientErrorStatusCode::CONFLICT, message)
             }
-            Error::Engine(E::InvalidState { .. }) => client(
-                "InvalidState",
-                ClientErrorStatusCode::NOT_ACCEPTABLE,
-                message,
-            ),
+            Error::Engine(E::InvalidState { .. }) => {
+                client("InvalidState", ClientErrorStatusCode::NOT_ACCEPTABLE, message)
+            }
             Error::Engine(E::ReadOnly(_)) => {
                 client("Forbidden", ClientErrorStatusCode::FORBIDDEN, message)
             }

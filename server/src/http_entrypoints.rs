@@ -33,8 +33,7 @@ pub fn api() -> ApiDescription<Arc<ServerContext>> {
 pub enum RtApiImpl {}
 
 fn done<E: Into<Error>>(r: Result<(), E>) -> Done {
-    r.map(|()| HttpResponseUpdatedNoContent())
-        .map_err(|e| e.into().into())
+    r.map(|()| HttpResponseUpdatedNoContent()).map_err(|e| e.into().into())
 }
 
 fn engine_err(e: rt_pipeline::Error) -> HttpError {
@@ -45,19 +44,12 @@ impl RtApi for RtApiImpl {
     type Context = Arc<ServerContext>;
 
     async fn get_version(_rqctx: Ctx) -> Result<HttpResponseOk<Version>, HttpError> {
-        Ok(HttpResponseOk(Version {
-            engine: ENGINE_VERSION.to_string(),
-        }))
+        Ok(HttpResponseOk(Version { engine: ENGINE_VERSION.to_string() }))
     }
 
     async fn list_instances(rqctx: Ctx) -> Result<HttpResponseOk<InstanceList>, HttpError> {
-        let instances = rqctx
-            .context()
-            .engine
-            .list()
-            .into_iter()
-            .map(convert::instance_read)
-            .collect();
+        let instances =
+            rqctx.context().engine.list().into_iter().map(convert::instance_read).collect();
         Ok(HttpResponseOk(InstanceList { instances }))
     }
 
@@ -66,11 +58,7 @@ impl RtApi for RtApiImpl {
         body: TypedBody<InstanceWrite>,
     ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError> {
         let patch = convert::settings_patch(body.into_inner());
-        let instance_id = rqctx
-            .context()
-            .engine
-            .create(None, &patch)
-            .map_err(engine_err)?;
+        let instance_id = rqctx.context().engine.create(None, &patch).map_err(engine_err)?;
         Ok(HttpResponseCreated(InstanceCreated { instance_id }))
     }
 
@@ -81,11 +69,7 @@ impl RtApi for RtApiImpl {
     ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError> {
         let id = path.into_inner().instance_id;
         let patch = convert::settings_patch(body.into_inner());
-        let instance_id = rqctx
-            .context()
-            .engine
-            .create(Some(id), &patch)
-            .map_err(engine_err)?;
+        let instance_id = rqctx.context().engine.create(Some(id), &patch).map_err(engine_err)?;
         Ok(HttpResponseCreated(InstanceCreated { instance_id }))
     }
 
@@ -93,11 +77,7 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         path: Path<InstancePath>,
     ) -> Result<HttpResponseOk<InstanceRead>, HttpError> {
-        let snap = rqctx
-            .context()
-            .engine
-            .get(path.into_inner().instance_id)
-            .map_err(engine_err)?;
+        let snap = rqctx.context().engine.get(path.into_inner().instance_id).map_err(engine_err)?;
         Ok(HttpResponseOk(convert::instance_read(snap)))
     }
 
@@ -107,23 +87,14 @@ impl RtApi for RtApiImpl {
         body: TypedBody<InstanceWrite>,
     ) -> Done {
         let patch = convert::settings_patch(body.into_inner());
-        done(
-            rqctx
-                .context()
-                .engine
-                .update(path.into_inner().instance_id, &patch),
-        )
+        done(rqctx.context().engine.update(path.into_inner().instance_id, &patch))
     }
 
     async fn delete_instance(
         rqctx: Ctx,
         path: Path<InstancePath>,
     ) -> Result<HttpResponseDeleted, HttpError> {
-        rqctx
-            .context()
-            .engine
-            .delete(path.into_inner().instance_id)
-            .map_err(engine_err)?;
+        rqctx.context().engine.delete(path.into_inner().instance_id).map_err(engine_err)?;
         Ok(HttpResponseDeleted())
     }
 
@@ -144,23 +115,15 @@ impl RtApi for RtApiImpl {
     }
 
     async fn restart_instance(rqctx: Ctx, path: Path<InstancePath>) -> Done {
-        done(
-            rqctx
-                .context()
-                .engine
-                .restart(path.into_inner().instance_id),
-        )
+        done(rqctx.context().engine.restart(path.into_inner().instance_id))
     }
 
     async fn get_instance_config(
         rqctx: Ctx,
         path: Path<InstancePath>,
     ) -> Result<HttpResponseOk<ConfigTree>, HttpError> {
-        let tree = rqctx
-            .context()
-            .engine
-            .config(path.into_inner().instance_id)
-            .map_err(engine_err)?;
+        let tree =
+            rqctx.context().engine.config(path.into_inner().instance_id).map_err(engine_err)?;
         Ok(HttpResponseOk(tree))
     }
 
@@ -181,11 +144,8 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         path: Path<InstancePath>,
     ) -> Result<HttpResponseOk<ConfigTree>, HttpError> {
-        let tree = rqctx
-            .context()
-            .engine
-            .state(path.into_inner().instance_id)
-            .map_err(engine_err)?;
+        let tree =
+            rqctx.context().engine.state(path.into_inner().instance_id).map_err(engine_err)?;
         Ok(HttpResponseOk(tree))
     }
 
@@ -208,12 +168,7 @@ impl RtApi for RtApiImpl {
         body: TypedBody<InputWrite>,
     ) -> Done {
         let input = convert::input_source(body.into_inner());
-        done(
-            rqctx
-                .context()
-                .engine
-                .set_input(path.into_inner().instance_id, &input),
-        )
+        done(rqctx.context().engine.set_input(path.into_inner().instance_id, &input))
     }
 
     async fn get_instance_error(
@@ -243,9 +198,7 @@ impl RtApi for RtApiImpl {
     async fn get_licenses(_rqctx: Ctx) -> Result<HttpResponseOk<LicenseList>, HttpError> {
         // This server is open source and needs no license: the list is
         // truthfully empty.
-        Ok(HttpResponseOk(LicenseList {
-            licenses: Vec::new(),
-        }))
+        Ok(HttpResponseOk(LicenseList { licenses: Vec::new() }))
     }
 
     async fn get_log(
@@ -254,19 +207,14 @@ impl RtApi for RtApiImpl {
     ) -> Result<HttpResponseOk<LogTail>, HttpError> {
         let count = query.into_inner().count.unwrap_or(0);
         let count = usize::try_from(count).unwrap_or(usize::MAX);
-        Ok(HttpResponseOk(LogTail {
-            log: rqctx.context().log.tail(count),
-        }))
+        Ok(HttpResponseOk(LogTail { log: rqctx.context().log.tail(count) }))
     }
 
     async fn get_system_info(rqctx: Ctx) -> Result<HttpResponseOk<SystemInfo>, HttpError> {
         let uptime = rqctx.context().started.elapsed().as_secs();
         let system_info = crate::system_info::collect(uptime)
             .into_iter()
-            .map(|(display_name, value)| SystemInfoEntry {
-                display_name,
-                value,
-            })
+            .map(|(display_name, value)| SystemInfoEntry { display_name, value })
             .collect();
         Ok(HttpResponseOk(SystemInfo { system_info }))
     }
@@ -277,10 +225,7 @@ impl RtApi for RtApiImpl {
     }
 
     async fn update_system_config(rqctx: Ctx, body: TypedBody<SystemConfigUpdate>) -> Done {
-        done(system_config::update(
-            rqctx.context(),
-            &body.into_inner().system_config,
-        ))
+        done(system_config::update(rqctx.context(), &body.into_inner().system_config))
     }
 
     async fn shutdown_system(rqctx: Ctx) -> Done {
@@ -290,9 +235,7 @@ impl RtApi for RtApiImpl {
     }
 
     async fn get_last_error(rqctx: Ctx) -> Result<HttpResponseOk<LastError>, HttpError> {
-        Ok(HttpResponseOk(convert::last_error(
-            rqctx.context().engine.last_error(),
-        )))
+        Ok(HttpResponseOk(convert::last_error(rqctx.context().engine.last_error())))
     }
 
     async fn get_openapi(_rqctx: Ctx) -> Result<http::Response<Body>, HttpError> {

@@ -42,10 +42,7 @@ pub enum StartError {
     #[error("failed to open the instance store")]
     Engine(#[source] rt_pipeline::Error),
     #[error("failed to start the HTTP server on {address}: {message}")]
-    Http {
-        address: SocketAddr,
-        message: String,
-    },
+    Http { address: SocketAddr, message: String },
 }
 
 /// What [`start_server`] needs.
@@ -59,9 +56,7 @@ pub struct ServerOptions {
 
 impl std::fmt::Debug for ServerOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerOptions")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
+        f.debug_struct("ServerOptions").field("config", &self.config).finish_non_exhaustive()
     }
 }
 
@@ -74,9 +69,7 @@ pub struct Server {
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server")
-            .field("address", &self.local_addr())
-            .finish_non_exhaustive()
+        f.debug_struct("Server").field("address", &self.local_addr()).finish_non_exhaustive()
     }
 }
 
@@ -98,12 +91,7 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
             "web_server.cors.enabled is set, but CORS is not supported yet: cross-origin browser requests will be refused"
         );
     }
-    let ctx = Arc::new(ServerContext::new(
-        engine,
-        opts.config,
-        opts.log,
-        opts.level,
-    ));
+    let ctx = Arc::new(ServerContext::new(engine, opts.config, opts.log, opts.level));
     let shutdown = ctx.shutdown.subscribe();
     let http = if cfg.web_server.enabled {
         let address = SocketAddr::new(cfg.web_server.ip_address, cfg.web_server.port);
@@ -113,28 +101,18 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
             default_handler_task_mode: HandlerTaskMode::Detached,
             ..Default::default()
         };
-        let server = ServerBuilder::new(
-            http_entrypoints::api(),
-            ctx.clone(),
-            logging::dropshot_logger(),
-        )
-        .config(config)
-        .start()
-        .map_err(|e| StartError::Http {
-            address,
-            message: e.to_string(),
-        })?;
+        let server =
+            ServerBuilder::new(http_entrypoints::api(), ctx.clone(), logging::dropshot_logger())
+                .config(config)
+                .start()
+                .map_err(|e| StartError::Http { address, message: e.to_string() })?;
         info!(address = %server.local_addr(), "listening on http://{}", server.local_addr());
         Some(server)
     } else {
         warn!("web_server.enabled is false in rtconfig.json: the REST API is not served");
         None
     };
-    Ok(Server {
-        http,
-        ctx,
-        shutdown,
-    })
+    Ok(Server { http, ctx, shutdown })
 }
 
 impl Server {

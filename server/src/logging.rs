@@ -24,11 +24,7 @@ impl LogBuffer {
     /// newlines, oldest first.
     pub fn tail(&self, count: usize) -> String {
         let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
-        let skip = if count == 0 {
-            0
-        } else {
-            lines.len().saturating_sub(count)
-        };
+        let skip = if count == 0 { 0 } else { lines.len().saturating_sub(count) };
         let mut out = String::new();
         for line in lines.iter().skip(skip) {
             out.push_str(line);

@@ -14,12 +14,8 @@ use crate::error::Error;
 const WEB: &str = "Web server";
 
 /// The fields, in the order they are listed.
-const FIELDS: &[&str] = &[
-    "web_server.enabled",
-    "web_server.ip_address",
-    "web_server.port",
-    "log_level",
-];
+const FIELDS: &[&str] =
+    &["web_server.enabled", "web_server.ip_address", "web_server.port", "log_level"];
 
 /// The entities describing `config`.
 pub fn entities(config: &RtConfig) -> Vec<SystemConfigEntity> {
@@ -33,10 +29,7 @@ pub fn entities(config: &RtConfig) -> Vec<SystemConfigEntity> {
                 group: group.into(),
                 available_values: values
                     .iter()
-                    .map(|v| SystemConfigValue {
-                        display_name: (*v).into(),
-                        value: (*v).into(),
-                    })
+                    .map(|v| SystemConfigValue { display_name: (*v).into(), value: (*v).into() })
                     .collect(),
             }
         };
@@ -66,14 +59,7 @@ pub fn entities(config: &RtConfig) -> Vec<SystemConfigEntity> {
             WEB,
             &[],
         ),
-        entity(
-            FIELDS[3],
-            "Log level",
-            "enum",
-            config.log_level.clone(),
-            "Logging",
-            LOG_LEVELS,
-        ),
+        entity(FIELDS[3], "Log level", "enum", config.log_level.clone(), "Logging", LOG_LEVELS),
     ]
 }
 
@@ -82,33 +68,25 @@ pub fn entities(config: &RtConfig) -> Vec<SystemConfigEntity> {
 pub fn apply(config: &RtConfig, updates: &[SystemConfigFieldWrite]) -> Result<RtConfig, Error> {
     let mut next = config.clone();
     for u in updates {
-        let bad = |message: String| Error::InvalidSystemConfig {
-            field: u.field_id.clone(),
-            message,
-        };
+        let bad =
+            |message: String| Error::InvalidSystemConfig { field: u.field_id.clone(), message };
         let v = u.value.trim();
         match u.field_id.as_str() {
             "web_server.enabled" => {
-                next.web_server.enabled = v
-                    .parse()
-                    .map_err(|_| bad(format!("'{v}' is not true or false")))?;
+                next.web_server.enabled =
+                    v.parse().map_err(|_| bad(format!("'{v}' is not true or false")))?;
             }
             "web_server.ip_address" => {
-                next.web_server.ip_address = v
-                    .parse()
-                    .map_err(|_| bad(format!("'{v}' is not an IPv4 or IPv6 address")))?;
+                next.web_server.ip_address =
+                    v.parse().map_err(|_| bad(format!("'{v}' is not an IPv4 or IPv6 address")))?;
             }
             "web_server.port" => {
-                next.web_server.port = v
-                    .parse()
-                    .map_err(|_| bad(format!("'{v}' is not a port number (0-65535)")))?;
+                next.web_server.port =
+                    v.parse().map_err(|_| bad(format!("'{v}' is not a port number (0-65535)")))?;
             }
             "log_level" => {
                 if !LOG_LEVELS.contains(&v) {
-                    return Err(bad(format!(
-                        "'{v}' is not one of {}",
-                        LOG_LEVELS.join(", ")
-                    )));
+                    return Err(bad(format!("'{v}' is not one of {}", LOG_LEVELS.join(", "))));
                 }
                 next.log_level = v.to_string();
             }
@@ -132,18 +110,14 @@ pub fn update(ctx: &ServerContext, updates: &[SystemConfigFieldWrite]) -> Result
     let previous = std::mem::replace(&mut file.config, next);
     if let Err(source) = file.save() {
         file.config = previous;
-        return Err(Error::WriteConfig {
-            path: file.path.clone(),
-            source,
-        });
+        return Err(Error::WriteConfig { path: file.path.clone(), source });
     }
     tracing::info!(path = %file.path.display(), "system configuration saved");
     if level_changed
         && let Some(set_level) = &ctx.level
         && let Err(e) = set_level(&file.config.log_level)
     {
-        ctx.engine
-            .record_error("server", &format!("could not change the log level: {e}"));
+        ctx.engine.record_error("server", &format!("could not change the log level: {e}"));
     }
     Ok(())
 }
@@ -153,10 +127,7 @@ mod tests {
     use super::*;
 
     fn w(field_id: &str, value: &str) -> SystemConfigFieldWrite {
-        SystemConfigFieldWrite {
-            field_id: field_id.into(),
-            value: value.into(),
-        }
+        SystemConfigFieldWrite { field_id: field_id.into(), value: value.into() }
     }
 
     #[test]
@@ -164,10 +135,7 @@ mod tests {
         let c = RtConfig::default();
         let listed: Vec<String> = entities(&c).into_iter().map(|e| e.field_id).collect();
         assert_eq!(listed, FIELDS);
-        let updates: Vec<_> = entities(&c)
-            .iter()
-            .map(|e| w(&e.field_id, &e.value))
-            .collect();
+        let updates: Vec<_> = entities(&c).iter().map(|e| w(&e.field_id, &e.value)).collect();
         assert_eq!(apply(&c, &updates).unwrap(), c);
     }
 
@@ -177,25 +145,14 @@ mod tests {
         let n = apply(&c, &[w("web_server.port", "8080"), w("log_level", "debug")]).unwrap();
         assert_eq!((n.web_server.port, n.log_level.as_str()), (8080, "debug"));
         let cases = [
-            (
-                w("web_server.port", "70000"),
-                "web_server.port: '70000' is not a port number",
-            ),
-            (
-                w("web_server.ip_address", "localhost"),
-                "web_server.ip_address: 'localhost' is not",
-            ),
-            (
-                w("web_server.enabled", "yes"),
-                "web_server.enabled: 'yes' is not true or false",
-            ),
+            (w("web_server.port", "70000"), "web_server.port: '70000' is not a port number"),
+            (w("web_server.ip_address", "localhost"), "web_server.ip_address: 'localhost' is not"),
+            (w("web_server.enabled", "yes"), "web_server.enabled: 'yes' is not true or false"),
             (w("log_level", "loud"), "log_level: 'loud' is not one of"),
             (w("data_dir", "/tmp"), "fieldId: unknown field 'data_dir'"),
         ];
         for (u, want) in cases {
-            let err = apply(&c, &[w("log_level", "warn"), u])
-                .unwrap_err()
-                .to_string();
+            let err = apply(&c, &[w("log_level", "warn"), u]).unwrap_err().to_string();
             assert!(err.starts_with(want), "{err}");
         }
     }

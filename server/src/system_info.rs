@@ -20,10 +20,7 @@ pub fn collect(uptime_secs: u64) -> Vec<(String, String)> {
     for (name, version) in LIBRARIES {
         add(&format!("Library {name}"), version.to_string());
     }
-    add(
-        "Operating system",
-        os_name().unwrap_or_else(|| std::env::consts::OS.to_string()),
-    );
+    add("Operating system", os_name().unwrap_or_else(|| std::env::consts::OS.to_string()));
     if let Some(k) = read_trimmed("/proc/sys/kernel/osrelease") {
         add("Kernel", k);
     }
@@ -34,9 +31,7 @@ pub fn collect(uptime_secs: u64) -> Vec<(String, String)> {
     if let Some(cpu) = cpu_model() {
         add("CPU", cpu);
     }
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     add("CPU cores", cores.to_string());
     if let Some((total, available)) = memory_kib() {
         add("Memory total", format!("{} MiB", total / 1024));
@@ -47,10 +42,7 @@ pub fn collect(uptime_secs: u64) -> Vec<(String, String)> {
 }
 
 fn read_trimmed(path: &str) -> Option<String> {
-    fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
+    fs::read_to_string(path).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
 fn os_name() -> Option<String> {

@@ -115,9 +115,7 @@ fn served() -> Value {
         .expect("dropshot renders its document")
 }
 
-const METHODS: &[&str] = &[
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
+const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 /// (METHOD path) -> operation.
 fn operations(doc: &Value) -> BTreeMap<(String, String), Value> {
@@ -137,11 +135,7 @@ fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
     match v.get("$ref").and_then(Value::as_str) {
         Some(r) => {
             let ptr = r.strip_prefix('#').expect("local reference");
-            resolve(
-                doc,
-                doc.pointer(ptr)
-                    .unwrap_or_else(|| panic!("dangling reference {r}")),
-            )
+            resolve(doc, doc.pointer(ptr).unwrap_or_else(|| panic!("dangling reference {r}")))
         }
         None => v,
     }
@@ -175,17 +169,11 @@ fn shape(doc: &Value, schema: &Value) -> Value {
         out.insert("enum".into(), json!(set));
     }
     if let Some(props) = s.get("properties").and_then(Value::as_object) {
-        let p: Map<String, Value> = props
-            .iter()
-            .map(|(k, v)| (k.clone(), shape(doc, v)))
-            .collect();
+        let p: Map<String, Value> = props.iter().map(|(k, v)| (k.clone(), shape(doc, v))).collect();
         out.insert("properties".into(), Value::Object(p));
     }
     if let Some(r) = s.get("required").and_then(Value::as_array) {
-        let set: BTreeSet<String> = r
-            .iter()
-            .filter_map(|v| v.as_str().map(String::from))
-            .collect();
+        let set: BTreeSet<String> = r.iter().filter_map(|v| v.as_str().map(String::from)).collect();
         out.insert("required".into(), json!(set));
     }
     if let Some(items) = s.get("items") {
@@ -205,10 +193,7 @@ fn shape(doc: &Value, schema: &Value) -> Value {
     }
     for key in ["oneOf", "anyOf"] {
         if let Some(alts) = s.get(key).and_then(Value::as_array) {
-            out.insert(
-                key.into(),
-                Value::Array(alts.iter().map(|a| shape(doc, a)).collect()),
-            );
+            out.insert(key.into(), Value::Array(alts.iter().map(|a| shape(doc, a)).collect()));
         }
     }
     Value::Object(out)
@@ -271,9 +256,7 @@ fn served_operations_match_the_contract() {
     for ((method, path), s_op) in &s_ops {
         let id = s_op["operationId"].as_str().unwrap_or("?");
         let Some(c_op) = c_ops.get(&(method.clone(), path.clone())) else {
-            problems.push(format!(
-                "{method} {path} ({id}) is served but not in the contract"
-            ));
+            problems.push(format!("{method} {path} ({id}) is served but not in the contract"));
             continue;
         };
         let here = format!("{method} {path}");
@@ -285,15 +268,11 @@ fn served_operations_match_the_contract() {
         }
         let (cp, sp) = (params(&contract, c_op), params(&served, s_op));
         if cp != sp {
-            problems.push(format!(
-                "{here}: parameters {cp:?} in the contract, {sp:?} served"
-            ));
+            problems.push(format!("{here}: parameters {cp:?} in the contract, {sp:?} served"));
         }
         let (cr, sr) = (request(&contract, c_op), request(&served, s_op));
         if cr != sr {
-            problems.push(format!(
-                "{here}: request body\n  contract {cr:?}\n  served   {sr:?}"
-            ));
+            problems.push(format!("{here}: request body\n  contract {cr:?}\n  served   {sr:?}"));
         }
         let (cs, ss) = (successes(&contract, c_op), successes(&served, s_op));
         // A raw `Response<Body>` (`default: */*`): dropshot cannot describe
@@ -307,21 +286,16 @@ fn served_operations_match_the_contract() {
                 ));
             }
         } else if cs != ss {
-            problems.push(format!(
-                "{here}: success responses\n  contract {cs:?}\n  served   {ss:?}"
-            ));
+            problems
+                .push(format!("{here}: success responses\n  contract {cs:?}\n  served   {ss:?}"));
         }
     }
 
     // Every contract operation is served, or listed as not served yet.
-    let served_ids: BTreeSet<&str> = s_ops
-        .values()
-        .filter_map(|op| op["operationId"].as_str())
-        .collect();
-    let contract_ids: BTreeSet<&str> = c_ops
-        .values()
-        .filter_map(|op| op["operationId"].as_str())
-        .collect();
+    let served_ids: BTreeSet<&str> =
+        s_ops.values().filter_map(|op| op["operationId"].as_str()).collect();
+    let contract_ids: BTreeSet<&str> =
+        c_ops.values().filter_map(|op| op["operationId"].as_str()).collect();
     for ((method, path), c_op) in &c_ops {
         let id = c_op["operationId"].as_str().unwrap_or("?");
         if !s_ops.contains_key(&(method.clone(), path.clone())) && !NOT_SERVED_YET.contains(&id) {
@@ -335,25 +309,17 @@ fn served_operations_match_the_contract() {
             problems.push(format!("{id} is served now: remove it from NOT_SERVED_YET"));
         }
         if !contract_ids.contains(id) {
-            problems.push(format!(
-                "{id} in NOT_SERVED_YET is not a contract operation"
-            ));
+            problems.push(format!("{id} in NOT_SERVED_YET is not a contract operation"));
         }
     }
-    assert!(
-        problems.is_empty(),
-        "contract drift:\n- {}",
-        problems.join("\n- ")
-    );
+    assert!(problems.is_empty(), "contract drift:\n- {}", problems.join("\n- "));
 }
 
 #[test]
 fn shape_normalisation_is_strict_where_it_matters() {
     let doc = json!({"components": {"schemas": {"A": {"type": "object", "properties": {"x": {"type": "integer", "format": "uint64"}}, "required": ["x"]}}}});
-    let via_ref = shape(
-        &doc,
-        &json!({"allOf": [{"$ref": "#/components/schemas/A"}], "nullable": true}),
-    );
+    let via_ref =
+        shape(&doc, &json!({"allOf": [{"$ref": "#/components/schemas/A"}], "nullable": true}));
     let inline = shape(
         &doc,
         &json!({"type": "object", "description": "d", "properties": {"x": {"type": "integer", "format": "int64", "minimum": 0}}, "required": ["x"]}),

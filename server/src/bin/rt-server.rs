@@ -43,10 +43,7 @@ fn main() -> anyhow::Result<()> {
     let (path, must_exist) = match &args.config {
         Some(p) => (p.clone(), true),
         None => (
-            args.data_dir
-                .clone()
-                .unwrap_or_else(|| DEFAULT_DATA_DIR.into())
-                .join(CONFIG_FILE_NAME),
+            args.data_dir.clone().unwrap_or_else(|| DEFAULT_DATA_DIR.into()).join(CONFIG_FILE_NAME),
             false,
         ),
     };
@@ -71,11 +68,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("failed to start the async runtime")?
-        .block_on(run(ServerOptions {
-            config: file,
-            log,
-            level: Some(level),
-        }))
+        .block_on(run(ServerOptions { config: file, log, level: Some(level) }))
 }
 
 async fn run(opts: ServerOptions) -> anyhow::Result<()> {
@@ -91,10 +84,7 @@ async fn run(opts: ServerOptions) -> anyhow::Result<()> {
         warn!("second interrupt: exiting without waiting");
         std::process::exit(130);
     });
-    server
-        .close()
-        .await
-        .map_err(|e| anyhow::anyhow!("error while stopping the server: {e}"))
+    server.close().await.map_err(|e| anyhow::anyhow!("error while stopping the server: {e}"))
 }
 
 /// stderr for people, the ring buffer for `GET /v1/core/log`, one filter
@@ -109,11 +99,7 @@ fn init_tracing(level: &str, log: LogBuffer) -> anyhow::Result<LevelControl> {
     let (filter_layer, handle) = reload::Layer::new(initial);
     tracing_subscriber::registry()
         .with(filter_layer)
-        .with(
-            fmt::layer()
-                .with_ansi(std::io::stderr().is_terminal())
-                .with_writer(std::io::stderr),
-        )
+        .with(fmt::layer().with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr))
         .with(fmt::layer().with_ansi(false).with_writer(log))
         .try_init()
         .context("failed to set up logging")?;

@@ -49,11 +49,7 @@ impl TestServer {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let addr = rest
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_string();
+                    let addr = rest.split_whitespace().next().unwrap_or_default().to_string();
                     let _ = tx.send(addr);
                 }
                 sink.lock().unwrap().push(line);
@@ -116,9 +112,7 @@ impl TestServer {
         let http = reqwest::Client::new();
         let mut req = http.request(method.parse().expect("method"), self.url(path));
         if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(b.to_string());
+            req = req.header("content-type", "application/json").body(b.to_string());
         }
         let resp = req.send().await.expect("request sent");
         let status = resp.status().as_u16();
@@ -171,13 +165,7 @@ impl Case {
         status: u16,
         message: &'static str,
     ) -> Self {
-        Case {
-            method,
-            path: path.into(),
-            body: body.map(String::from),
-            status,
-            message,
-        }
+        Case { method, path: path.into(), body: body.map(String::from), status, message }
     }
 }
 
@@ -186,10 +174,7 @@ pub async fn check_cases(server: &TestServer, cases: &[Case]) {
     let mut failures = Vec::new();
     for c in cases {
         let (status, body) = server.raw(c.method, &c.path, c.body.as_deref()).await;
-        let message = body
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let message = body.get("message").and_then(Value::as_str).unwrap_or_default();
         if status != c.status || !message.contains(c.message) {
             failures.push(format!(
                 "{} {} {:?}: want {} containing {:?}, got {} {}",
@@ -197,10 +182,8 @@ pub async fn check_cases(server: &TestServer, cases: &[Case]) {
             ));
         }
         if status >= 400 && body.get("request_id").is_none() {
-            failures.push(format!(
-                "{} {}: error body without request_id: {body}",
-                c.method, c.path
-            ));
+            failures
+                .push(format!("{} {}: error body without request_id: {body}", c.method, c.path));
         }
     }
     assert!(

@@ -17,9 +17,7 @@ async fn the_seed_curl_example_works_verbatim() {
         )
         .await;
     assert_eq!(status, 204);
-    let (status, tree) = s
-        .raw("GET", &format!("/v1/core/instance/{id}/config"), None)
-        .await;
+    let (status, tree) = s.raw("GET", &format!("/v1/core/instance/{id}/config"), None).await;
     assert_eq!(status, 200);
     assert_eq!(tree["Output"], json!({"render_preset": "Default"}));
 }
@@ -78,10 +76,7 @@ async fn typed_fields_and_the_tree_agree_both_ways() {
     assert_eq!(got.display_name, "Lobby");
     assert_eq!(got.frame_rate_limit, 12.5);
     assert!(got.auto_start);
-    assert_eq!(
-        got.detection_sensitivity,
-        rt_client::types::Sensitivity::High
-    );
+    assert_eq!(got.detection_sensitivity, rt_client::types::Sensitivity::High);
     let patch =
         serde_json::from_value(json!({"group": "east", "inputPixelLimit": 2073600})).unwrap();
     c.update_instance(&id, &patch).await.unwrap();
@@ -170,27 +165,9 @@ async fn bad_config_writes_are_400_and_change_nothing() {
             400,
             "Input: must be an object",
         ),
-        Case::new(
-            "POST",
-            &cfg,
-            Some(r#"{"path": "A"}"#),
-            400,
-            "missing field `jsonValue`",
-        ),
-        Case::new(
-            "POST",
-            &cfg,
-            Some(r#"{"path": 1, "jsonValue": "1"}"#),
-            400,
-            "invalid type",
-        ),
-        Case::new(
-            "POST",
-            &cfg,
-            Some(r#"{"path": "A", "jsonValue": 1}"#),
-            400,
-            "invalid type",
-        ),
+        Case::new("POST", &cfg, Some(r#"{"path": "A"}"#), 400, "missing field `jsonValue`"),
+        Case::new("POST", &cfg, Some(r#"{"path": 1, "jsonValue": "1"}"#), 400, "invalid type"),
+        Case::new("POST", &cfg, Some(r#"{"path": "A", "jsonValue": 1}"#), 400, "invalid type"),
         Case::new("POST", &cfg, Some("{"), 400, "unable to parse JSON body"),
         Case::new("POST", &unknown, Some(seed), 404, "not found"),
         Case::new("GET", &unknown, None, 404, "not found"),

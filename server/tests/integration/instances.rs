@@ -12,10 +12,7 @@ async fn create_read_update_delete() {
     let id = s.create(json!({"name": "Door", "group": "g1", "solution": "securt", "frameRateLimit": 5, "detectorMode": "Detection", "sensorModality": "Thermal", "someFutureKey": [1]})).await;
     let got = c.get_instance(&id).await.unwrap().into_inner();
     assert_eq!(got.instance_id, id);
-    assert_eq!(
-        (got.display_name.as_str(), got.group.as_str()),
-        ("Door", "g1")
-    );
+    assert_eq!((got.display_name.as_str(), got.group.as_str()), ("Door", "g1"));
     assert_eq!(
         (got.solution_id.as_str(), got.solution_name.as_str()),
         ("securt", "SecuRT (Security)")
@@ -33,10 +30,7 @@ async fn create_read_update_delete() {
     let got = c.get_instance(&id).await.unwrap().into_inner();
     assert_eq!(got.display_name, "Gate");
     assert!(got.auto_restart);
-    assert_eq!(
-        got.frame_rate_limit, 5.0,
-        "PATCH keeps fields it does not name"
-    );
+    assert_eq!(got.frame_rate_limit, 5.0, "PATCH keeps fields it does not name");
 
     // PUT with an id of the client's choosing.
     let chosen = uuid::Uuid::new_v4();
@@ -51,15 +45,7 @@ async fn create_read_update_delete() {
     assert!(ids.contains(&id) && ids.contains(&chosen));
 
     assert_eq!(c.delete_instance(&id).await.unwrap().status().as_u16(), 204);
-    assert_eq!(
-        c.list_instances()
-            .await
-            .unwrap()
-            .into_inner()
-            .instances
-            .len(),
-        1
-    );
+    assert_eq!(c.list_instances().await.unwrap().into_inner().instances.len(), 1);
     let (status, _) = s.raw("GET", &format!("/v1/core/instance/{id}"), None).await;
     assert_eq!(status, 404);
 }
@@ -67,24 +53,14 @@ async fn create_read_update_delete() {
 #[tokio::test]
 async fn bad_requests_get_clear_4xx_and_change_nothing() {
     let s = TestServer::start();
-    let id = s
-        .create(json!({"solution": "securt", "name": "kept"}))
-        .await;
-    let before = s
-        .raw("GET", &format!("/v1/core/instance/{id}/config"), None)
-        .await;
+    let id = s.create(json!({"solution": "securt", "name": "kept"})).await;
+    let before = s.raw("GET", &format!("/v1/core/instance/{id}/config"), None).await;
     let unknown = uuid::Uuid::new_v4();
     let i = format!("/v1/core/instance/{id}");
     let u = format!("/v1/core/instance/{unknown}");
     let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
     let cases = vec![
-        Case::new(
-            "POST",
-            "/v1/core/instance",
-            Some("{}"),
-            400,
-            "solution: is required",
-        ),
+        Case::new("POST", "/v1/core/instance", Some("{}"), 400, "solution: is required"),
         Case::new(
             "POST",
             "/v1/core/instance",
@@ -99,13 +75,7 @@ async fn bad_requests_get_clear_4xx_and_change_nothing() {
             400,
             "unable to parse JSON body",
         ),
-        Case::new(
-            "POST",
-            "/v1/core/instance",
-            Some("not json"),
-            400,
-            "unable to parse JSON body",
-        ),
+        Case::new("POST", "/v1/core/instance", Some("not json"), 400, "unable to parse JSON body"),
         Case::new(
             "POST",
             "/v1/core/instance",
@@ -148,20 +118,8 @@ async fn bad_requests_get_clear_4xx_and_change_nothing() {
             400,
             "request body exceeded maximum size",
         ),
-        Case::new(
-            "POST",
-            "/v1/core/instance",
-            None,
-            400,
-            "unable to parse JSON body",
-        ),
-        Case::new(
-            "PUT",
-            &i,
-            Some(r#"{"solution": "securt"}"#),
-            409,
-            "already exists",
-        ),
+        Case::new("POST", "/v1/core/instance", None, 400, "unable to parse JSON body"),
+        Case::new("PUT", &i, Some(r#"{"solution": "securt"}"#), 409, "already exists"),
         Case::new(
             "PUT",
             "/v1/core/instance/not-a-uuid",
@@ -171,50 +129,14 @@ async fn bad_requests_get_clear_4xx_and_change_nothing() {
         ),
         Case::new("PUT", &u, Some("{}"), 400, "solution: is required"),
         Case::new("GET", &u, None, 404, "not found"),
-        Case::new(
-            "GET",
-            "/v1/core/instance/1234",
-            None,
-            400,
-            "UUID parsing failed",
-        ),
+        Case::new("GET", "/v1/core/instance/1234", None, 400, "UUID parsing failed"),
         Case::new("PATCH", &u, Some(r#"{"name": "x"}"#), 404, "not found"),
-        Case::new(
-            "PATCH",
-            &i,
-            Some(r#"{"solution": "nope"}"#),
-            400,
-            "unknown solution 'nope'",
-        ),
-        Case::new(
-            "PATCH",
-            &i,
-            Some(r#"{"name": 5}"#),
-            400,
-            "unable to parse JSON body",
-        ),
-        Case::new(
-            "PATCH",
-            &i,
-            Some(r#"{"frameRateLimit": -3}"#),
-            400,
-            "frameRateLimit",
-        ),
-        Case::new(
-            "PATCH",
-            &i,
-            Some(&huge),
-            400,
-            "request body exceeded maximum size",
-        ),
+        Case::new("PATCH", &i, Some(r#"{"solution": "nope"}"#), 400, "unknown solution 'nope'"),
+        Case::new("PATCH", &i, Some(r#"{"name": 5}"#), 400, "unable to parse JSON body"),
+        Case::new("PATCH", &i, Some(r#"{"frameRateLimit": -3}"#), 400, "frameRateLimit"),
+        Case::new("PATCH", &i, Some(&huge), 400, "request body exceeded maximum size"),
         Case::new("DELETE", &u, None, 404, "not found"),
-        Case::new(
-            "DELETE",
-            "/v1/core/instance/%20",
-            None,
-            400,
-            "UUID parsing failed",
-        ),
+        Case::new("DELETE", "/v1/core/instance/%20", None, 400, "UUID parsing failed"),
         Case::new(
             "POST",
             format!("{u}/input"),
@@ -244,33 +166,13 @@ async fn bad_requests_get_clear_4xx_and_change_nothing() {
             "unknown variant",
         ),
         Case::new("GET", format!("{u}/error"), None, 404, "not found"),
-        Case::new(
-            "GET",
-            "/v1/core/instance/xyz/error",
-            None,
-            400,
-            "UUID parsing failed",
-        ),
+        Case::new("GET", "/v1/core/instance/xyz/error", None, 400, "UUID parsing failed"),
         Case::new("GET", "/v1/core/nothing-here", None, 404, "Not Found"),
     ];
     check_cases(&s, &cases).await;
-    let after = s
-        .raw("GET", &format!("/v1/core/instance/{id}/config"), None)
-        .await;
-    assert_eq!(
-        before, after,
-        "bad requests must not change the stored instance"
-    );
-    assert_eq!(
-        s.client()
-            .list_instances()
-            .await
-            .unwrap()
-            .into_inner()
-            .instances
-            .len(),
-        1
-    );
+    let after = s.raw("GET", &format!("/v1/core/instance/{id}/config"), None).await;
+    assert_eq!(before, after, "bad requests must not change the stored instance");
+    assert_eq!(s.client().list_instances().await.unwrap().into_inner().instances.len(), 1);
 }
 
 #[tokio::test]
@@ -298,11 +200,7 @@ async fn read_only_system_instances_refuse_changes_with_403() {
     let id = uuid::Uuid::new_v4();
     std::fs::create_dir_all(tmp.path().join("instances")).unwrap();
     let file = json!({"instanceId": id, "readOnly": true, "systemInstance": true, "config": {"solution": "securt", "name": "system"}});
-    std::fs::write(
-        tmp.path().join(format!("instances/{id}.json")),
-        file.to_string(),
-    )
-    .unwrap();
+    std::fs::write(tmp.path().join(format!("instances/{id}.json")), file.to_string()).unwrap();
     let s = TestServer::start_in(tmp.path(), &[]);
     let got = s.client().get_instance(&id).await.unwrap().into_inner();
     assert!(got.read_only && got.system_instance);
@@ -317,23 +215,10 @@ async fn read_only_system_instances_refuse_changes_with_403() {
             403,
             "read-only",
         ),
-        Case::new(
-            "POST",
-            format!("{i}/input"),
-            Some(r#"{"type": "Manual"}"#),
-            403,
-            "read-only",
-        ),
+        Case::new("POST", format!("{i}/input"), Some(r#"{"type": "Manual"}"#), 403, "read-only"),
     ];
     check_cases(&s, &cases).await;
     // It can still be run.
     s.client().start_instance(&id).await.unwrap();
-    assert!(
-        s.client()
-            .get_instance(&id)
-            .await
-            .unwrap()
-            .into_inner()
-            .running
-    );
+    assert!(s.client().get_instance(&id).await.unwrap().into_inner().running);
 }

@@ -10,8 +10,7 @@ use crate::common::TestServer;
 /// Reads one response (status, body) from a keep-alive connection.
 fn read_response(r: &mut BufReader<TcpStream>) -> (u16, String) {
     let mut status_line = String::new();
-    r.read_line(&mut status_line)
-        .expect("status line before the timeout");
+    r.read_line(&mut status_line).expect("status line before the timeout");
     let status: u16 = status_line
         .split_whitespace()
         .nth(1)
@@ -26,10 +25,7 @@ fn read_response(r: &mut BufReader<TcpStream>) -> (u16, String) {
             break;
         }
         let lower = line.to_ascii_lowercase();
-        assert!(
-            !lower.starts_with("connection: close"),
-            "server closed the connection: {line}"
-        );
+        assert!(!lower.starts_with("connection: close"), "server closed the connection: {line}");
         if let Some(v) = lower.strip_prefix("content-length:") {
             length = v.trim().parse().expect("content-length");
         }
@@ -69,12 +65,7 @@ async fn bodyless_and_empty_object_writes_share_one_connection() {
         ("POST", format!("{i}/stop"), None, 406),
         ("GET", i.to_string(), None, 200),
         ("PATCH", i.to_string(), Some("{}"), 204),
-        (
-            "DELETE",
-            format!("/v1/core/instance/{doomed}"),
-            Some("{}"),
-            204,
-        ),
+        ("DELETE", format!("/v1/core/instance/{doomed}"), Some("{}"), 204),
         ("DELETE", i.to_string(), None, 204),
         ("DELETE", i.to_string(), None, 404),
         ("GET", "/v1/core/version".into(), None, 200),
@@ -82,23 +73,16 @@ async fn bodyless_and_empty_object_writes_share_one_connection() {
     let addr = s.addr;
     tokio::task::spawn_blocking(move || {
         let stream = TcpStream::connect(addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let mut writer = stream.try_clone().unwrap();
         let mut reader = BufReader::new(stream);
         // One at a time, then all pipelined at once.
         for (method, path, body, want) in &steps[..4] {
-            writer
-                .write_all(request(method, path, *body).as_bytes())
-                .unwrap();
+            writer.write_all(request(method, path, *body).as_bytes()).unwrap();
             let (status, text) = read_response(&mut reader);
             assert_eq!(status, *want, "{method} {path} {body:?}: {text}");
         }
-        let batch: String = steps[4..]
-            .iter()
-            .map(|(m, p, b, _)| request(m, p, *b))
-            .collect();
+        let batch: String = steps[4..].iter().map(|(m, p, b, _)| request(m, p, *b)).collect();
         writer.write_all(batch.as_bytes()).unwrap();
         for (method, path, body, want) in &steps[4..] {
             let (status, text) = read_response(&mut reader);

@@ -33,14 +33,10 @@ async fn transitions_table() {
     for (setup, action, want_status, (loaded, running)) in table {
         let id = s.create_securt().await;
         for step in *setup {
-            let (st, _) = s
-                .raw("POST", &format!("/v1/core/instance/{id}/{step}"), None)
-                .await;
+            let (st, _) = s.raw("POST", &format!("/v1/core/instance/{id}/{step}"), None).await;
             assert_eq!(st, 204, "setup {step}");
         }
-        let (status, body) = s
-            .raw("POST", &format!("/v1/core/instance/{id}/{action}"), None)
-            .await;
+        let (status, body) = s.raw("POST", &format!("/v1/core/instance/{id}/{action}"), None).await;
         let got = c.get_instance(&id).await.unwrap().into_inner();
         if status != *want_status || (got.loaded, got.running) != (*loaded, *running) {
             failures.push(format!(
@@ -52,9 +48,7 @@ async fn transitions_table() {
         if status == 406 {
             let msg = body["message"].as_str().unwrap_or_default();
             if !msg.contains("it is ") || body["error_code"] != "InvalidState" {
-                failures.push(format!(
-                    "{setup:?} then {action}: 406 without the state: {body}"
-                ));
+                failures.push(format!("{setup:?} then {action}: 406 without the state: {body}"));
             }
         }
     }
@@ -109,10 +103,7 @@ async fn runtime_state_tree() {
         .unwrap();
     c.set_instance_state(&id, &w).await.unwrap();
     let state = c.get_instance_state(&id).await.unwrap().into_inner();
-    assert_eq!(
-        Value::Object(state.0),
-        json!({"Tracker": {"debug": {"on": true}}})
-    );
+    assert_eq!(Value::Object(state.0), json!({"Tracker": {"debug": {"on": true}}}));
     check_cases(
         &s,
         &[
@@ -138,11 +129,5 @@ async fn runtime_state_tree() {
     assert!(!config.contains_key("Tracker"));
     c.unload_instance(&id).await.unwrap();
     c.start_instance(&id).await.unwrap();
-    assert!(
-        c.get_instance_state(&id)
-            .await
-            .unwrap()
-            .into_inner()
-            .is_empty()
-    );
+    assert!(c.get_instance_state(&id).await.unwrap().into_inner().is_empty());
 }

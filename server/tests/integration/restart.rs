@@ -21,9 +21,7 @@ async fn after_sigkill_exactly_the_persistent_instances_come_back() {
             json!({"solution": "securt", "name": "kept", "persistent": true, "frameRateLimit": 4}),
         )
         .await;
-    let gone = s
-        .create(json!({"solution": "securt", "name": "gone"}))
-        .await;
+    let gone = s.create(json!({"solution": "securt", "name": "gone"})).await;
     let c = s.client();
     let w =
         serde_json::from_value(json!({"path": "Output/render_preset", "jsonValue": "\"Default\""}))
@@ -42,15 +40,9 @@ async fn after_sigkill_exactly_the_persistent_instances_come_back() {
     let a = c.get_instance(&auto).await.unwrap().into_inner();
     assert!(a.running && a.auto_start && a.display_name == "auto");
     let k = c.get_instance(&kept).await.unwrap().into_inner();
-    assert!(
-        !k.running && !k.loaded,
-        "only autoStart instances come back running"
-    );
+    assert!(!k.running && !k.loaded, "only autoStart instances come back running");
     assert_eq!(k.frame_rate_limit, 4.0);
-    assert_eq!(
-        c.get_instance_config(&kept).await.unwrap().into_inner().0,
-        kept_tree.0
-    );
+    assert_eq!(c.get_instance_config(&kept).await.unwrap().into_inner().0, kept_tree.0);
 }
 
 /// Writes keep flowing to several persistent instances while the server is
@@ -89,10 +81,7 @@ async fn sigkill_during_writes_never_corrupts_an_instance() {
     for w in writers {
         acked.push(w.await.unwrap());
     }
-    assert!(
-        acked.iter().all(|n| *n >= 0),
-        "writes were acknowledged before the kill: {acked:?}"
-    );
+    assert!(acked.iter().all(|n| *n >= 0), "writes were acknowledged before the kill: {acked:?}");
 
     let s = TestServer::start_in(tmp.path(), &[]);
     let c = s.client();

@@ -11,24 +11,10 @@ use crate::common::{Case, TestServer, check_cases};
 async fn version_solutions_licenses() {
     let s = TestServer::start();
     let c = s.client();
-    assert_eq!(
-        c.get_version().await.unwrap().into_inner().engine,
-        env!("CARGO_PKG_VERSION")
-    );
+    assert_eq!(c.get_version().await.unwrap().into_inner().engine, env!("CARGO_PKG_VERSION"));
     let solutions = c.list_solutions().await.unwrap().into_inner().solutions;
-    assert!(
-        solutions
-            .iter()
-            .any(|s| s.id == "securt" && s.name == "SecuRT (Security)")
-    );
-    assert!(
-        c.get_licenses()
-            .await
-            .unwrap()
-            .into_inner()
-            .licenses
-            .is_empty()
-    );
+    assert!(solutions.iter().any(|s| s.id == "securt" && s.name == "SecuRT (Security)"));
+    assert!(c.get_licenses().await.unwrap().into_inner().licenses.is_empty());
 }
 
 #[tokio::test]
@@ -38,29 +24,14 @@ async fn log_tail_shows_the_servers_own_lines() {
     let _ = s.raw("GET", "/v1/core/instance/not-a-uuid", None).await;
     let all = c.get_log(None).await.unwrap().into_inner().log;
     assert!(all.contains("listening on http://"), "{all}");
-    assert!(
-        all.contains("not-a-uuid"),
-        "request lines are logged: {all}"
-    );
+    assert!(all.contains("not-a-uuid"), "request lines are logged: {all}");
     let two = c.get_log(Some(2)).await.unwrap().into_inner().log;
     assert_eq!(two.lines().count(), 2, "{two}");
     check_cases(
         &s,
         &[
-            Case::new(
-                "GET",
-                "/v1/core/log?count=abc",
-                None,
-                400,
-                "unable to parse query string",
-            ),
-            Case::new(
-                "GET",
-                "/v1/core/log?count=-1",
-                None,
-                400,
-                "unable to parse query string",
-            ),
+            Case::new("GET", "/v1/core/log?count=abc", None, 400, "unable to parse query string"),
+            Case::new("GET", "/v1/core/log?count=-1", None, 400, "unable to parse query string"),
         ],
     )
     .await;
@@ -69,22 +40,9 @@ async fn log_tail_shows_the_servers_own_lines() {
 #[tokio::test]
 async fn system_info_reports_the_host() {
     let s = TestServer::start();
-    let info = s
-        .client()
-        .get_system_info()
-        .await
-        .unwrap()
-        .into_inner()
-        .system_info;
-    let get = |k: &str| {
-        info.iter()
-            .find(|e| e.display_name == k)
-            .map(|e| e.value.clone())
-    };
-    assert_eq!(
-        get("Server"),
-        Some(format!("rt-server {}", env!("CARGO_PKG_VERSION")))
-    );
+    let info = s.client().get_system_info().await.unwrap().into_inner().system_info;
+    let get = |k: &str| info.iter().find(|e| e.display_name == k).map(|e| e.value.clone());
+    assert_eq!(get("Server"), Some(format!("rt-server {}", env!("CARGO_PKG_VERSION"))));
     let cores: usize = get("CPU cores").unwrap().parse().unwrap();
     assert_eq!(cores, std::thread::available_parallelism().unwrap().get());
     assert!(get("Memory total").unwrap().ends_with("MiB"));
@@ -95,25 +53,12 @@ async fn system_info_reports_the_host() {
 async fn system_config_changes_are_validated_and_saved() {
     let s = TestServer::start();
     let c = s.client();
-    let config = c
-        .get_system_config()
-        .await
-        .unwrap()
-        .into_inner()
-        .system_config;
-    let port = config
-        .iter()
-        .find(|e| e.field_id == "web_server.port")
-        .expect("port entity");
+    let config = c.get_system_config().await.unwrap().into_inner().system_config;
+    let port = config.iter().find(|e| e.field_id == "web_server.port").expect("port entity");
     assert_eq!(port.value, "0", "the command line override is what runs");
     let update = serde_json::from_value(json!({"systemConfig": [{"fieldId": "log_level", "value": "debug"}, {"fieldId": "web_server.port", "value": "3547"}]})).unwrap();
     c.update_system_config(&update).await.unwrap();
-    let config = c
-        .get_system_config()
-        .await
-        .unwrap()
-        .into_inner()
-        .system_config;
+    let config = c.get_system_config().await.unwrap().into_inner().system_config;
     let level = config.iter().find(|e| e.field_id == "log_level").unwrap();
     assert_eq!(level.value, "debug");
     assert!(level.available_values.iter().any(|v| v.value == "trace"));
@@ -149,13 +94,8 @@ async fn errors_are_recorded_with_time_and_message() {
     std::fs::write(tmp.path().join(format!("instances/{bad}.json")), "{ torn").unwrap();
     let s = TestServer::start_in(tmp.path(), &[]);
     let c = s.client();
-    let last = c
-        .get_last_error()
-        .await
-        .unwrap()
-        .into_inner()
-        .error
-        .expect("restore error recorded");
+    let last =
+        c.get_last_error().await.unwrap().into_inner().error.expect("restore error recorded");
     assert!(
         last.message.contains(&bad.to_string())
             && last.message.contains("not a valid instance file"),
@@ -163,14 +103,7 @@ async fn errors_are_recorded_with_time_and_message() {
     );
     assert!((chrono::Utc::now() - last.time).num_seconds().abs() < 60);
     let id = s.create_securt().await;
-    assert!(
-        c.get_instance_error(&id)
-            .await
-            .unwrap()
-            .into_inner()
-            .error
-            .is_none()
-    );
+    assert!(c.get_instance_error(&id).await.unwrap().into_inner().error.is_none());
 }
 
 #[tokio::test]
@@ -178,9 +111,7 @@ async fn shutdown_is_graceful() {
     let mut s = TestServer::start();
     let c = s.client();
     assert_eq!(c.shutdown_system().await.unwrap().status().as_u16(), 204);
-    let status = s
-        .wait_exit(Duration::from_secs(10))
-        .expect("server exits after shutdown");
+    let status = s.wait_exit(Duration::from_secs(10)).expect("server exits after shutdown");
     assert!(status.success(), "{status:?}");
     assert!(s.logs().contains("server stopped"));
 }

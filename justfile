@@ -1,0 +1,75 @@
+# Every task of the project. `./dev <recipe>` installs what is missing first.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+cache := env("RT_CACHE_DIR", env("HOME") + "/.cache/rt-server")
+redocly_version := "2.77.0"
+redocly := cache / "tools/redocly-" + redocly_version / "node_modules/.bin/redocly"
+demo_id := "00000000-0000-4000-8000-00000000de70"
+
+# List the recipes.
+default:
+    @{{just_executable()}} --list
+
+# Install the tools the checks need (idempotent).
+setup:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ ! -x "{{redocly}}" ]; then
+        echo "setup: installing @redocly/cli {{redocly_version}}" >&2
+        mkdir -p "{{cache}}/tools/redocly-{{redocly_version}}"
+        npm install --silent --no-audit --no-fund --prefix "{{cache}}/tools/redocly-{{redocly_version}}" "@redocly/cli@{{redocly_version}}" >/dev/null
+    fi
+
+# Run the server on 127.0.0.1:3546 (data in rt-data/) with a running demo instance.
+# Extra arguments go to rt-server (e.g. `./dev run --ip 0.0.0.0`).
+run *args: build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    target="${CARGO_TARGET_DIR:-target}"
+    "$target/debug/rt-server" --data-dir rt-data {{args}} &
+    server=$!
+    trap 'kill -INT $server 2>/dev/null; wait $server' INT TERM
+    base="http://127.0.0.1:3546"
+    for _ in $(seq 100); do
+        curl -fsS "$base/v1/core/version" >/dev/null 2>&1 && break
+        kill -0 $server 2>/dev/null || exit 1
+        sleep 0.1
+    done
+    # The demo instance: created once (it is persistent), started each run.
+    curl -sS -o /dev/null -X PUT "$base/v1/core/instance/{{demo_id}}" \
+        -H 'Content-Type: application/json' \
+        -d '{"name": "Demo", "solution": "securt", "persistent": true}'
+    curl -sS -o /dev/null -X POST "$base/v1/core/instance/{{demo_id}}/start"
+    echo "rt-server is up: $base/v1/core/instances (demo instance {{demo_id}}); Ctrl-C stops it" >&2
+    wait $server
+
+# Build the workspace (debug).
+build:
+    cargo build --workspace
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Formatting, clippy with warnings as errors, and the contract lint.
+lint: openapi-lint
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Lint openapi/openapi.yaml with redocly (no errors allowed).
+openapi-lint: setup
+    "{{redocly}}" lint openapi/openapi.yaml --format=stylish
+
+# The contract check: lint, the client generates from it, the server keeps it.
+openapi-check: openapi-lint
+    cargo build -p rt-client
+    cargo nextest run -p rt-api --test drift
+
+# Every check: lint, the contract, unit and integration tests.
+test: lint
+    cargo test --workspace --doc
+    cargo nextest run --workspace --profile ci
+
+# What CI runs.
+ci: test
