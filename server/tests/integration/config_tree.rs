@@ -4,19 +4,26 @@ use serde_json::{Value, json};
 
 use crate::common::{Case, TestServer, check_cases};
 
-/// The seed's own curl example, sent as written (raw HTTP, the exact body).
+/// The seed's own curl example, run with curl exactly as written (only the
+/// port and the instance id filled in).
 #[tokio::test]
 async fn the_seed_curl_example_works_verbatim() {
     let s = TestServer::start();
     let id = s.create_securt().await;
-    let (status, _) = s
-        .raw(
-            "POST",
-            &format!("/v1/core/instance/{id}/config"),
-            Some(r#"{"path": "Output/render_preset", "jsonValue": "\"Default\""}"#),
-        )
-        .await;
-    assert_eq!(status, 204);
+    let port = s.addr.port();
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"])
+        .arg(format!("http://localhost:{port}/v1/core/instance/{id}/config"))
+        .args(["-H", "Content-Type: application/json"])
+        .args(["-d", r#"{"path": "Output/render_preset", "jsonValue": "\"Default\""}"#])
+        .output()
+        .expect("curl runs (./dev installs it)");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "204",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (status, tree) = s.raw("GET", &format!("/v1/core/instance/{id}/config"), None).await;
     assert_eq!(status, 200);
     assert_eq!(tree["Output"], json!({"render_preset": "Default"}));

@@ -222,3 +222,45 @@ async fn read_only_system_instances_refuse_changes_with_403() {
     s.client().start_instance(&id).await.unwrap();
     assert!(s.client().get_instance(&id).await.unwrap().into_inner().running);
 }
+
+/// Every instance-scoped operation answers 404 for an unknown id and 400 for
+/// an id that is not a UUID, whatever its body.
+#[tokio::test]
+async fn unknown_and_malformed_ids_across_every_instance_operation() {
+    let s = TestServer::start();
+    let unknown = uuid::Uuid::new_v4();
+    let ops: &[(&str, &str, Option<&str>)] = &[
+        ("GET", "", None),
+        ("PATCH", "", Some("{}")),
+        ("DELETE", "", None),
+        ("POST", "/load", None),
+        ("POST", "/unload", None),
+        ("POST", "/start", None),
+        ("POST", "/stop", None),
+        ("POST", "/restart", None),
+        ("GET", "/config", None),
+        ("POST", "/config", Some(r#"{"path": "a", "jsonValue": "1"}"#)),
+        ("GET", "/state", None),
+        ("POST", "/state", Some(r#"{"path": "a", "jsonValue": "1"}"#)),
+        ("POST", "/input", Some(r#"{"type": "Manual"}"#)),
+        ("GET", "/error", None),
+    ];
+    let mut cases = Vec::new();
+    for (method, suffix, body) in ops {
+        cases.push(Case::new(
+            method,
+            format!("/v1/core/instance/{unknown}{suffix}"),
+            *body,
+            404,
+            "not found",
+        ));
+        cases.push(Case::new(
+            method,
+            format!("/v1/core/instance/nope{suffix}"),
+            *body,
+            400,
+            "UUID parsing failed",
+        ));
+    }
+    check_cases(&s, &cases).await;
+}
