@@ -16,6 +16,15 @@ pub enum Error {
     /// An instance with this id exists already.
     #[error("instance {0} already exists")]
     InstanceExists(Uuid),
+    /// The instance exists but is not a SecuRT instance.
+    #[error("instance {0} is not a SecuRT instance")]
+    NotSecurt(Uuid),
+    /// No area or line of the instance has this id.
+    #[error("{kind} {id} not found")]
+    EntityNotFound { kind: &'static str, id: Uuid },
+    /// An area or a line of the instance already has this id.
+    #[error("an area or line with id {0} already exists")]
+    EntityExists(Uuid),
     /// The operation is not allowed in the instance's current lifecycle state.
     #[error("cannot {action} instance {id}: it is {state}{hint}")]
     InvalidState {

@@ -11,6 +11,7 @@
 //! - [`settings`]: the typed view (name, solution, modes, ...) over the known
 //!   keys of that tree, with validation (pure).
 //! - [`solutions`]: the solutions this engine can run.
+//! - [`securt`]: SecuRT areas, lines and options as stored in the tree (pure).
 //! - [`store`]: atomic persistence of instances as JSON files.
 //! - [`engine`]: the instance registry and its lifecycle state machine
 //!   (`Registered -> Loaded -> Running`), tying the pieces together.
@@ -19,6 +20,7 @@
 pub mod config_tree;
 pub mod engine;
 pub mod error;
+pub mod securt;
 pub mod settings;
 pub mod solutions;
 pub mod store;

@@ -10,7 +10,10 @@ pub struct Solution {
 }
 
 /// Every solution known to this engine.
-pub const SOLUTIONS: &[Solution] = &[Solution { id: "securt", name: "SecuRT (Security)" }];
+pub const SOLUTIONS: &[Solution] = &[Solution { id: SECURT, name: "SecuRT (Security)" }];
+
+/// The id of SecuRT, the security solution.
+pub const SECURT: &str = "securt";
 
 /// Looks a solution up by id (exact match, as RT does).
 pub fn find(id: &str) -> Option<&'static Solution> {

@@ -19,6 +19,15 @@ pub enum Error {
     /// A system configuration field that is unknown or badly valued.
     #[error("{field}: {message}")]
     InvalidSystemConfig { field: String, message: String },
+    /// `.../area/{areaRef}` or `.../line/{lineRef}` names no known type.
+    #[error("unknown {kind} type '{given}' (known: {known})")]
+    UnknownEntityType { kind: &'static str, given: String, known: String },
+    /// `DELETE .../area/{areaRef}` (or line) with a ref that is not an id.
+    #[error("{kind} id '{given}' is not a UUID")]
+    InvalidEntityId { kind: &'static str, given: String },
+    /// A field required by this operation is missing.
+    #[error("{0}: is required")]
+    Missing(&'static str),
     /// rtconfig.json could not be written.
     #[error("failed to write server configuration {}", path.display())]
     WriteConfig {
@@ -36,10 +45,11 @@ impl From<Error> for HttpError {
         };
         let message = e.to_string();
         match &e {
-            Error::Engine(E::InstanceNotFound(_)) => {
+            Error::Engine(E::InstanceNotFound(_) | E::NotSecurt(_) | E::EntityNotFound { .. })
+            | Error::UnknownEntityType { .. } => {
                 client("NotFound", ClientErrorStatusCode::NOT_FOUND, message)
             }
-            Error::Engine(E::InstanceExists(_)) => {
+            Error::Engine(E::InstanceExists(_) | E::EntityExists(_)) => {
                 client("Conflict", ClientErrorStatusCode::CONFLICT, message)
             }
             Error::Engine(E::InvalidState { .. }) => {
@@ -48,7 +58,10 @@ impl From<Error> for HttpError {
             Error::Engine(E::ReadOnly(_)) => {
                 client("Forbidden", ClientErrorStatusCode::FORBIDDEN, message)
             }
-            Error::Engine(E::Invalid { .. }) | Error::InvalidSystemConfig { .. } => {
+            Error::Engine(E::Invalid { .. })
+            | Error::InvalidSystemConfig { .. }
+            | Error::InvalidEntityId { .. }
+            | Error::Missing(_) => {
                 client("BadRequest", ClientErrorStatusCode::BAD_REQUEST, message)
             }
             Error::Engine(E::Persist { .. } | E::ReadStore { .. }) | Error::WriteConfig { .. } => {

@@ -10,13 +10,14 @@ use dropshot::{
     HttpResponseUpdatedNoContent, Path, Query, RequestContext, TypedBody,
 };
 use rt_api::core::*;
+use rt_api::securt::*;
 use rt_api::{RtApi, rt_api_mod};
 use rt_pipeline::{ENGINE_VERSION, solutions};
 
 use crate::context::ServerContext;
 use crate::convert;
 use crate::error::Error;
-use crate::system_config;
+use crate::{securt, system_config};
 
 /// The contract, served verbatim at `GET /openapi.yaml`.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi/openapi.yaml");
@@ -244,5 +245,216 @@ impl RtApi for RtApiImpl {
             .header(http::header::CONTENT_TYPE, "application/yaml")
             .body(Body::from(OPENAPI_YAML))
             .map_err(|e| HttpError::for_internal_error(e.to_string()))
+    }
+
+    async fn securt_create_instance(
+        rqctx: Ctx,
+        body: TypedBody<SecuRTInstanceWrite>,
+    ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError> {
+        Ok(HttpResponseCreated(securt::create_instance(rqctx.context(), None, body.into_inner())?))
+    }
+
+    async fn securt_create_instance_with_id(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+        body: TypedBody<SecuRTInstanceWrite>,
+    ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError> {
+        let id = Some(path.into_inner().instance_id);
+        Ok(HttpResponseCreated(securt::create_instance(rqctx.context(), id, body.into_inner())?))
+    }
+
+    async fn securt_get_instance(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseOk<SecuRTInstanceRead>, HttpError> {
+        Ok(HttpResponseOk(securt::get_instance(rqctx.context(), path.into_inner().instance_id)?))
+    }
+
+    async fn securt_update_instance(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+        body: TypedBody<SecuRTInstanceWrite>,
+    ) -> Done {
+        let id = path.into_inner().instance_id;
+        done(securt::update_instance(rqctx.context(), id, body.into_inner()))
+    }
+
+    async fn securt_delete_instance(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseDeleted, HttpError> {
+        securt::delete_instance(rqctx.context(), path.into_inner().instance_id)?;
+        Ok(HttpResponseDeleted())
+    }
+
+    async fn securt_get_stats(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseOk<SecuRTStats>, HttpError> {
+        Ok(HttpResponseOk(securt::stats(rqctx.context(), path.into_inner().instance_id)?))
+    }
+
+    async fn securt_get_analytics_entities(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseOk<AnalyticsEntities>, HttpError> {
+        let cfg = rqctx
+            .context()
+            .engine
+            .securt_config(path.into_inner().instance_id)
+            .map_err(engine_err)?;
+        Ok(HttpResponseOk(AnalyticsEntities {
+            areas: securt::areas(&cfg)?,
+            lines: securt::lines(&cfg)?,
+        }))
+    }
+
+    async fn securt_set_motion_area(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+        body: TypedBody<MotionAreaWrite>,
+    ) -> Done {
+        let id = path.into_inner().instance_id;
+        done(securt::set_motion_area(rqctx.context(), id, body.into_inner()))
+    }
+
+    async fn securt_set_exclusion_areas(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+        body: TypedBody<ExclusionAreasWrite>,
+    ) -> Done {
+        let id = path.into_inner().instance_id;
+        done(securt::set_exclusion_areas(rqctx.context(), id, body.into_inner()))
+    }
+
+    async fn securt_set_appearance_search(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+        body: TypedBody<AppearanceSearchWrite>,
+    ) -> Done {
+        let id = path.into_inner().instance_id;
+        done(securt::set_appearance_search(rqctx.context(), id, body.into_inner()))
+    }
+
+    async fn securt_list_areas(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseOk<AreaList>, HttpError> {
+        let cfg = rqctx
+            .context()
+            .engine
+            .securt_config(path.into_inner().instance_id)
+            .map_err(engine_err)?;
+        Ok(HttpResponseOk(securt::areas(&cfg)?))
+    }
+
+    async fn securt_delete_areas(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseDeleted, HttpError> {
+        rqctx.context().engine.delete_areas(path.into_inner().instance_id).map_err(engine_err)?;
+        Ok(HttpResponseDeleted())
+    }
+
+    async fn securt_list_lines(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseOk<LineList>, HttpError> {
+        let cfg = rqctx
+            .context()
+            .engine
+            .securt_config(path.into_inner().instance_id)
+            .map_err(engine_err)?;
+        Ok(HttpResponseOk(securt::lines(&cfg)?))
+    }
+
+    async fn securt_delete_lines(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseDeleted, HttpError> {
+        rqctx.context().engine.delete_lines(path.into_inner().instance_id).map_err(engine_err)?;
+        Ok(HttpResponseDeleted())
+    }
+
+    async fn securt_create_area(
+        rqctx: Ctx,
+        path: Path<AreaRefPath>,
+        body: TypedBody<EntityWrite>,
+    ) -> Result<HttpResponseCreated<AreaCreated>, HttpError> {
+        let p = path.into_inner();
+        let created = securt::create_area(
+            rqctx.context(),
+            p.instance_id,
+            &p.area_ref,
+            None,
+            body.into_inner(),
+        )?;
+        Ok(HttpResponseCreated(created))
+    }
+
+    async fn securt_create_area_with_id(
+        rqctx: Ctx,
+        path: Path<AreaRefIdPath>,
+        body: TypedBody<EntityWrite>,
+    ) -> Result<HttpResponseCreated<AreaCreated>, HttpError> {
+        let p = path.into_inner();
+        let created = securt::create_area(
+            rqctx.context(),
+            p.instance_id,
+            &p.area_ref,
+            Some(p.area_id),
+            body.into_inner(),
+        )?;
+        Ok(HttpResponseCreated(created))
+    }
+
+    async fn securt_delete_area(
+        rqctx: Ctx,
+        path: Path<AreaRefPath>,
+    ) -> Result<HttpResponseDeleted, HttpError> {
+        let p = path.into_inner();
+        securt::delete_area(rqctx.context(), p.instance_id, &p.area_ref)?;
+        Ok(HttpResponseDeleted())
+    }
+
+    async fn securt_create_line(
+        rqctx: Ctx,
+        path: Path<LineRefPath>,
+        body: TypedBody<EntityWrite>,
+    ) -> Result<HttpResponseCreated<LineCreated>, HttpError> {
+        let p = path.into_inner();
+        let created = securt::create_line(
+            rqctx.context(),
+            p.instance_id,
+            &p.line_ref,
+            None,
+            body.into_inner(),
+        )?;
+        Ok(HttpResponseCreated(created))
+    }
+
+    async fn securt_create_line_with_id(
+        rqctx: Ctx,
+        path: Path<LineRefIdPath>,
+        body: TypedBody<EntityWrite>,
+    ) -> Result<HttpResponseCreated<LineCreated>, HttpError> {
+        let p = path.into_inner();
+        let created = securt::create_line(
+            rqctx.context(),
+            p.instance_id,
+            &p.line_ref,
+            Some(p.line_id),
+            body.into_inner(),
+        )?;
+        Ok(HttpResponseCreated(created))
+    }
+
+    async fn securt_delete_line(
+        rqctx: Ctx,
+        path: Path<LineRefPath>,
+    ) -> Result<HttpResponseDeleted, HttpError> {
+        let p = path.into_inner();
+        securt::delete_line(rqctx.context(), p.instance_id, &p.line_ref)?;
+        Ok(HttpResponseDeleted())
     }
 }

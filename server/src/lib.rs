@@ -10,6 +10,7 @@
 //! - `context`: what every handler sees (engine, config, log, shutdown).
 //! - `http_entrypoints`: the [`rt_api::RtApi`] implementation.
 //! - `convert`: wire types <-> engine types.
+//! - `securt`: the `/v1/securt` operations (SecuRT instances, areas, lines).
 //! - `error`: the one place that maps failures to HTTP statuses.
 //! - [`logging`]: log ring for `GET /v1/core/log`, slog -> tracing bridge.
 //! - `system_config`, `system_info`: the `/v1/core/system/*` views.
@@ -20,6 +21,7 @@ mod convert;
 mod error;
 mod http_entrypoints;
 pub mod logging;
+mod securt;
 mod system_config;
 mod system_info;
 

@@ -11,10 +11,12 @@
 //! # Layout
 //!
 //! - [`core`]: wire types of the `/v1/core` namespace.
+//! - [`securt`]: wire types of the `/v1/securt` namespace.
 //! - [`RtApi`]: the endpoints, one trait method per contract operation
 //!   (the method name is the contract's `operationId`).
 
 pub mod core;
+pub mod securt;
 
 use dropshot::{
     Body, HttpError, HttpResponseCreated, HttpResponseDeleted, HttpResponseOk,
@@ -22,6 +24,7 @@ use dropshot::{
 };
 
 use crate::core::*;
+use crate::securt::*;
 
 /// Largest request body accepted by any operation (bytes). RT config writes
 /// carry whole JSON documents (handlers, area lists), well above dropshot's
@@ -217,4 +220,154 @@ pub trait RtApi {
     async fn get_openapi(
         rqctx: RequestContext<Self::Context>,
     ) -> Result<http::Response<Body>, HttpError>;
+
+    /// Creates a SecuRT instance.
+    #[endpoint { method = POST, path = "/v1/securt/instance", tags = ["securt"] }]
+    async fn securt_create_instance(
+        rqctx: RequestContext<Self::Context>,
+        body: TypedBody<SecuRTInstanceWrite>,
+    ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError>;
+
+    /// Creates a SecuRT instance with the id in the path.
+    #[endpoint { method = PUT, path = "/v1/securt/instance/{instanceId}", tags = ["securt"] }]
+    async fn securt_create_instance_with_id(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+        body: TypedBody<SecuRTInstanceWrite>,
+    ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError>;
+
+    /// Reads a SecuRT instance.
+    #[endpoint { method = GET, path = "/v1/securt/instance/{instanceId}", tags = ["securt"] }]
+    async fn securt_get_instance(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseOk<SecuRTInstanceRead>, HttpError>;
+
+    /// Updates a SecuRT instance's settings.
+    #[endpoint { method = PATCH, path = "/v1/securt/instance/{instanceId}", tags = ["securt"] }]
+    async fn securt_update_instance(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+        body: TypedBody<SecuRTInstanceWrite>,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
+
+    /// Deletes a SecuRT instance.
+    #[endpoint { method = DELETE, path = "/v1/securt/instance/{instanceId}", tags = ["securt"] }]
+    async fn securt_delete_instance(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseDeleted, HttpError>;
+
+    /// Processing statistics and per-rule counters.
+    #[endpoint { method = GET, path = "/v1/securt/instance/{instanceId}/stats", tags = ["securt"] }]
+    async fn securt_get_stats(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseOk<SecuRTStats>, HttpError>;
+
+    /// Every area and line, by type.
+    #[endpoint { method = GET, path = "/v1/securt/instance/{instanceId}/analytics_entities", tags = ["securt"] }]
+    async fn securt_get_analytics_entities(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseOk<AnalyticsEntities>, HttpError>;
+
+    /// Sets the motion (processing) area.
+    #[endpoint { method = POST, path = "/v1/securt/instance/{instanceId}/motion_area", tags = ["securt"] }]
+    async fn securt_set_motion_area(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+        body: TypedBody<MotionAreaWrite>,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
+
+    /// Replaces the exclusion areas.
+    #[endpoint { method = POST, path = "/v1/securt/instance/{instanceId}/exclusion_areas", tags = ["securt"] }]
+    async fn securt_set_exclusion_areas(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+        body: TypedBody<ExclusionAreasWrite>,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
+
+    /// Sets the appearance search mode.
+    #[endpoint { method = POST, path = "/v1/securt/instance/{instanceId}/appearance_search", tags = ["securt"] }]
+    async fn securt_set_appearance_search(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+        body: TypedBody<AppearanceSearchWrite>,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
+
+    /// Every area, by type.
+    #[endpoint { method = GET, path = "/v1/securt/instance/{instanceId}/areas", tags = ["securt"] }]
+    async fn securt_list_areas(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseOk<AreaList>, HttpError>;
+
+    /// Deletes every area.
+    #[endpoint { method = DELETE, path = "/v1/securt/instance/{instanceId}/areas", tags = ["securt"] }]
+    async fn securt_delete_areas(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseDeleted, HttpError>;
+
+    /// Every line, by type.
+    #[endpoint { method = GET, path = "/v1/securt/instance/{instanceId}/lines", tags = ["securt"] }]
+    async fn securt_list_lines(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseOk<LineList>, HttpError>;
+
+    /// Deletes every line.
+    #[endpoint { method = DELETE, path = "/v1/securt/instance/{instanceId}/lines", tags = ["securt"] }]
+    async fn securt_delete_lines(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseDeleted, HttpError>;
+
+    /// Creates an area of the type named by `areaRef` (contract: one
+    /// operation per type, `securt_create_area_<type>`).
+    #[endpoint { method = POST, path = "/v1/securt/instance/{instanceId}/area/{areaRef}", tags = ["securt"] }]
+    async fn securt_create_area(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<AreaRefPath>,
+        body: TypedBody<EntityWrite>,
+    ) -> Result<HttpResponseCreated<AreaCreated>, HttpError>;
+
+    /// Creates an area of type `areaRef` with id `areaId`.
+    #[endpoint { method = PUT, path = "/v1/securt/instance/{instanceId}/area/{areaRef}/{areaId}", tags = ["securt"] }]
+    async fn securt_create_area_with_id(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<AreaRefIdPath>,
+        body: TypedBody<EntityWrite>,
+    ) -> Result<HttpResponseCreated<AreaCreated>, HttpError>;
+
+    /// Deletes the area whose id is `areaRef` (contract: `{areaId}`).
+    #[endpoint { method = DELETE, path = "/v1/securt/instance/{instanceId}/area/{areaRef}", tags = ["securt"] }]
+    async fn securt_delete_area(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<AreaRefPath>,
+    ) -> Result<HttpResponseDeleted, HttpError>;
+
+    /// Creates a line of the type named by `lineRef`.
+    #[endpoint { method = POST, path = "/v1/securt/instance/{instanceId}/line/{lineRef}", tags = ["securt"] }]
+    async fn securt_create_line(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<LineRefPath>,
+        body: TypedBody<EntityWrite>,
+    ) -> Result<HttpResponseCreated<LineCreated>, HttpError>;
+
+    /// Creates a line of type `lineRef` with id `lineId`.
+    #[endpoint { method = PUT, path = "/v1/securt/instance/{instanceId}/line/{lineRef}/{lineId}", tags = ["securt"] }]
+    async fn securt_create_line_with_id(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<LineRefIdPath>,
+        body: TypedBody<EntityWrite>,
+    ) -> Result<HttpResponseCreated<LineCreated>, HttpError>;
+
+    /// Deletes the line whose id is `lineRef` (contract: `{lineId}`).
+    #[endpoint { method = DELETE, path = "/v1/securt/instance/{instanceId}/line/{lineRef}", tags = ["securt"] }]
+    async fn securt_delete_line(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<LineRefPath>,
+    ) -> Result<HttpResponseDeleted, HttpError>;
 }

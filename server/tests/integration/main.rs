@@ -9,4 +9,5 @@ mod instances;
 mod keepalive;
 mod lifecycle;
 mod restart;
+mod securt;
 mod system;

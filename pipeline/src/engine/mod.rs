@@ -17,8 +17,11 @@ use serde_json::{Map, Value};
 use tracing::{info, warn};
 use uuid::Uuid;
 
+mod securt;
+
 use crate::config_tree;
 use crate::error::{Error, Result};
+use crate::securt::SecurtConfig;
 use crate::settings::{InputSource, Settings, SettingsPatch};
 use crate::store::{InstanceFile, InstanceStore};
 
@@ -62,6 +65,8 @@ pub struct InstanceSnapshot {
     pub system_instance: bool,
     /// Frames processed per second, measured; 0 when not processing.
     pub fps: f64,
+    /// When the instance last started running, if it runs.
+    pub started_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug)]
@@ -73,9 +78,23 @@ struct Instance {
     read_only: bool,
     system_instance: bool,
     last_error: Option<ErrorRecord>,
+    started_at: Option<DateTime<Utc>>,
 }
 
 impl Instance {
+    fn new(tree: Map<String, Value>, settings: Settings) -> Self {
+        Instance {
+            tree,
+            settings,
+            state: LifecycleState::Registered,
+            runtime: Map::new(),
+            read_only: false,
+            system_instance: false,
+            last_error: None,
+            started_at: None,
+        }
+    }
+
     fn snapshot(&self, id: Uuid) -> InstanceSnapshot {
         InstanceSnapshot {
             id,
@@ -84,6 +103,7 @@ impl Instance {
             read_only: self.read_only,
             system_instance: self.system_instance,
             fps: 0.0,
+            started_at: self.started_at,
         }
     }
 
@@ -138,23 +158,15 @@ impl Engine {
             let mut map = engine.lock();
             for f in files {
                 let id = f.instance_id;
-                match Settings::from_tree(&f.config) {
+                match validate(&f.config) {
                     Ok(settings) => {
                         if settings.auto_start {
                             autostart.push(id);
                         }
-                        map.insert(
-                            id,
-                            Instance {
-                                tree: f.config,
-                                settings,
-                                state: LifecycleState::Registered,
-                                runtime: Map::new(),
-                                read_only: f.read_only,
-                                system_instance: f.system_instance,
-                                last_error: None,
-                            },
-                        );
+                        let mut inst = Instance::new(f.config, settings);
+                        inst.read_only = f.read_only;
+                        inst.system_instance = f.system_instance;
+                        map.insert(id, inst);
                         report.restored += 1;
                     }
                     Err(e) => {
@@ -239,16 +251,8 @@ impl Engine {
         defaults.name = format!("Instance {}", &id.to_string()[..8]);
         defaults.write_to(&mut tree);
         patch.apply_to(&mut tree);
-        let settings = Settings::from_tree(&tree)?;
-        let inst = Instance {
-            tree,
-            settings,
-            state: LifecycleState::Registered,
-            runtime: Map::new(),
-            read_only: false,
-            system_instance: false,
-            last_error: None,
-        };
+        let settings = validate(&tree)?;
+        let inst = Instance::new(tree, settings);
         if inst.settings.persistent {
             self.save(id, &inst, &inst.tree)?;
         }
@@ -363,6 +367,7 @@ impl Engine {
         for inst in self.lock().values_mut() {
             if inst.state == LifecycleState::Running {
                 inst.state = LifecycleState::Loaded;
+                inst.started_at = None;
             }
         }
     }
@@ -380,6 +385,11 @@ impl Engine {
             next(from).map_err(|hint| Error::InvalidState { id, action, state: from, hint })?;
         if to == LifecycleState::Registered {
             inst.runtime.clear();
+        }
+        if to == LifecycleState::Running {
+            inst.started_at = Some(Utc::now());
+        } else {
+            inst.started_at = None;
         }
         inst.state = to;
         info!(instance_id = %id, action, from = ?from, to = ?to, "instance lifecycle");
@@ -401,7 +411,7 @@ impl Engine {
         }
         let mut tree = inst.tree.clone();
         f(&mut tree)?;
-        let settings = Settings::from_tree(&tree)?;
+        let settings = validate(&tree)?;
         if settings.persistent {
             self.save(id, inst, &tree)?;
         } else if inst.settings.persistent {
@@ -429,6 +439,13 @@ impl Engine {
             self.record_error(&format!("instance {id}"), &format!("{e}: {}", error_chain(e)));
         })
     }
+}
+
+/// Every check a config tree must pass before it is kept.
+fn validate(tree: &Map<String, Value>) -> Result<Settings> {
+    let settings = Settings::from_tree(tree)?;
+    SecurtConfig::from_tree(tree)?;
+    Ok(settings)
 }
 
 fn require_loaded(id: Uuid, inst: &Instance, action: &'static str) -> Result<()> {

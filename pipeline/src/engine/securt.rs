@@ -1,0 +1,252 @@
+//! The engine's SecuRT operations: areas, lines, the motion area, exclusion
+//! areas and appearance search of SecuRT instances. Each is a change of the
+//! instance's config tree (see [`crate::securt`] for where things live), so
+//! it is validated, persisted and visible in `GET .../config` like any other
+//! write.
+
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::{Engine, InstanceSnapshot};
+use crate::config_tree;
+use crate::error::{Error, Result};
+use crate::securt::{
+    AppearanceSearch, AreaKind, EntityWrite, LineKind, Point, ROOT, SecurtConfig, area_path,
+    check_polygon, line_path,
+};
+use crate::solutions::SECURT;
+
+fn require_securt(id: Uuid, tree: &Map<String, Value>) -> Result<SecurtConfig> {
+    if tree.get("solution").and_then(Value::as_str) != Some(SECURT) {
+        return Err(Error::NotSecurt(id));
+    }
+    SecurtConfig::from_tree(tree)
+}
+
+/// The `SecuRT/<key>` object, created when missing (the tree was validated,
+/// so an existing one is an object).
+fn node<'a>(tree: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
+    let root = tree.entry(ROOT).or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(root) = root else { unreachable!("validated: SecuRT is an object") };
+    let child = root.entry(key).or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(child) = child else { unreachable!("validated: SecuRT/{key} is an object") };
+    child
+}
+
+impl Engine {
+    /// A SecuRT instance (404 for an instance of another solution).
+    pub fn securt_instance(&self, id: Uuid) -> Result<InstanceSnapshot> {
+        let snap = self.get(id)?;
+        if snap.settings.solution != SECURT {
+            return Err(Error::NotSecurt(id));
+        }
+        Ok(snap)
+    }
+
+    /// The areas, lines and options of a SecuRT instance.
+    pub fn securt_config(&self, id: Uuid) -> Result<SecurtConfig> {
+        let map = self.lock();
+        let inst = map.get(&id).ok_or(Error::InstanceNotFound(id))?;
+        require_securt(id, &inst.tree)
+    }
+
+    fn change_securt(
+        &self,
+        id: Uuid,
+        f: impl FnOnce(&mut Map<String, Value>, &SecurtConfig) -> Result<()>,
+    ) -> Result<()> {
+        self.change_tree(id, |tree| {
+            let current = require_securt(id, tree)?;
+            f(tree, &current)
+        })
+    }
+
+    /// Creates an area; `area_id` is generated when `None`, refused when an
+    /// area or line already has it.
+    pub fn create_area(
+        &self,
+        id: Uuid,
+        area_id: Option<Uuid>,
+        kind: AreaKind,
+        write: EntityWrite,
+    ) -> Result<Uuid> {
+        let area_id = area_id.unwrap_or_else(Uuid::new_v4);
+        let area = write.into_area(area_id, kind)?;
+        self.change_securt(id, |tree, current| {
+            if current.has_id(area_id) {
+                return Err(Error::EntityExists(area_id));
+            }
+            let value =
+                serde_json::to_value(&area).map_err(|e| Error::invalid("area", e.to_string()))?;
+            config_tree::set(tree, &area_path(area_id), value)
+        })?;
+        Ok(area_id)
+    }
+
+    /// Creates a line, like [`Engine::create_area`].
+    pub fn create_line(
+        &self,
+        id: Uuid,
+        line_id: Option<Uuid>,
+        kind: LineKind,
+        write: EntityWrite,
+    ) -> Result<Uuid> {
+        let line_id = line_id.unwrap_or_else(Uuid::new_v4);
+        let line = write.into_line(line_id, kind)?;
+        self.change_securt(id, |tree, current| {
+            if current.has_id(line_id) {
+                return Err(Error::EntityExists(line_id));
+            }
+            let value =
+                serde_json::to_value(&line).map_err(|e| Error::invalid("line", e.to_string()))?;
+            config_tree::set(tree, &line_path(line_id), value)
+        })?;
+        Ok(line_id)
+    }
+
+    /// Deletes one area.
+    pub fn delete_area(&self, id: Uuid, area_id: Uuid) -> Result<()> {
+        self.change_securt(id, |tree, current| {
+            if current.area(area_id).is_none() {
+                return Err(Error::EntityNotFound { kind: "area", id: area_id });
+            }
+            node(tree, "areas").remove(&area_id.to_string());
+            Ok(())
+        })
+    }
+
+    /// Deletes one line.
+    pub fn delete_line(&self, id: Uuid, line_id: Uuid) -> Result<()> {
+        self.change_securt(id, |tree, current| {
+            if current.line(line_id).is_none() {
+                return Err(Error::EntityNotFound { kind: "line", id: line_id });
+            }
+            node(tree, "lines").remove(&line_id.to_string());
+            Ok(())
+        })
+    }
+
+    /// Deletes every area.
+    pub fn delete_areas(&self, id: Uuid) -> Result<()> {
+        self.change_securt(id, |tree, _| {
+            node(tree, "areas").clear();
+            Ok(())
+        })
+    }
+
+    /// Deletes every line.
+    pub fn delete_lines(&self, id: Uuid) -> Result<()> {
+        self.change_securt(id, |tree, _| {
+            node(tree, "lines").clear();
+            Ok(())
+        })
+    }
+
+    /// Sets the motion area (empty: the whole frame).
+    pub fn set_motion_area(&self, id: Uuid, polygon: Vec<Point>) -> Result<()> {
+        if !polygon.is_empty() {
+            check_polygon("coordinates", &polygon)?;
+        }
+        self.set_securt_value(id, "motionArea", serde_json::to_value(polygon))
+    }
+
+    /// Replaces the exclusion areas (empty: none).
+    pub fn set_exclusion_areas(&self, id: Uuid, polygons: Vec<Vec<Point>>) -> Result<()> {
+        for (i, p) in polygons.iter().enumerate() {
+            check_polygon(&format!("areas[{i}]"), p)?;
+        }
+        self.set_securt_value(id, "exclusionAreas", serde_json::to_value(polygons))
+    }
+
+    /// Sets the appearance search mode.
+    pub fn set_appearance_search(&self, id: Uuid, mode: AppearanceSearch) -> Result<()> {
+        self.set_securt_value(id, "appearanceSearch", serde_json::to_value(mode))
+    }
+
+    fn set_securt_value(
+        &self,
+        id: Uuid,
+        key: &str,
+        value: serde_json::Result<Value>,
+    ) -> Result<()> {
+        let value = value.map_err(|e| Error::invalid(key, e.to_string()))?;
+        self.change_securt(id, |tree, _| config_tree::set(tree, &format!("{ROOT}/{key}"), value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::settings::SettingsPatch;
+
+    fn engine_with(solution: &str) -> (Engine, Uuid) {
+        let e = Engine::in_memory();
+        let id = e
+            .create(None, &SettingsPatch { solution: Some(solution.into()), ..Default::default() })
+            .unwrap();
+        (e, id)
+    }
+
+    fn square() -> Vec<Point> {
+        [(0.1, 0.1), (0.9, 0.1), (0.9, 0.9)].iter().map(|&(x, y)| Point { x, y }).collect()
+    }
+
+    #[test]
+    fn areas_and_lines_live_in_the_config_tree() {
+        let (e, id) = engine_with(SECURT);
+        let w =
+            EntityWrite { name: Some("door".into()), coordinates: square(), ..Default::default() };
+        let a = e.create_area(id, None, AreaKind::Intrusion, w).unwrap();
+        let line = EntityWrite {
+            coordinates: vec![Point { x: 0.0, y: 0.5 }, Point { x: 1.0, y: 0.5 }],
+            ..Default::default()
+        };
+        let l = e.create_line(id, None, LineKind::Counting, line.clone()).unwrap();
+        let tree = Value::Object(e.config(id).unwrap());
+        assert_eq!(tree["SecuRT"]["areas"][a.to_string()]["name"], json!("door"));
+        assert_eq!(tree["SecuRT"]["lines"][l.to_string()]["type"], json!("LineCounting"));
+        // One id space for areas and lines.
+        assert!(matches!(
+            e.create_line(id, Some(a), LineKind::Crossing, line),
+            Err(Error::EntityExists(x)) if x == a
+        ));
+        assert!(matches!(e.delete_line(id, a), Err(Error::EntityNotFound { kind: "line", .. })));
+        e.delete_area(id, a).unwrap();
+        assert!(matches!(e.delete_area(id, a), Err(Error::EntityNotFound { kind: "area", .. })));
+        e.delete_lines(id).unwrap();
+        assert!(e.securt_config(id).unwrap().lines.is_empty());
+    }
+
+    #[test]
+    fn options_are_validated_and_stored() {
+        let (e, id) = engine_with(SECURT);
+        e.set_motion_area(id, square()).unwrap();
+        e.set_motion_area(id, vec![]).unwrap();
+        e.set_exclusion_areas(id, vec![square(), square()]).unwrap();
+        e.set_appearance_search(id, AppearanceSearch::Vehicle).unwrap();
+        let cfg = e.securt_config(id).unwrap();
+        assert!(cfg.motion_area.is_empty());
+        assert_eq!(cfg.exclusion_areas.len(), 2);
+        assert_eq!(cfg.appearance_search, AppearanceSearch::Vehicle);
+        let err = e.set_exclusion_areas(id, vec![square(), square()[..2].to_vec()]).unwrap_err();
+        assert!(err.to_string().starts_with("areas[1]: an area needs at least 3 points"), "{err}");
+        assert_eq!(e.securt_config(id).unwrap().exclusion_areas.len(), 2);
+    }
+
+    #[test]
+    fn a_config_write_cannot_break_an_area() {
+        let (e, id) = engine_with(SECURT);
+        let w = EntityWrite { coordinates: square(), ..Default::default() };
+        let a = e.create_area(id, None, AreaKind::Loitering, w).unwrap();
+        let err = e.set_config(id, &format!("SecuRT/areas/{a}/seconds"), "-4").unwrap_err();
+        assert!(err.to_string().contains(&format!("SecuRT/areas/{a}")), "{err}");
+        e.set_config(id, &format!("SecuRT/areas/{a}/seconds"), "30").unwrap();
+        let cfg = e.securt_config(id).unwrap();
+        assert!(matches!(
+            cfg.areas[0].rule,
+            crate::securt::AreaRule::Loitering { seconds: 30, .. }
+        ));
+    }
+}

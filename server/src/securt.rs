@@ -1,0 +1,311 @@
+//! The `/v1/securt` operations over the engine: conversions between the
+//! wire types and the engine's SecuRT model, and the small logic of each
+//! operation. Handlers in `http_entrypoints` call these.
+
+use rt_api::core::InstanceCreated;
+use rt_api::securt as wire;
+use rt_pipeline::LifecycleState;
+use rt_pipeline::securt::{
+    AppearanceSearch, AreaEvent, AreaKind, AreaRule, Direction, EntityWrite, LineKind, ObjectClass,
+    Point, SecurtConfig,
+};
+use rt_pipeline::settings::SettingsPatch;
+use rt_pipeline::solutions::SECURT;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::context::ServerContext;
+use crate::convert;
+use crate::error::Error;
+
+/// The settings part of a SecuRT write, as an engine patch.
+fn patch(w: wire::SecuRTInstanceWrite) -> SettingsPatch {
+    let core = rt_api::core::InstanceWrite {
+        name: w.name,
+        group: w.group,
+        persistent: w.persistent,
+        auto_start: w.auto_start,
+        auto_restart: w.auto_restart,
+        detector_mode: w.detector_mode,
+        detection_sensitivity: w.detection_sensitivity,
+        movement_sensitivity: w.movement_sensitivity,
+        sensor_modality: w.sensor_modality,
+        frame_rate_limit: w.frame_rate_limit,
+        metadata_mode: w.metadata_mode,
+        statistics_mode: w.statistics_mode,
+        diagnostics_mode: w.diagnostics_mode,
+        debug_mode: w.debug_mode,
+        ..Default::default()
+    };
+    convert::settings_patch(core)
+}
+
+/// `POST` (id from the body or generated) and `PUT` (id from the path).
+pub fn create_instance(
+    ctx: &ServerContext,
+    path_id: Option<Uuid>,
+    w: wire::SecuRTInstanceWrite,
+) -> Result<InstanceCreated, Error> {
+    if w.name.is_none() {
+        return Err(Error::Missing("name"));
+    }
+    let id = path_id.or(w.instance_id);
+    let patch = SettingsPatch { solution: Some(SECURT.into()), ..patch(w) };
+    Ok(InstanceCreated { instance_id: ctx.engine.create(id, &patch)? })
+}
+
+pub fn get_instance(ctx: &ServerContext, id: Uuid) -> Result<wire::SecuRTInstanceRead, Error> {
+    let r = convert::instance_read(ctx.engine.securt_instance(id)?);
+    Ok(wire::SecuRTInstanceRead {
+        instance_id: r.instance_id,
+        version: r.version,
+        name: r.display_name,
+        group: r.group,
+        persistent: r.persistent,
+        auto_start: r.auto_start,
+        auto_restart: r.auto_restart,
+        detector_mode: r.detector_mode,
+        detection_sensitivity: r.detection_sensitivity,
+        movement_sensitivity: r.movement_sensitivity,
+        sensor_modality: r.sensor_modality,
+        frame_rate_limit: r.frame_rate_limit,
+        metadata_mode: r.metadata_mode,
+        statistics_mode: r.statistics_mode,
+        diagnostics_mode: r.diagnostics_mode,
+        debug_mode: r.debug_mode,
+    })
+}
+
+pub fn update_instance(
+    ctx: &ServerContext,
+    id: Uuid,
+    w: wire::SecuRTInstanceWrite,
+) -> Result<(), Error> {
+    ctx.engine.securt_instance(id)?;
+    Ok(ctx.engine.update(id, &patch(w))?)
+}
+
+pub fn delete_instance(ctx: &ServerContext, id: Uuid) -> Result<(), Error> {
+    ctx.engine.securt_instance(id)?;
+    Ok(ctx.engine.delete(id)?)
+}
+
+/// Why a rule type cannot run here, if it cannot.
+fn inactive_reason(rule: &AreaRule) -> Option<&'static str> {
+    match rule {
+        AreaRule::ArmedPerson => Some("needs a weapon detection model, which is not configured"),
+        AreaRule::Alpr => {
+            Some("needs a licence plate detection and recognition model, which is not configured")
+        }
+        AreaRule::CrowdEstimation => {
+            Some("needs a crowd density estimation model, which is not configured")
+        }
+        _ => None,
+    }
+}
+
+pub fn stats(ctx: &ServerContext, id: Uuid) -> Result<wire::SecuRTStats, Error> {
+    let snap = ctx.engine.securt_instance(id)?;
+    let cfg = ctx.engine.securt_config(id)?;
+    let mut rules = Vec::new();
+    for a in &cfg.areas {
+        let reason = inactive_reason(&a.rule);
+        rules.push(wire::RuleStatistics {
+            id: a.id,
+            name: a.name.clone(),
+            kind: from_json(serde_json::json!(AreaKind::of(&a.rule).type_name()))?,
+            active: reason.is_none(),
+            inactive_reason: reason.map(String::from),
+            event_count: 0,
+            current_count: None,
+            totals: None,
+        });
+    }
+    for l in &cfg.lines {
+        rules.push(wire::RuleStatistics {
+            id: l.id,
+            name: l.name.clone(),
+            kind: from_json(serde_json::json!(LineKind::of(&l.rule).type_name()))?,
+            active: true,
+            inactive_reason: None,
+            event_count: 0,
+            current_count: None,
+            totals: None,
+        });
+    }
+    Ok(wire::SecuRTStats {
+        start_time: snap.started_at.map(|t| t.timestamp_millis()).unwrap_or(0),
+        frame_rate: snap.fps,
+        latency: 0.0,
+        frames_processed: 0,
+        track_count: 0,
+        is_running: snap.state == LifecycleState::Running,
+        rules: Some(rules),
+    })
+}
+
+/// Stored entities are kept in exactly their wire form, so a conversion is
+/// a JSON round trip; a failure means the two models disagree (a bug).
+fn from_json<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, Error> {
+    serde_json::from_value(v).map_err(|e| {
+        Error::Engine(rt_pipeline::Error::invalid(
+            "SecuRT",
+            format!("stored entity unreadable: {e}"),
+        ))
+    })
+}
+
+fn wire_of<T: serde::Serialize, W: DeserializeOwned>(entity: &T) -> Result<W, Error> {
+    from_json(serde_json::to_value(entity).unwrap_or_default())
+}
+
+pub fn areas(cfg: &SecurtConfig) -> Result<wire::AreaList, Error> {
+    let mut out = wire::AreaList::default();
+    for a in &cfg.areas {
+        match AreaKind::of(&a.rule) {
+            AreaKind::Intrusion => out.intrusion_areas.push(wire_of(a)?),
+            AreaKind::Crossing => out.crossing_areas.push(wire_of(a)?),
+            AreaKind::Loitering => out.loitering_areas.push(wire_of(a)?),
+            AreaKind::Crowding => out.crowding_areas.push(wire_of(a)?),
+            AreaKind::Occupancy => out.occupancy_areas.push(wire_of(a)?),
+            AreaKind::CrowdEstimation => out.crowd_estimation_areas.push(wire_of(a)?),
+            AreaKind::Dwelling => out.dwelling_areas.push(wire_of(a)?),
+            AreaKind::ObjectLeft => out.object_left_areas.push(wire_of(a)?),
+            AreaKind::ObjectRemoved => out.object_removed_areas.push(wire_of(a)?),
+            AreaKind::FallenPerson => out.fallen_person_areas.push(wire_of(a)?),
+            AreaKind::ArmedPerson => out.armed_person_areas.push(wire_of(a)?),
+            AreaKind::Alpr => out.alpr_areas.push(wire_of(a)?),
+        }
+    }
+    Ok(out)
+}
+
+pub fn lines(cfg: &SecurtConfig) -> Result<wire::LineList, Error> {
+    let mut out = wire::LineList::default();
+    for l in &cfg.lines {
+        match LineKind::of(&l.rule) {
+            LineKind::Crossing => out.crossing_lines.push(wire_of(l)?),
+            LineKind::Counting => out.counting_lines.push(wire_of(l)?),
+            LineKind::Tailgating => out.tailgating_lines.push(wire_of(l)?),
+        }
+    }
+    Ok(out)
+}
+
+fn points(c: Vec<wire::Coordinate>) -> Vec<Point> {
+    c.into_iter().map(|c| Point { x: c.x, y: c.y }).collect()
+}
+
+fn entity_write(w: wire::EntityWrite) -> EntityWrite {
+    EntityWrite {
+        name: w.name,
+        coordinates: points(w.coordinates),
+        color: w.color,
+        classes: w.classes.map(|cs| {
+            cs.into_iter()
+                .map(|c| match c {
+                    wire::ObjectClass::Person => ObjectClass::Person,
+                    wire::ObjectClass::Vehicle => ObjectClass::Vehicle,
+                    wire::ObjectClass::Animal => ObjectClass::Animal,
+                    wire::ObjectClass::Face => ObjectClass::Face,
+                    wire::ObjectClass::Unknown => ObjectClass::Unknown,
+                })
+                .collect()
+        }),
+        area_event: w.area_event.map(|e| match e {
+            wire::AreaEventType::Enter => AreaEvent::Enter,
+            wire::AreaEventType::Exit => AreaEvent::Exit,
+            wire::AreaEventType::Both => AreaEvent::Both,
+        }),
+        ignore_stationary_objects: w.ignore_stationary_objects,
+        seconds: w.seconds,
+        object_count: w.object_count,
+        direction: w.direction.map(|d| match d {
+            wire::LineDirection::Up => Direction::Up,
+            wire::LineDirection::Down => Direction::Down,
+            wire::LineDirection::Both => Direction::Both,
+        }),
+    }
+}
+
+fn area_kind(given: &str) -> Result<AreaKind, Error> {
+    AreaKind::from_segment(given).ok_or_else(|| Error::UnknownEntityType {
+        kind: "area",
+        given: given.into(),
+        known: AreaKind::ALL.map(AreaKind::segment).join(", "),
+    })
+}
+
+fn line_kind(given: &str) -> Result<LineKind, Error> {
+    LineKind::from_segment(given).ok_or_else(|| Error::UnknownEntityType {
+        kind: "line",
+        given: given.into(),
+        known: LineKind::ALL.map(LineKind::segment).join(", "),
+    })
+}
+
+fn entity_id(kind: &'static str, given: &str) -> Result<Uuid, Error> {
+    given.parse().map_err(|_| Error::InvalidEntityId { kind, given: given.into() })
+}
+
+pub fn create_area(
+    ctx: &ServerContext,
+    id: Uuid,
+    kind: &str,
+    area_id: Option<Uuid>,
+    w: wire::EntityWrite,
+) -> Result<wire::AreaCreated, Error> {
+    let kind = area_kind(kind)?;
+    let area_id = ctx.engine.create_area(id, area_id, kind, entity_write(w))?;
+    Ok(wire::AreaCreated { area_id })
+}
+
+pub fn create_line(
+    ctx: &ServerContext,
+    id: Uuid,
+    kind: &str,
+    line_id: Option<Uuid>,
+    w: wire::EntityWrite,
+) -> Result<wire::LineCreated, Error> {
+    let kind = line_kind(kind)?;
+    let line_id = ctx.engine.create_line(id, line_id, kind, entity_write(w))?;
+    Ok(wire::LineCreated { line_id, area_id: line_id })
+}
+
+pub fn delete_area(ctx: &ServerContext, id: Uuid, area_ref: &str) -> Result<(), Error> {
+    Ok(ctx.engine.delete_area(id, entity_id("area", area_ref)?)?)
+}
+
+pub fn delete_line(ctx: &ServerContext, id: Uuid, line_ref: &str) -> Result<(), Error> {
+    Ok(ctx.engine.delete_line(id, entity_id("line", line_ref)?)?)
+}
+
+pub fn set_motion_area(
+    ctx: &ServerContext,
+    id: Uuid,
+    w: wire::MotionAreaWrite,
+) -> Result<(), Error> {
+    Ok(ctx.engine.set_motion_area(id, points(w.coordinates))?)
+}
+
+pub fn set_exclusion_areas(
+    ctx: &ServerContext,
+    id: Uuid,
+    w: wire::ExclusionAreasWrite,
+) -> Result<(), Error> {
+    Ok(ctx.engine.set_exclusion_areas(id, w.areas.into_iter().map(points).collect())?)
+}
+
+pub fn set_appearance_search(
+    ctx: &ServerContext,
+    id: Uuid,
+    w: wire::AppearanceSearchWrite,
+) -> Result<(), Error> {
+    let mode = match w.mode {
+        wire::AppearanceSearchMode::Off => AppearanceSearch::Off,
+        wire::AppearanceSearchMode::Person => AppearanceSearch::Person,
+        wire::AppearanceSearchMode::Vehicle => AppearanceSearch::Vehicle,
+        wire::AppearanceSearchMode::Both => AppearanceSearch::Both,
+    };
+    Ok(ctx.engine.set_appearance_search(id, mode)?)
+}

@@ -1,0 +1,561 @@
+//! The `/v1/securt` namespace: SecuRT instances, every area and line type,
+//! detection options, and their validation.
+
+use serde_json::{Value, json};
+
+use crate::common::{Case, TestServer, check_cases};
+
+fn body<T: serde::de::DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(v).expect("request body")
+}
+
+const SQUARE: &str =
+    r#"[{"x": 0.1, "y": 0.1}, {"x": 0.9, "y": 0.1}, {"x": 0.9, "y": 0.9}, {"x": 0.1, "y": 0.9}]"#;
+
+fn square() -> Value {
+    serde_json::from_str(SQUARE).unwrap()
+}
+
+fn segment() -> Value {
+    json!([{"x": 0.0, "y": 0.5}, {"x": 1.0, "y": 0.5}])
+}
+
+async fn securt_instance(s: &TestServer) -> uuid::Uuid {
+    let w = body(json!({"name": "Perimeter", "detectionSensitivity": "High"}));
+    s.client().securt_create_instance(&w).await.unwrap().into_inner().instance_id
+}
+
+#[tokio::test]
+async fn securt_instances_create_read_update_delete() {
+    let s = TestServer::start();
+    let c = s.client();
+    let id = securt_instance(&s).await;
+    let got = c.securt_get_instance(&id).await.unwrap().into_inner();
+    assert_eq!((got.instance_id, got.name.as_str()), (id, "Perimeter"));
+    // The same instance, seen through Core.
+    let core = c.get_instance(&id).await.unwrap().into_inner();
+    assert_eq!((core.solution_id.as_str(), core.display_name.as_str()), ("securt", "Perimeter"));
+
+    c.securt_update_instance(&id, &body(json!({"frameRateLimit": 7.5, "name": "North"})))
+        .await
+        .unwrap();
+    let got = c.securt_get_instance(&id).await.unwrap().into_inner();
+    assert_eq!((got.frame_rate_limit, got.name.as_str()), (7.5, "North"));
+
+    let chosen = uuid::Uuid::new_v4();
+    let w = body(json!({"name": "Chosen", "instanceId": chosen}));
+    assert_eq!(c.securt_create_instance(&w).await.unwrap().into_inner().instance_id, chosen);
+    let put = uuid::Uuid::new_v4();
+    let created =
+        c.securt_create_instance_with_id(&put, &body(json!({"name": "Put"}))).await.unwrap();
+    assert_eq!((created.status().as_u16(), created.into_inner().instance_id), (201, put));
+
+    c.securt_delete_instance(&id).await.unwrap();
+    let unknown = uuid::Uuid::new_v4();
+    check_cases(
+        &s,
+        &[
+            Case::new("POST", "/v1/securt/instance", Some("{}"), 400, "name: is required"),
+            Case::new(
+                "POST",
+                "/v1/securt/instance",
+                Some(&format!(r#"{{"name": "x", "instanceId": "{chosen}"}}"#)),
+                409,
+                "already exists",
+            ),
+            Case::new(
+                "PUT",
+                format!("/v1/securt/instance/{put}"),
+                Some(r#"{"name": "x"}"#),
+                409,
+                "already exists",
+            ),
+            Case::new(
+                "POST",
+                "/v1/securt/instance",
+                Some(r#"{"name": "x", "detectorMode": "Magic"}"#),
+                400,
+                "unknown variant",
+            ),
+            Case::new("GET", format!("/v1/securt/instance/{id}"), None, 404, "not found"),
+            Case::new(
+                "PATCH",
+                format!("/v1/securt/instance/{unknown}"),
+                Some("{}"),
+                404,
+                "not found",
+            ),
+            Case::new(
+                "PATCH",
+                format!("/v1/securt/instance/{put}"),
+                Some(r#"{"frameRateLimit": -1}"#),
+                400,
+                "frameRateLimit",
+            ),
+            Case::new("DELETE", format!("/v1/securt/instance/{unknown}"), None, 404, "not found"),
+            Case::new("GET", "/v1/securt/instance/abc/stats", None, 400, "UUID parsing failed"),
+            Case::new(
+                "GET",
+                format!("/v1/securt/instance/{unknown}/areas"),
+                None,
+                404,
+                "not found",
+            ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn every_area_and_line_type_is_created_listed_and_deleted() {
+    let s = TestServer::start();
+    let c = s.client();
+    let id = securt_instance(&s).await;
+    let sq = square();
+    let mut ids = Vec::new();
+    ids.push(
+        c.securt_create_area_intrusion(
+            &id,
+            &body(json!({"name": "door", "coordinates": sq, "classes": ["Person"]})),
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .area_id,
+    );
+    ids.push(
+        c.securt_create_area_crossing(
+            &id,
+            &body(
+                json!({"coordinates": sq, "areaEvent": "Enter", "ignoreStationaryObjects": true}),
+            ),
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .area_id,
+    );
+    ids.push(
+        c.securt_create_area_loitering(&id, &body(json!({"coordinates": sq, "seconds": 30})))
+            .await
+            .unwrap()
+            .into_inner()
+            .area_id,
+    );
+    ids.push(
+        c.securt_create_area_crowding(&id, &body(json!({"coordinates": sq, "objectCount": 3})))
+            .await
+            .unwrap()
+            .into_inner()
+            .area_id,
+    );
+    ids.push(
+        c.securt_create_area_occupancy(&id, &body(json!({"coordinates": sq})))
+            .await
+            .unwrap()
+            .into_inner()
+            .area_id,
+    );
+    ids.push(
+        c.securt_create_area_crowd_estimation(&id, &body(json!({"coordinates": sq})))
+            .await
+            .unwrap()
+            .into_inner()
+            .area_id,
+    );
+    ids.push(
+        c.securt_create_area_dwelling(&id, &body(json!({"coordinates": sq})))
+            .await
+            .unwrap()
+            .into_inner()
+            .area_id,
+    );
+    ids.push(
+        c.securt_create_area_object_left(&id, &body(json!({"coordinates": sq})))
+            .await
+            .unwrap()
+            .into_inner()
+            .area_id,
+    );
+    ids.push(
+        c.securt_create_area_object_removed(&id, &body(json!({"coordinates": sq, "seconds": 10})))
+            .await
+            .unwrap()
+            .into_inner()
+            .area_id,
+    );
+    ids.push(
+        c.securt_create_area_fallen_person(&id, &body(json!({"coordinates": sq})))
+            .await
+            .unwrap()
+            .into_inner()
+            .area_id,
+    );
+    ids.push(
+        c.securt_create_area_armed_person(&id, &body(json!({"coordinates": sq})))
+            .await
+            .unwrap()
+            .into_inner()
+            .area_id,
+    );
+    ids.push(
+        c.securt_create_area_alpr(&id, &body(json!({"coordinates": sq, "color": [0, 1, 0, 0.5]})))
+            .await
+            .unwrap()
+            .into_inner()
+            .area_id,
+    );
+    let chosen = uuid::Uuid::new_v4();
+    let put = c
+        .securt_create_area_intrusion_with_id(&id, &chosen, &body(json!({"coordinates": sq})))
+        .await
+        .unwrap();
+    assert_eq!((put.status().as_u16(), put.into_inner().area_id), (201, chosen));
+    let line = c
+        .securt_create_line_crossing(
+            &id,
+            &body(json!({"name": "gate", "coordinates": segment(), "direction": "Up"})),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(line.line_id, line.area_id, "areaId repeats lineId");
+    c.securt_create_line_counting(&id, &body(json!({"coordinates": segment()}))).await.unwrap();
+    let tail_id = uuid::Uuid::new_v4();
+    c.securt_create_line_tailgating_with_id(
+        &id,
+        &tail_id,
+        &body(json!({"coordinates": segment(), "seconds": 2})),
+    )
+    .await
+    .unwrap();
+
+    // The typed client parses the lists: they match the contract's schemas.
+    let areas = c.securt_list_areas(&id).await.unwrap().into_inner();
+    assert_eq!(areas.intrusion_areas.len(), 2);
+    for (name, n) in [
+        ("crossing", areas.crossing_areas.len()),
+        ("loitering", areas.loitering_areas.len()),
+        ("crowding", areas.crowding_areas.len()),
+        ("occupancy", areas.occupancy_areas.len()),
+        ("crowd_estimation", areas.crowd_estimation_areas.len()),
+        ("dwelling", areas.dwelling_areas.len()),
+        ("object_left", areas.object_left_areas.len()),
+        ("object_removed", areas.object_removed_areas.len()),
+        ("fallen_person", areas.fallen_person_areas.len()),
+        ("armed_person", areas.armed_person_areas.len()),
+        ("alpr", areas.alpr_areas.len()),
+    ] {
+        assert_eq!(n, 1, "{name}");
+    }
+    let (_, raw) = s.raw("GET", &format!("/v1/securt/instance/{id}/areas"), None).await;
+    let loitering = &raw["loiteringAreas"][0];
+    assert_eq!(
+        (loitering["seconds"].as_i64(), loitering["type"].as_str()),
+        (Some(30), Some("AreaLoitering"))
+    );
+    assert_eq!(raw["dwellingAreas"][0]["seconds"], 60, "dwelling default");
+    assert_eq!(raw["objectLeftAreas"][0]["seconds"], 30, "object_left default");
+    assert_eq!(raw["crowdingAreas"][0]["objectCount"], 3);
+    assert_eq!(
+        raw["intrusionAreas"].as_array().unwrap().iter().find(|a| a["name"] == "door").unwrap()["classes"],
+        json!(["Person"])
+    );
+    assert_eq!(raw["alprAreas"][0]["color"], json!([0.0, 1.0, 0.0, 0.5]));
+    let lines = c.securt_list_lines(&id).await.unwrap().into_inner();
+    assert_eq!(
+        (lines.crossing_lines.len(), lines.counting_lines.len(), lines.tailgating_lines.len()),
+        (1, 1, 1)
+    );
+    let (_, all) =
+        s.raw("GET", &format!("/v1/securt/instance/{id}/analytics_entities"), None).await;
+    assert_eq!(all["tailgatingLines"][0]["seconds"], 2);
+    assert_eq!(all["crossingLines"][0]["direction"], "Up");
+    assert_eq!(all["intrusionAreas"].as_array().unwrap().len(), 2);
+    c.securt_get_analytics_entities(&id).await.unwrap();
+
+    // Stats list every rule; the types that need models we lack say so.
+    let stats = c.securt_get_stats(&id).await.unwrap().into_inner();
+    assert!(!stats.is_running && stats.start_time == 0);
+    let rules = stats.rules;
+    assert_eq!(rules.len(), 16);
+    let (_, raw_stats) = s.raw("GET", &format!("/v1/securt/instance/{id}/stats"), None).await;
+    let inactive: Vec<&str> = raw_stats["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["active"] == false)
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(inactive.len(), 3, "{inactive:?}");
+    for t in ["AreaArmedPerson", "AreaAlpr", "AreaCrowdEstimation"] {
+        assert!(inactive.contains(&t), "{t} inactive");
+    }
+    c.start_instance(&id).await.unwrap();
+    let stats = c.securt_get_stats(&id).await.unwrap().into_inner();
+    assert!(stats.is_running && stats.start_time > 0);
+
+    // Everything is in the config tree.
+    let tree = Value::Object(c.get_instance_config(&id).await.unwrap().into_inner().0);
+    assert_eq!(tree["SecuRT"]["areas"].as_object().unwrap().len(), 13);
+    assert_eq!(tree["SecuRT"]["lines"][tail_id.to_string()]["type"], "LineTailgating");
+
+    // Delete one, then all.
+    c.securt_delete_area(&id, &ids[0]).await.unwrap();
+    c.securt_delete_line(&id, &tail_id).await.unwrap();
+    assert_eq!(c.securt_list_areas(&id).await.unwrap().into_inner().intrusion_areas.len(), 1);
+    c.securt_delete_areas(&id).await.unwrap();
+    c.securt_delete_lines(&id).await.unwrap();
+    let (_, all) =
+        s.raw("GET", &format!("/v1/securt/instance/{id}/analytics_entities"), None).await;
+    for (key, v) in all.as_object().unwrap() {
+        assert_eq!(v, &json!([]), "{key} emptied");
+    }
+}
+
+#[tokio::test]
+async fn invalid_areas_and_lines_are_refused_and_change_nothing() {
+    let s = TestServer::start();
+    let c = s.client();
+    let id = securt_instance(&s).await;
+    let kept = c
+        .securt_create_area_intrusion(&id, &body(json!({"coordinates": square()})))
+        .await
+        .unwrap()
+        .into_inner()
+        .area_id;
+    let line = c
+        .securt_create_line_crossing(&id, &body(json!({"coordinates": segment()})))
+        .await
+        .unwrap()
+        .into_inner()
+        .line_id;
+    let before = s.raw("GET", &format!("/v1/securt/instance/{id}/analytics_entities"), None).await;
+    let a = |t: &str| format!("/v1/securt/instance/{id}/area/{t}");
+    let l = |t: &str| format!("/v1/securt/instance/{id}/line/{t}");
+    let two = r#"[{"x": 0.1, "y": 0.1}, {"x": 0.5, "y": 0.5}]"#;
+    let unknown = uuid::Uuid::new_v4();
+    let cases = vec![
+        Case::new(
+            "POST",
+            a("intrusion"),
+            Some(&format!(r#"{{"coordinates": {two}}}"#)),
+            400,
+            "coordinates: an area needs at least 3 points, got 2",
+        ),
+        Case::new(
+            "POST",
+            a("intrusion"),
+            Some(
+                r#"{"coordinates": [{"x": 0.1, "y": 0.1}, {"x": 1.5, "y": 0.1}, {"x": 0.1, "y": 0.9}]}"#,
+            ),
+            400,
+            "coordinates[1].x: 1.5 is outside [0, 1]",
+        ),
+        Case::new(
+            "POST",
+            a("intrusion"),
+            Some(
+                r#"{"coordinates": [{"x": 0.1, "y": -0.2}, {"x": 0.5, "y": 0.1}, {"x": 0.1, "y": 0.9}]}"#,
+            ),
+            400,
+            "coordinates[0].y: -0.2 is outside",
+        ),
+        Case::new(
+            "POST",
+            a("intrusion"),
+            Some(&format!(r#"{{"coordinates": {SQUARE}, "classes": ["Cat"]}}"#)),
+            400,
+            "unknown variant `Cat`",
+        ),
+        Case::new(
+            "POST",
+            a("intrusion"),
+            Some(&format!(r#"{{"coordinates": {SQUARE}, "classes": []}}"#)),
+            400,
+            "classes: must name at least one class",
+        ),
+        Case::new(
+            "POST",
+            a("loitering"),
+            Some(&format!(r#"{{"coordinates": {SQUARE}, "seconds": -5}}"#)),
+            400,
+            "seconds: -5 is not allowed",
+        ),
+        Case::new(
+            "POST",
+            a("crowding"),
+            Some(&format!(r#"{{"coordinates": {SQUARE}, "objectCount": -1}}"#)),
+            400,
+            "objectCount: -1 is not allowed",
+        ),
+        Case::new(
+            "POST",
+            a("intrusion"),
+            Some(&format!(r#"{{"coordinates": {SQUARE}, "seconds": 3}}"#)),
+            400,
+            "seconds: does not apply to intrusion areas",
+        ),
+        Case::new(
+            "POST",
+            a("crowd_estimation"),
+            Some(&format!(r#"{{"coordinates": {SQUARE}, "classes": ["Person"]}}"#)),
+            400,
+            "classes: crowd_estimation areas take no classes",
+        ),
+        Case::new(
+            "POST",
+            a("intrusion"),
+            Some(&format!(r#"{{"coordinates": {SQUARE}, "color": [1, 0, 0]}}"#)),
+            400,
+            "color: must be 4 numbers",
+        ),
+        Case::new(
+            "POST",
+            a("intrusion"),
+            Some(r#"{"name": "no coordinates"}"#),
+            400,
+            "missing field `coordinates`",
+        ),
+        Case::new(
+            "POST",
+            a("teleport"),
+            Some(&format!(r#"{{"coordinates": {SQUARE}}}"#)),
+            404,
+            "unknown area type 'teleport'",
+        ),
+        Case::new(
+            "PUT",
+            format!("{}/{kept}", a("intrusion")),
+            Some(&format!(r#"{{"coordinates": {SQUARE}}}"#)),
+            409,
+            "already exists",
+        ),
+        Case::new(
+            "PUT",
+            format!("{}/{line}", a("crossing")),
+            Some(&format!(r#"{{"coordinates": {SQUARE}}}"#)),
+            409,
+            "already exists",
+        ),
+        Case::new(
+            "PUT",
+            format!("{}/not-a-uuid", a("intrusion")),
+            Some(&format!(r#"{{"coordinates": {SQUARE}}}"#)),
+            400,
+            "UUID parsing failed",
+        ),
+        Case::new("DELETE", a(&unknown.to_string()), None, 404, "not found"),
+        Case::new("DELETE", a("not-a-uuid"), None, 400, "area id 'not-a-uuid' is not a UUID"),
+        Case::new("DELETE", a(&line.to_string()), None, 404, "area"),
+        Case::new(
+            "POST",
+            l("crossing"),
+            Some(r#"{"coordinates": [{"x": 0.1, "y": 0.1}]}"#),
+            400,
+            "coordinates: a line needs exactly 2 points, got 1",
+        ),
+        Case::new(
+            "POST",
+            l("crossing"),
+            Some(&format!(r#"{{"coordinates": {SQUARE}}}"#)),
+            400,
+            "coordinates: a line needs exactly 2 points, got 4",
+        ),
+        Case::new(
+            "POST",
+            l("crossing"),
+            Some(r#"{"coordinates": [{"x": 0.1, "y": 0.1}, {"x": 0.1, "y": 2}]}"#),
+            400,
+            "coordinates[1].y: 2 is outside",
+        ),
+        Case::new(
+            "POST",
+            l("crossing"),
+            Some(&format!(r#"{{"coordinates": {two}, "direction": "Sideways"}}"#)),
+            400,
+            "unknown variant `Sideways`",
+        ),
+        Case::new(
+            "POST",
+            l("tailgating"),
+            Some(&format!(r#"{{"coordinates": {two}, "seconds": -1}}"#)),
+            400,
+            "seconds: -1 is not allowed",
+        ),
+        Case::new(
+            "POST",
+            l("zigzag"),
+            Some(&format!(r#"{{"coordinates": {two}}}"#)),
+            404,
+            "unknown line type 'zigzag'",
+        ),
+        Case::new("DELETE", l(&unknown.to_string()), None, 404, "line"),
+        Case::new("DELETE", l(&kept.to_string()), None, 404, "line"),
+        Case::new(
+            "POST",
+            format!("/v1/securt/instance/{id}/motion_area"),
+            Some(r#"{"coordinates": [{"x": 0.1, "y": 0.1}]}"#),
+            400,
+            "coordinates: an area needs at least 3 points",
+        ),
+        Case::new(
+            "POST",
+            format!("/v1/securt/instance/{id}/exclusion_areas"),
+            Some(&format!(r#"{{"areas": [{SQUARE}, {two}]}}"#)),
+            400,
+            "areas[1]: an area needs at least 3 points",
+        ),
+        Case::new(
+            "POST",
+            format!("/v1/securt/instance/{id}/appearance_search"),
+            Some(r#"{"mode": "Cats"}"#),
+            400,
+            "unknown variant `Cats`",
+        ),
+        Case::new(
+            "POST",
+            format!("/v1/securt/instance/{unknown}/area/intrusion"),
+            Some(&format!(r#"{{"coordinates": {SQUARE}}}"#)),
+            404,
+            "not found",
+        ),
+    ];
+    check_cases(&s, &cases).await;
+    let after = s.raw("GET", &format!("/v1/securt/instance/{id}/analytics_entities"), None).await;
+    assert_eq!(before, after, "refused writes change nothing");
+}
+
+#[tokio::test]
+async fn options_and_entities_persist_with_the_instance() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = TestServer::start_in(tmp.path(), &[]);
+    let c = s.client();
+    let id = c
+        .securt_create_instance(&body(json!({"name": "kept", "persistent": true})))
+        .await
+        .unwrap()
+        .into_inner()
+        .instance_id;
+    let area = c
+        .securt_create_area_loitering(
+            &id,
+            &body(json!({"name": "bench", "coordinates": square(), "seconds": 45})),
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .area_id;
+    c.securt_set_motion_area(&id, &body(json!({"coordinates": square()}))).await.unwrap();
+    c.securt_set_exclusion_areas(&id, &body(json!({"areas": [square()]}))).await.unwrap();
+    c.securt_set_appearance_search(&id, &body(json!({"mode": "Person"}))).await.unwrap();
+    let before = s.raw("GET", &format!("/v1/core/instance/{id}/config"), None).await.1;
+    assert_eq!(before["SecuRT"]["appearanceSearch"], "Person");
+    assert_eq!(before["SecuRT"]["exclusionAreas"].as_array().unwrap().len(), 1);
+    s.kill9();
+    let s = TestServer::start_in(tmp.path(), &[]);
+    let after = s.raw("GET", &format!("/v1/core/instance/{id}/config"), None).await.1;
+    assert_eq!(before, after);
+    let areas = s.client().securt_list_areas(&id).await.unwrap().into_inner();
+    assert_eq!(areas.loitering_areas[0].id, area);
+}
