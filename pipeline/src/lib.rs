@@ -6,6 +6,7 @@
 //!
 //! # Layout
 //!
+//! - [`analytics`]: the SecuRT rule engine: tracks in, area and line events out (pure).
 //! - [`config_tree`]: the `path`/`jsonValue` operations on an instance's JSON
 //!   configuration tree (pure).
 //! - [`settings`]: the typed view (name, solution, modes, ...) over the known
@@ -13,17 +14,24 @@
 //! - [`solutions`]: the solutions this engine can run.
 //! - [`securt`]: SecuRT areas, lines and options as stored in the tree (pure).
 //! - [`store`]: atomic persistence of instances as JSON files.
+//! - [`detect`]: the detector's pre- and post-processing (letterbox, input
+//!   tensor, NanoDet/YOLO decoders, NMS, COCO -> RT classes) on plain
+//!   slices (pure).
+//! - [`track`]: the ByteTrack-style multi-object tracker (pure).
 //! - [`engine`]: the instance registry and its lifecycle state machine
 //!   (`Registered -> Loaded -> Running`), tying the pieces together.
 //! - [`error`]: the crate's one error enum.
 
+pub mod analytics;
 pub mod config_tree;
+pub mod detect;
 pub mod engine;
 pub mod error;
 pub mod securt;
 pub mod settings;
 pub mod solutions;
 pub mod store;
+pub mod track;
 
 pub use engine::{Engine, ErrorRecord, InstanceSnapshot, LifecycleState};
 pub use error::Error;
