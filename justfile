@@ -36,12 +36,17 @@ run *args: build
         kill -0 $server 2>/dev/null || exit 1
         sleep 0.1
     done
-    # The demo instance: created once (it is persistent), started each run.
-    curl -sS -o /dev/null -X PUT "$base/v1/core/instance/{{demo_id}}" \
-        -H 'Content-Type: application/json' \
+    # The demo instance: created once (it is persistent), started each run,
+    # on the test clip, looping.
+    i="$base/v1/core/instance/{{demo_id}}"
+    curl -sS -o /dev/null -X PUT "$i" -H 'Content-Type: application/json' \
         -d '{"name": "Demo", "solution": "securt", "persistent": true}'
-    curl -sS -o /dev/null -X POST "$base/v1/core/instance/{{demo_id}}/start"
-    echo "rt-server is up: $base/v1/core/instances (demo instance {{demo_id}}); Ctrl-C stops it" >&2
+    curl -sS -o /dev/null -X POST "$i/input" -H 'Content-Type: application/json' \
+        -d "{\"type\": \"File\", \"uri\": \"$RT_TEST_VIDEO\"}"
+    curl -sS -o /dev/null -X POST "$i/start"
+    echo "rt-server is up on $base with a demo instance on vtest.avi. Watch its events:" >&2
+    echo "  curl -N $i/consume_events_sse" >&2
+    echo "Ctrl-C stops the server." >&2
     wait $server
 
 # Build the workspace (debug).

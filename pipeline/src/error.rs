@@ -25,6 +25,9 @@ pub enum Error {
     /// An area or a line of the instance already has this id.
     #[error("an area or line with id {0} already exists")]
     EntityExists(Uuid),
+    /// A pushed frame was refused (not running, not a `Manual` input, busy).
+    #[error("cannot push a frame to instance {id}: {reason}")]
+    PushRefused { id: Uuid, reason: String },
     /// The operation is not allowed in the instance's current lifecycle state.
     #[error("cannot {action} instance {id}: it is {state}{hint}")]
     InvalidState {

@@ -12,6 +12,10 @@
 //! - [`settings`]: the typed view (name, solution, modes, ...) over the known
 //!   keys of that tree, with validation (pure).
 //! - [`solutions`]: the solutions this engine can run.
+//! - `media` (feature `media`, on by default): the pipeline of a running
+//!   instance: GStreamer in, ONNX Runtime detection, tracking, rules, events.
+//! - [`runtime`]: the seam to the media pipeline: what a running instance
+//!   is given ([`runtime::RunContext`]) and reports ([`runtime::RunStats`]).
 //! - [`securt`]: SecuRT areas, lines and options as stored in the tree (pure).
 //! - [`store`]: atomic persistence of instances as JSON files.
 //! - [`detect`]: the detector's pre- and post-processing (letterbox, input
@@ -20,6 +24,8 @@
 //! - [`track`]: the ByteTrack-style multi-object tracker (pure).
 //! - [`engine`]: the instance registry and its lifecycle state machine
 //!   (`Registered -> Loaded -> Running`), tying the pieces together.
+//! - [`events`]: an instance's event bus (numbering, replay ring, live
+//!   fan-out, polling queue).
 //! - [`error`]: the crate's one error enum.
 
 pub mod analytics;
@@ -27,6 +33,10 @@ pub mod config_tree;
 pub mod detect;
 pub mod engine;
 pub mod error;
+pub mod events;
+#[cfg(feature = "media")]
+pub mod media;
+pub mod runtime;
 pub mod securt;
 pub mod settings;
 pub mod solutions;

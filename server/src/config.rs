@@ -44,6 +44,42 @@ pub struct RtConfig {
     /// One of error, warn, info, debug, trace. Default: `info`.
     #[serde(default = "default_log_level")]
     pub log_level: String,
+    /// The object detector.
+    #[serde(default)]
+    pub detector: Detector,
+}
+
+/// Our `detector` block: which model runs, and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Detector {
+    /// The ONNX model file. Required to process video.
+    #[serde(default)]
+    pub model: Option<PathBuf>,
+    /// Its output format: `nanodet` (default) or `yolov8` (also YOLO11).
+    #[serde(default)]
+    pub family: rt_pipeline::detect::ModelFamily,
+    /// `libonnxruntime.so` (version 1.31 or newer). Required to process
+    /// video.
+    #[serde(default)]
+    pub onnxruntime: Option<PathBuf>,
+    /// ONNX Runtime threads per running instance. Default: 2.
+    #[serde(default = "default_threads")]
+    pub threads: usize,
+}
+
+impl Default for Detector {
+    fn default() -> Self {
+        Detector {
+            model: None,
+            family: Default::default(),
+            onnxruntime: None,
+            threads: default_threads(),
+        }
+    }
+}
+
+fn default_threads() -> usize {
+    2
 }
 
 /// RT's `web_server` block.
@@ -104,6 +140,7 @@ impl Default for RtConfig {
             web_server: WebServer::default(),
             data_dir: default_data_dir(),
             log_level: default_log_level(),
+            detector: Detector::default(),
         }
     }
 }

@@ -49,7 +49,7 @@ impl From<Error> for HttpError {
             | Error::UnknownEntityType { .. } => {
                 client("NotFound", ClientErrorStatusCode::NOT_FOUND, message)
             }
-            Error::Engine(E::InstanceExists(_) | E::EntityExists(_)) => {
+            Error::Engine(E::InstanceExists(_) | E::EntityExists(_) | E::PushRefused { .. }) => {
                 client("Conflict", ClientErrorStatusCode::CONFLICT, message)
             }
             Error::Engine(E::InvalidState { .. }) => {

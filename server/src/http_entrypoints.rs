@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
+use base64::Engine as _;
 use dropshot::{
-    ApiDescription, Body, HttpError, HttpResponseCreated, HttpResponseDeleted, HttpResponseOk,
-    HttpResponseUpdatedNoContent, Path, Query, RequestContext, TypedBody,
+    ApiDescription, Body, Header, HttpError, HttpResponseCreated, HttpResponseDeleted,
+    HttpResponseOk, HttpResponseUpdatedNoContent, Path, Query, RequestContext, TypedBody,
 };
 use rt_api::core::*;
 use rt_api::securt::*;
@@ -17,7 +18,7 @@ use rt_pipeline::{ENGINE_VERSION, solutions};
 use crate::context::ServerContext;
 use crate::convert;
 use crate::error::Error;
-use crate::{securt, system_config};
+use crate::{securt, sse, system_config};
 
 /// The contract, served verbatim at `GET /openapi.yaml`.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi/openapi.yaml");
@@ -182,6 +183,59 @@ impl RtApi for RtApiImpl {
             .instance_error(path.into_inner().instance_id)
             .map_err(engine_err)?;
         Ok(HttpResponseOk(convert::last_error(e)))
+    }
+
+    async fn consume_events_sse(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+        headers: Header<SseHeaders>,
+    ) -> Result<http::Response<Body>, HttpError> {
+        let ctx = rqctx.context();
+        let bus = ctx.engine.bus(path.into_inner().instance_id).map_err(engine_err)?;
+        // A Last-Event-ID that is not one of our ids resumes nothing.
+        let after = headers.into_inner().last_event_id.and_then(|v| v.trim().parse().ok());
+        Ok(sse::response(&bus, after, ctx.shutdown.subscribe()))
+    }
+
+    async fn consume_events(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseOk<Vec<ConsumedEvent>>, HttpError> {
+        let bus = rqctx.context().engine.bus(path.into_inner().instance_id).map_err(engine_err)?;
+        let events = bus
+            .drain()
+            .iter()
+            .map(|e| ConsumedEvent { data_type: e.kind.clone(), json_object: e.data.clone() })
+            .collect();
+        Ok(HttpResponseOk(events))
+    }
+
+    async fn get_frame(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseOk<Frame>, HttpError> {
+        let engine = &rqctx.context().engine;
+        let id = path.into_inner().instance_id;
+        let running =
+            engine.get(id).map_err(engine_err)?.state == rt_pipeline::LifecycleState::Running;
+        let jpeg = engine.stats(id).map_err(engine_err)?.last_frame();
+        let frame = jpeg
+            .map(|j| base64::engine::general_purpose::STANDARD.encode(j.as_slice()))
+            .unwrap_or_default();
+        Ok(HttpResponseOk(Frame { frame, running }))
+    }
+
+    async fn set_tentative_tracks(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+        body: TypedBody<EnabledWrite>,
+    ) -> Done {
+        let enabled = body.into_inner().enabled;
+        done(rqctx.context().engine.set_config(
+            path.into_inner().instance_id,
+            "Output/tentative_tracks",
+            &enabled.to_string(),
+        ))
     }
 
     async fn list_solutions(_rqctx: Ctx) -> Result<HttpResponseOk<SolutionList>, HttpError> {

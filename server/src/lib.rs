@@ -11,6 +11,7 @@
 //! - `http_entrypoints`: the [`rt_api::RtApi`] implementation.
 //! - `convert`: wire types <-> engine types.
 //! - `securt`: the `/v1/securt` operations (SecuRT instances, areas, lines).
+//! - `sse`: the Server-Sent Events stream of an instance's events.
 //! - `error`: the one place that maps failures to HTTP statuses.
 //! - [`logging`]: log ring for `GET /v1/core/log`, slog -> tracing bridge.
 //! - `system_config`, `system_info`: the `/v1/core/system/*` views.
@@ -22,6 +23,7 @@ mod error;
 mod http_entrypoints;
 pub mod logging;
 mod securt;
+mod sse;
 mod system_config;
 mod system_info;
 
@@ -30,6 +32,7 @@ use std::sync::Arc;
 
 use dropshot::{ConfigDropshot, HandlerTaskMode, HttpServer, ServerBuilder};
 use rt_pipeline::Engine;
+use rt_pipeline::media::{MediaOptions, MediaRunner};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -79,8 +82,21 @@ impl std::fmt::Debug for Server {
 /// (unless `web_server.enabled` is false).
 pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
     let cfg = opts.config.config.clone();
+    let d = &cfg.detector;
+    if d.model.is_none() || d.onnxruntime.is_none() {
+        warn!(
+            "no detector configured (detector.model and detector.onnxruntime, or --model and \
+             --onnxruntime): instances can be managed but will not process video"
+        );
+    }
+    let runner = Arc::new(MediaRunner::new(MediaOptions {
+        model: d.model.clone().unwrap_or_default(),
+        family: d.family,
+        onnxruntime: d.onnxruntime.clone().unwrap_or_default(),
+        threads: d.threads,
+    }));
     let (engine, report) =
-        Engine::open(cfg.data_dir.join("instances")).map_err(StartError::Engine)?;
+        Engine::open(cfg.data_dir.join("instances"), runner).map_err(StartError::Engine)?;
     info!(
         data_dir = %cfg.data_dir.display(),
         restored = report.restored,
@@ -131,6 +147,8 @@ impl Server {
     /// Graceful shutdown: stop taking requests, let those in flight finish,
     /// then stop every instance.
     pub async fn close(self) -> Result<(), String> {
+        // Ends the event streams, which would otherwise hold connections open.
+        self.ctx.shutdown.send_replace(true);
         let result = match self.http {
             Some(http) => http.close().await,
             None => Ok(()),

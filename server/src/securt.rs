@@ -6,11 +6,13 @@ use rt_api::core::InstanceCreated;
 use rt_api::securt as wire;
 use rt_pipeline::LifecycleState;
 use rt_pipeline::securt::{
-    AppearanceSearch, AreaEvent, AreaKind, AreaRule, Direction, EntityWrite, LineKind, ObjectClass,
-    Point, SecurtConfig,
+    AppearanceSearch, AreaEvent, AreaKind, Direction, EntityWrite, LineKind, ObjectClass, Point,
+    SecurtConfig,
 };
 use rt_pipeline::settings::SettingsPatch;
 use rt_pipeline::solutions::SECURT;
+use std::sync::atomic::Ordering;
+
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
@@ -90,58 +92,57 @@ pub fn delete_instance(ctx: &ServerContext, id: Uuid) -> Result<(), Error> {
     Ok(ctx.engine.delete(id)?)
 }
 
-/// Why a rule type cannot run here, if it cannot.
-fn inactive_reason(rule: &AreaRule) -> Option<&'static str> {
-    match rule {
-        AreaRule::ArmedPerson => Some("needs a weapon detection model, which is not configured"),
-        AreaRule::Alpr => {
-            Some("needs a licence plate detection and recognition model, which is not configured")
-        }
-        AreaRule::CrowdEstimation => {
-            Some("needs a crowd density estimation model, which is not configured")
-        }
-        _ => None,
-    }
-}
-
 pub fn stats(ctx: &ServerContext, id: Uuid) -> Result<wire::SecuRTStats, Error> {
     let snap = ctx.engine.securt_instance(id)?;
     let cfg = ctx.engine.securt_config(id)?;
+    let run = ctx.engine.stats(id)?;
+    let running = snap.state == LifecycleState::Running;
+    // Counters come from the rule engine of the running pipeline; rules it
+    // has not seen yet (just added, or the instance is not running) count 0.
+    let live = if running { run.rules() } else { Vec::new() };
+    let counters = |rule_id: Uuid| live.iter().find(|r| r.id == rule_id);
     let mut rules = Vec::new();
-    for a in &cfg.areas {
-        let reason = inactive_reason(&a.rule);
+    let entities = cfg
+        .areas
+        .iter()
+        .map(|a| {
+            (
+                a.id,
+                &a.name,
+                AreaKind::of(&a.rule).type_name(),
+                rt_pipeline::analytics::inactive_reason(&a.rule),
+            )
+        })
+        .chain(cfg.lines.iter().map(|l| (l.id, &l.name, LineKind::of(&l.rule).type_name(), None)));
+    for (rule_id, name, type_name, reason) in entities {
+        let c = counters(rule_id);
         rules.push(wire::RuleStatistics {
-            id: a.id,
-            name: a.name.clone(),
-            kind: from_json(serde_json::json!(AreaKind::of(&a.rule).type_name()))?,
+            id: rule_id,
+            name: name.clone(),
+            kind: from_json(serde_json::json!(type_name))?,
             active: reason.is_none(),
             inactive_reason: reason.map(String::from),
-            event_count: 0,
-            current_count: None,
-            totals: None,
-        });
-    }
-    for l in &cfg.lines {
-        rules.push(wire::RuleStatistics {
-            id: l.id,
-            name: l.name.clone(),
-            kind: from_json(serde_json::json!(LineKind::of(&l.rule).type_name()))?,
-            active: true,
-            inactive_reason: None,
-            event_count: 0,
-            current_count: None,
-            totals: None,
+            event_count: c.map_or(0, |c| c.event_count as i64),
+            current_count: c.and_then(|c| c.current_count).map(|n| n as i64),
+            totals: c.and_then(|c| c.totals.as_ref()).map(|t| wire::LineTotals {
+                up: t.by_class.iter().map(|x| (payload_class(x.class), x.up as i64)).collect(),
+                down: t.by_class.iter().map(|x| (payload_class(x.class), x.down as i64)).collect(),
+            }),
         });
     }
     Ok(wire::SecuRTStats {
         start_time: snap.started_at.map(|t| t.timestamp_millis()).unwrap_or(0),
         frame_rate: snap.fps,
-        latency: 0.0,
-        frames_processed: 0,
-        track_count: 0,
-        is_running: snap.state == LifecycleState::Running,
+        latency: if running { run.latency_ms.get() } else { 0.0 },
+        frames_processed: run.frames_processed.load(Ordering::Relaxed) as i64,
+        track_count: if running { run.track_count.load(Ordering::Relaxed) as i64 } else { 0 },
+        is_running: running,
         rules: Some(rules),
     })
+}
+
+fn payload_class(c: ObjectClass) -> String {
+    format!("{c:?}")
 }
 
 /// Stored entities are kept in exactly their wire form, so a conversion is

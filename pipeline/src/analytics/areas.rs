@@ -53,26 +53,9 @@ pub(crate) fn build(area: &Area) -> Box<dyn Rule> {
             (Vec::new(), Behaviour::ObjectRemoved { seconds_ms: secs(*seconds), spots: Vec::new() })
         }
         AreaRule::FallenPerson => (vec![ObjectClass::Person], Behaviour::FallenPerson),
-        AreaRule::CrowdEstimation => (
+        AreaRule::CrowdEstimation | AreaRule::ArmedPerson | AreaRule::Alpr => (
             Vec::new(),
-            Behaviour::Inactive {
-                reason: "crowd estimation needs a crowd-density model, which this server \
-                         does not ship",
-            },
-        ),
-        AreaRule::ArmedPerson => (
-            Vec::new(),
-            Behaviour::Inactive {
-                reason: "armed person detection needs a weapon detection model, which this \
-                         server does not ship",
-            },
-        ),
-        AreaRule::Alpr => (
-            Vec::new(),
-            Behaviour::Inactive {
-                reason: "licence plate recognition needs a plate detection and OCR model, \
-                         which this server does not ship",
-            },
+            Behaviour::Inactive { reason: inactive_reason(&area.rule).unwrap_or_default() },
         ),
     };
     Box::new(AreaRuleState {
@@ -529,5 +512,24 @@ fn guard(
                 open: None,
             });
         }
+    }
+}
+
+/// Why an area of this type cannot run on this server, if it cannot: the
+/// types that need models we do not ship. They are stored and listed, and
+/// never emit events.
+pub fn inactive_reason(rule: &AreaRule) -> Option<&'static str> {
+    match rule {
+        AreaRule::CrowdEstimation => {
+            Some("crowd estimation needs a crowd-density model, which this server does not ship")
+        }
+        AreaRule::ArmedPerson => Some(
+            "armed person detection needs a weapon detection model, which this server does not ship",
+        ),
+        AreaRule::Alpr => Some(
+            "licence plate recognition needs a plate detection and OCR model, which this server \
+             does not ship",
+        ),
+        _ => None,
     }
 }

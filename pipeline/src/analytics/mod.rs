@@ -43,6 +43,7 @@ mod tests;
 
 use uuid::Uuid;
 
+pub use areas::inactive_reason;
 pub use engine::RuleEngine;
 pub use geometry::BBox;
 

@@ -10,17 +10,21 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
-use tracing::{info, warn};
+use tokio::sync::watch;
+use tracing::info;
 use uuid::Uuid;
 
 mod securt;
 
 use crate::config_tree;
 use crate::error::{Error, Result};
+use crate::events::{BusOptions, EventBus};
+pub use crate::runtime::ErrorRecord;
+use crate::runtime::{ErrorCell, ErrorSink, PushedFrame, RunContext, RunStats, Runner, Running};
 use crate::securt::SecurtConfig;
 use crate::settings::{InputSource, Settings, SettingsPatch};
 use crate::store::{InstanceFile, InstanceStore};
@@ -46,15 +50,6 @@ impl fmt::Display for LifecycleState {
     }
 }
 
-/// A failure worth showing at `GET .../error`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorRecord {
-    pub time: DateTime<Utc>,
-    /// What failed: `engine`, `store`, or `instance <id>`.
-    pub source: String,
-    pub message: String,
-}
-
 /// A read-only copy of one instance, as `GET .../instance` reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstanceSnapshot {
@@ -77,12 +72,19 @@ struct Instance {
     runtime: Map<String, Value>,
     read_only: bool,
     system_instance: bool,
-    last_error: Option<ErrorRecord>,
+    last_error: Arc<ErrorCell>,
     started_at: Option<DateTime<Utc>>,
+    /// Outlives runs: SSE clients stay connected across stop and start.
+    bus: Arc<EventBus>,
+    /// Publishes the config tree to the running pipeline.
+    live: watch::Sender<Arc<Map<String, Value>>>,
+    stats: Arc<RunStats>,
+    running: Option<Box<dyn Running>>,
 }
 
 impl Instance {
     fn new(tree: Map<String, Value>, settings: Settings) -> Self {
+        let (live, _) = watch::channel(Arc::new(tree.clone()));
         Instance {
             tree,
             settings,
@@ -90,8 +92,19 @@ impl Instance {
             runtime: Map::new(),
             read_only: false,
             system_instance: false,
-            last_error: None,
+            last_error: Arc::default(),
             started_at: None,
+            bus: Arc::new(EventBus::new(BusOptions::default())),
+            live,
+            stats: Arc::default(),
+            running: None,
+        }
+    }
+
+    /// Stops the pipeline, if one runs, and waits for it.
+    fn stop_pipeline(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop();
         }
     }
 
@@ -102,7 +115,7 @@ impl Instance {
             state: self.state,
             read_only: self.read_only,
             system_instance: self.system_instance,
-            fps: 0.0,
+            fps: if self.running.is_some() { self.stats.fps.get() } else { 0.0 },
             started_at: self.started_at,
         }
     }
@@ -127,26 +140,37 @@ pub struct RestoreReport {
 }
 
 /// Owns every instance. Cheap operations under one lock; persistence happens
-/// under it too, so file writes are ordered exactly like the changes.
+/// under it too, so file writes are ordered exactly like the changes. Starting
+/// and stopping a pipeline also happens under it (a stop takes well under a
+/// second), so lifecycle requests on one instance are strictly ordered.
 #[derive(Debug)]
 pub struct Engine {
     instances: Mutex<BTreeMap<Uuid, Instance>>,
     store: Option<InstanceStore>,
-    last_error: Mutex<Option<ErrorRecord>>,
+    last_error: Arc<ErrorCell>,
+    runner: Arc<dyn Runner>,
 }
 
 impl Engine {
     /// An engine that keeps nothing on disk (persistent instances are lost).
-    pub fn in_memory() -> Self {
-        Engine { instances: Mutex::new(BTreeMap::new()), store: None, last_error: Mutex::new(None) }
+    pub fn in_memory(runner: Arc<dyn Runner>) -> Self {
+        Engine {
+            instances: Mutex::new(BTreeMap::new()),
+            store: None,
+            last_error: Arc::default(),
+            runner,
+        }
     }
 
     /// Opens the instances directory, restores every persistent instance and
     /// starts those marked `autoStart`.
-    pub fn open(instances_dir: impl Into<PathBuf>) -> Result<(Self, RestoreReport)> {
+    pub fn open(
+        instances_dir: impl Into<PathBuf>,
+        runner: Arc<dyn Runner>,
+    ) -> Result<(Self, RestoreReport)> {
         let store = InstanceStore::open(instances_dir)?;
         let (files, bad) = store.load_all()?;
-        let engine = Engine { store: Some(store), ..Engine::in_memory() };
+        let engine = Engine { store: Some(store), ..Engine::in_memory(runner) };
         let mut report = RestoreReport::default();
         for b in bad {
             let msg = format!("skipped instance file {}: {}", b.path.display(), b.reason);
@@ -195,31 +219,53 @@ impl Engine {
 
     /// Records a failure that is not tied to one instance.
     pub fn record_error(&self, source: &str, message: &str) {
-        warn!(source, message, "error recorded");
-        let rec = ErrorRecord { time: Utc::now(), source: source.into(), message: message.into() };
-        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(rec);
+        tracing::warn!(source, message, "error recorded");
+        self.last_error.set(source, message);
+    }
+
+    fn error_sink(&self, id: Uuid, inst: &Instance) -> ErrorSink {
+        ErrorSink::new(id, inst.last_error.clone(), self.last_error.clone())
     }
 
     fn record_instance_error(&self, id: Uuid, message: &str) {
-        let source = format!("instance {id}");
-        if let Some(inst) = self.lock().get_mut(&id) {
-            inst.last_error = Some(ErrorRecord {
-                time: Utc::now(),
-                source: source.clone(),
-                message: message.into(),
-            });
+        let sink = self.lock().get(&id).map(|inst| self.error_sink(id, inst));
+        match sink {
+            Some(sink) => sink.report(message),
+            None => self.record_error(&format!("instance {id}"), message),
         }
-        self.record_error(&source, message);
     }
 
     /// The most recent failure of any kind.
     pub fn last_error(&self) -> Option<ErrorRecord> {
-        self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.last_error.get()
     }
 
     /// The most recent failure of one instance.
     pub fn instance_error(&self, id: Uuid) -> Result<Option<ErrorRecord>> {
-        Ok(self.lock().get(&id).ok_or(Error::InstanceNotFound(id))?.last_error.clone())
+        Ok(self.lock().get(&id).ok_or(Error::InstanceNotFound(id))?.last_error.get())
+    }
+
+    /// The instance's event bus (it outlives runs of the instance).
+    pub fn bus(&self, id: Uuid) -> Result<Arc<EventBus>> {
+        Ok(self.lock().get(&id).ok_or(Error::InstanceNotFound(id))?.bus.clone())
+    }
+
+    /// The instance's live measurements.
+    pub fn stats(&self, id: Uuid) -> Result<Arc<RunStats>> {
+        Ok(self.lock().get(&id).ok_or(Error::InstanceNotFound(id))?.stats.clone())
+    }
+
+    /// Hands a pushed frame to a running instance (`Manual` input).
+    pub fn push(&self, id: Uuid, frame: PushedFrame) -> Result<()> {
+        let map = self.lock();
+        let inst = map.get(&id).ok_or(Error::InstanceNotFound(id))?;
+        let Some(running) = &inst.running else {
+            return Err(Error::PushRefused {
+                id,
+                reason: format!("it is {}: start it first", inst.state),
+            });
+        };
+        running.push(frame).map_err(|e| Error::PushRefused { id, reason: e.to_string() })
     }
 
     /// Every instance, ordered by id.
@@ -271,7 +317,9 @@ impl Engine {
         if inst.settings.persistent {
             self.remove_file(id)?;
         }
-        map.remove(&id);
+        if let Some(mut inst) = map.remove(&id) {
+            inst.stop_pipeline();
+        }
         info!(instance_id = %id, "instance deleted");
         Ok(())
     }
@@ -366,6 +414,7 @@ impl Engine {
     pub fn stop_all(&self) {
         for inst in self.lock().values_mut() {
             if inst.state == LifecycleState::Running {
+                inst.stop_pipeline();
                 inst.state = LifecycleState::Loaded;
                 inst.started_at = None;
             }
@@ -386,8 +435,19 @@ impl Engine {
         if to == LifecycleState::Registered {
             inst.runtime.clear();
         }
+        // restart is Running -> Running: the pipeline is stopped and started.
+        inst.stop_pipeline();
         if to == LifecycleState::Running {
             inst.started_at = Some(Utc::now());
+            inst.stats.reset();
+            let ctx = RunContext {
+                instance_id: id,
+                bus: inst.bus.clone(),
+                config: inst.live.subscribe(),
+                stats: inst.stats.clone(),
+                errors: self.error_sink(id, inst),
+            };
+            inst.running = Some(self.runner.start(ctx));
         } else {
             inst.started_at = None;
         }
@@ -417,6 +477,7 @@ impl Engine {
         } else if inst.settings.persistent {
             self.remove_file(id)?;
         }
+        inst.live.send_replace(Arc::new(tree.clone()));
         inst.tree = tree;
         inst.settings = settings;
         Ok(())
@@ -470,6 +531,45 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
+/// A runner for the engine's unit tests: it counts starts and stops and
+/// processes nothing (the media pipeline has its own tests).
+#[cfg(test)]
+pub(crate) mod test_runner {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crate::runtime::{PushError, PushedFrame, RunContext, Runner, Running};
+
+    #[derive(Debug, Default)]
+    pub struct Counting {
+        pub started: AtomicUsize,
+        pub stopped: Arc<AtomicUsize>,
+    }
+
+    #[derive(Debug)]
+    struct Run(Arc<AtomicUsize>);
+
+    impl Runner for Counting {
+        fn start(&self, _ctx: RunContext) -> Box<dyn Running> {
+            self.started.fetch_add(1, Ordering::SeqCst);
+            Box::new(Run(self.stopped.clone()))
+        }
+    }
+
+    impl Running for Run {
+        fn stop(self: Box<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+        fn push(&self, _frame: PushedFrame) -> Result<(), PushError> {
+            Err(PushError::NotManual)
+        }
+    }
+
+    pub fn runner() -> Arc<Counting> {
+        Arc::new(Counting::default())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -507,7 +607,7 @@ mod tests {
             ("restart", Running, Engine::restart, Some(Running)),
         ];
         for (name, from, step, want) in cases {
-            let e = Engine::in_memory();
+            let e = Engine::in_memory(test_runner::runner());
             let id = e.create(None, &securt()).unwrap();
             match from {
                 Registered => {}
@@ -534,8 +634,27 @@ mod tests {
     }
 
     #[test]
+    fn pipelines_start_and_stop_with_the_lifecycle() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let runner = test_runner::runner();
+        let e = Engine::in_memory(runner.clone());
+        let id = e.create(None, &securt()).unwrap();
+        e.start(id).unwrap();
+        e.restart(id).unwrap();
+        e.stop(id).unwrap();
+        e.start(id).unwrap();
+        e.unload(id).unwrap();
+        e.start(id).unwrap();
+        e.delete(id).unwrap();
+        let other = e.create(None, &securt()).unwrap();
+        e.start(other).unwrap();
+        e.stop_all();
+        assert_eq!((runner.started.load(SeqCst), runner.stopped.load(SeqCst)), (5, 5));
+    }
+
+    #[test]
     fn runtime_state_needs_load_and_is_cleared_by_unload() {
-        let e = Engine::in_memory();
+        let e = Engine::in_memory(test_runner::runner());
         let id = e.create(None, &securt()).unwrap();
         assert!(matches!(e.state(id), Err(Error::InvalidState { .. })));
         assert!(matches!(e.set_state(id, "a", "1"), Err(Error::InvalidState { .. })));
@@ -549,7 +668,7 @@ mod tests {
 
     #[test]
     fn typed_fields_and_tree_agree_both_ways() {
-        let e = Engine::in_memory();
+        let e = Engine::in_memory(test_runner::runner());
         let id = e.create(None, &securt()).unwrap();
         e.set_config(id, "frameRateLimit", "12.5").unwrap();
         assert_eq!(e.get(id).unwrap().settings.frame_rate_limit, 12.5);
@@ -566,7 +685,7 @@ mod tests {
 
     #[test]
     fn create_requires_a_known_solution_and_a_free_id() {
-        let e = Engine::in_memory();
+        let e = Engine::in_memory(test_runner::runner());
         let err = e.create(None, &SettingsPatch::default()).unwrap_err().to_string();
         assert!(err.starts_with("solution: is required"), "{err}");
         let err = e
@@ -583,7 +702,7 @@ mod tests {
     #[test]
     fn persistence_follows_the_persistent_flag_and_restores() {
         let dir = tempfile::tempdir().unwrap();
-        let (e, _) = Engine::open(dir.path()).unwrap();
+        let (e, _) = Engine::open(dir.path(), test_runner::runner()).unwrap();
         let keep = e.create(None, &persistent(false)).unwrap();
         let run = e.create(None, &persistent(true)).unwrap();
         let gone = e.create(None, &securt()).unwrap();
@@ -594,7 +713,7 @@ mod tests {
         e.start(keep).unwrap();
         drop(e);
 
-        let (e, report) = Engine::open(dir.path()).unwrap();
+        let (e, report) = Engine::open(dir.path(), test_runner::runner()).unwrap();
         assert_eq!(report, RestoreReport { restored: 2, started: 1, failed: vec![] });
         let ids: Vec<Uuid> = e.list().iter().map(|s| s.id).collect();
         assert!(ids.contains(&keep) && ids.contains(&run));
@@ -603,7 +722,7 @@ mod tests {
         assert_eq!(e.get(run).unwrap().state, LifecycleState::Running);
         assert_eq!(e.config(keep).unwrap()["Output"], json!({"render_preset": "Default"}));
         e.delete(keep).unwrap();
-        let (e, _) = Engine::open(dir.path()).unwrap();
+        let (e, _) = Engine::open(dir.path(), test_runner::runner()).unwrap();
         assert_eq!(e.list().len(), 1);
     }
 
@@ -615,7 +734,7 @@ mod tests {
         Settings::defaults("securt").write_to(&mut config);
         let file = InstanceFile { instance_id: id, read_only: true, system_instance: true, config };
         InstanceStore::open(dir.path()).unwrap().save(&file).unwrap();
-        let (e, _) = Engine::open(dir.path()).unwrap();
+        let (e, _) = Engine::open(dir.path(), test_runner::runner()).unwrap();
         assert!(matches!(e.set_config(id, "a", "1"), Err(Error::ReadOnly(_))));
         assert!(matches!(e.update(id, &SettingsPatch::default()), Err(Error::ReadOnly(_))));
         assert!(matches!(e.delete(id), Err(Error::ReadOnly(_))));
@@ -627,7 +746,7 @@ mod tests {
     fn a_failed_save_changes_nothing_and_is_recorded() {
         let dir = tempfile::tempdir().unwrap();
         let sub = dir.path().join("instances");
-        let (e, _) = Engine::open(&sub).unwrap();
+        let (e, _) = Engine::open(&sub, test_runner::runner()).unwrap();
         let id = e.create(None, &persistent(false)).unwrap();
         let before = e.config(id).unwrap();
         // Replace the directory by a file: every later save must fail.

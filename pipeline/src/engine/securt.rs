@@ -182,7 +182,7 @@ mod tests {
     use crate::settings::SettingsPatch;
 
     fn engine_with(solution: &str) -> (Engine, Uuid) {
-        let e = Engine::in_memory();
+        let e = Engine::in_memory(crate::engine::test_runner::runner());
         let id = e
             .create(None, &SettingsPatch { solution: Some(solution.into()), ..Default::default() })
             .unwrap();

@@ -268,3 +268,45 @@ fn date_time(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Sche
     }
     .into()
 }
+
+/// `Last-Event-ID` on the SSE stream.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SseHeaders {
+    #[serde(rename = "Last-Event-ID", default)]
+    pub last_event_id: Option<String>,
+}
+
+/// One event taken by `consume_events`.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsumedEvent {
+    /// The event name (`track`, `event-intrusion`, ...).
+    pub data_type: String,
+    /// The payload as JSON text.
+    pub json_object: String,
+}
+
+/// `GET .../frame`.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Frame {
+    /// Base64 JPEG of the last processed frame; empty when there is none.
+    #[schemars(schema_with = "base64_bytes")]
+    pub frame: String,
+    pub running: bool,
+}
+
+/// `{enabled}`.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct EnabledWrite {
+    pub enabled: bool,
+}
+
+/// Schema of a string holding base64 data (`format: byte`).
+fn base64_bytes(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+    schemars::schema::SchemaObject {
+        instance_type: Some(schemars::schema::InstanceType::String.into()),
+        format: Some("byte".into()),
+        ..Default::default()
+    }
+    .into()
+}

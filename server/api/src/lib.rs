@@ -19,7 +19,7 @@ pub mod core;
 pub mod securt;
 
 use dropshot::{
-    Body, HttpError, HttpResponseCreated, HttpResponseDeleted, HttpResponseOk,
+    Body, Header, HttpError, HttpResponseCreated, HttpResponseDeleted, HttpResponseOk,
     HttpResponseUpdatedNoContent, Path, Query, RequestContext, TypedBody,
 };
 
@@ -164,6 +164,36 @@ pub trait RtApi {
         rqctx: RequestContext<Self::Context>,
         path: Path<InstancePath>,
     ) -> Result<HttpResponseOk<LastError>, HttpError>;
+
+    /// The live event stream (Server-Sent Events).
+    #[endpoint { method = GET, path = "/v1/core/instance/{instanceId}/consume_events_sse", tags = ["core"] }]
+    async fn consume_events_sse(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+        headers: Header<SseHeaders>,
+    ) -> Result<http::Response<Body>, HttpError>;
+
+    /// Takes the queued events (polling).
+    #[endpoint { method = GET, path = "/v1/core/instance/{instanceId}/consume_events", tags = ["core"] }]
+    async fn consume_events(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseOk<Vec<ConsumedEvent>>, HttpError>;
+
+    /// The last processed frame as base64 JPEG.
+    #[endpoint { method = GET, path = "/v1/core/instance/{instanceId}/frame", tags = ["core"] }]
+    async fn get_frame(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+    ) -> Result<HttpResponseOk<Frame>, HttpError>;
+
+    /// Publishes tentative tracks too (or not).
+    #[endpoint { method = POST, path = "/v1/core/instance/{instanceId}/tentative_tracks", tags = ["core"] }]
+    async fn set_tentative_tracks(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+        body: TypedBody<EnabledWrite>,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
 
     /// Solutions this server can run.
     #[endpoint { method = GET, path = "/v1/core/solutions", tags = ["core"] }]

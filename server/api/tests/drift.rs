@@ -22,12 +22,8 @@ use serde_json::{Map, Value, json};
 /// that brings them. Remove an entry when its operation is served.
 const NOT_SERVED_YET: &[&str] = &[
     // video in, detection, tracking, events (issue 3)
-    "consume_events",
-    "consume_events_sse",
-    "get_frame",
     "push_compressed_frame",
     "push_encoded_frame",
-    "set_tentative_tracks",
     // stored data and the registry (issue 5)
     "database_query_analytics",
     "database_query_events",

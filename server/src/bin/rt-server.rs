@@ -36,6 +36,12 @@ struct Args {
     /// Log level (overrides log_level): error, warn, info, debug, trace.
     #[arg(long, env = "RT_LOG_LEVEL")]
     log_level: Option<String>,
+    /// The ONNX detection model (overrides detector.model).
+    #[arg(long, env = "RT_MODEL_PATH")]
+    model: Option<PathBuf>,
+    /// libonnxruntime.so, 1.31 or newer (overrides detector.onnxruntime).
+    #[arg(long, env = "ORT_DYLIB_PATH")]
+    onnxruntime: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -60,6 +66,12 @@ fn main() -> anyhow::Result<()> {
     }
     if let Some(level) = &args.log_level {
         cfg.log_level = level.clone();
+    }
+    if let Some(model) = &args.model {
+        cfg.detector.model = Some(model.clone());
+    }
+    if let Some(lib) = &args.onnxruntime {
+        cfg.detector.onnxruntime = Some(lib.clone());
     }
 
     let log = LogBuffer::default();

@@ -75,6 +75,11 @@ impl TestServer {
         }
     }
 
+    /// Keeps `dir` alive (and removes it) with the server.
+    pub fn keep(&mut self, dir: tempfile::TempDir) {
+        self._tmp = Some(dir);
+    }
+
     pub fn client(&self) -> rt_client::Client {
         rt_client::Client::new(&self.base)
     }

@@ -8,6 +8,8 @@ mod config_tree;
 mod instances;
 mod keepalive;
 mod lifecycle;
+mod media;
 mod restart;
 mod securt;
+mod securt_live;
 mod system;

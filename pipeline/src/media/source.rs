@@ -1,0 +1,277 @@
+//! Video in: a GStreamer pipeline that decodes a URI (file, RTSP, HTTP) or
+//! frames pushed over the API, and hands out frames already converted and
+//! letterboxed to the model's input size by GStreamer itself (no pixel
+//! loops in Rust), plus a low-rate JPEG of the full frame for
+//! `GET .../frame` and crops.
+//!
+//! ```text
+//! uridecodebin | appsrc ! decodebin
+//!   ! videoconvert ! tee
+//!     ! queue ! videoscale add-borders ! RGB WxH, par 1/1 ! appsink "model"
+//!     ! queue ! videorate (<= 2 fps) ! jpegenc ! appsink "jpeg"
+//! ```
+//!
+//! The pipeline is built in [`Source::open`] and torn down (state `Null`)
+//! when the `Source` is dropped, on every path.
+
+use std::time::Duration;
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+
+/// Frames per second of the JPEG preview branch (enough for `frame` and
+/// for crops, cheap enough to ignore).
+const PREVIEW_FPS: i32 = 2;
+
+/// One letterboxed RGB frame for the model.
+#[derive(Debug)]
+pub struct ModelFrame {
+    /// Packed RGB rows, `stride` bytes apart.
+    pub data: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    pub stride: usize,
+    /// Presentation time in the stream, milliseconds.
+    pub pts_ms: Option<i64>,
+}
+
+/// What the source produced.
+#[derive(Debug)]
+pub enum Next {
+    Frame(ModelFrame),
+    /// Nothing within the timeout (a live source may be slow).
+    Timeout,
+    /// End of stream.
+    Eos,
+    /// The pipeline failed; the message names the element and the cause.
+    Error(String),
+}
+
+/// Where frames come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceKind {
+    /// A URI GStreamer can open (`file://`, `rtsp://`, `http(s)://`).
+    Uri(String),
+    /// Frames pushed over the API, as still images (JPEG, PNG, BMP).
+    PushedImages,
+    /// Frames pushed over the API, as an H.264 or H.265 byte stream.
+    PushedVideo { h265: bool },
+}
+
+/// A running GStreamer decode pipeline.
+#[derive(Debug)]
+pub struct Source {
+    pipeline: gst::Pipeline,
+    model: gst_app::AppSink,
+    jpeg: gst_app::AppSink,
+    push: Option<gst_app::AppSrc>,
+    /// Source frame size, once known.
+    source_size: Option<(u32, u32)>,
+}
+
+fn element(factory: &str) -> Result<gst::Element, String> {
+    gst::ElementFactory::make(factory)
+        .build()
+        .map_err(|e| format!("GStreamer element '{factory}' is not available: {e}"))
+}
+
+/// Initialises GStreamer once per process.
+pub fn init() -> Result<(), String> {
+    gst::init().map_err(|e| format!("GStreamer failed to initialise: {e}"))
+}
+
+impl Source {
+    /// Builds and starts the pipeline. `realtime` paces files at their own
+    /// frame rate (`sync`); otherwise frames come as fast as they are taken.
+    pub fn open(
+        kind: &SourceKind,
+        width: u32,
+        height: u32,
+        realtime: bool,
+    ) -> Result<Self, String> {
+        init()?;
+        let pipeline = gst::Pipeline::new();
+        let convert = element("videoconvert")?;
+        let tee = element("tee")?;
+        let q_model = element("queue")?;
+        let scale = element("videoscale")?;
+        scale.set_property("add-borders", true);
+        let model_caps = gst::Caps::builder("video/x-raw")
+            .field("format", "RGB")
+            .field("width", width as i32)
+            .field("height", height as i32)
+            .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+            .build();
+        // Files (local or over HTTP) are read at their own pace: every frame
+        // is processed, paced at the file's frame rate when `realtime`. Live
+        // and pushed sources keep only the newest frames: a slow model drops
+        // frames instead of falling behind.
+        let file_like = matches!(kind, SourceKind::Uri(u) if !u.starts_with("rtsp"));
+        let model = gst_app::AppSink::builder()
+            .caps(&model_caps)
+            .max_buffers(2)
+            .drop(!file_like)
+            .sync(file_like && realtime)
+            .build();
+        let q_jpeg = element("queue")?;
+        q_jpeg.set_property_from_str("leaky", "downstream");
+        q_jpeg.set_property("max-size-buffers", 2u32);
+        let rate = element("videorate")?;
+        rate.set_property("drop-only", true);
+        rate.set_property("max-rate", PREVIEW_FPS);
+        let jpegenc = element("jpegenc")?;
+        jpegenc.set_property("quality", 85i32);
+        let jpeg = gst_app::AppSink::builder().max_buffers(1).drop(true).sync(false).build();
+
+        pipeline
+            .add_many([&convert, &tee, &q_model, &scale, &q_jpeg, &rate, &jpegenc])
+            .map_err(|e| e.to_string())?;
+        pipeline
+            .add_many([model.upcast_ref::<gst::Element>(), jpeg.upcast_ref()])
+            .map_err(|e| e.to_string())?;
+        gst::Element::link_many([&convert, &tee]).map_err(|e| e.to_string())?;
+        gst::Element::link_many([&tee, &q_model, &scale, model.upcast_ref()])
+            .map_err(|e| e.to_string())?;
+        gst::Element::link_many([&tee, &q_jpeg, &rate, &jpegenc, jpeg.upcast_ref()])
+            .map_err(|e| e.to_string())?;
+
+        let mut push = None;
+        let decode = match kind {
+            SourceKind::Uri(uri) => {
+                let d = element("uridecodebin")?;
+                d.set_property("uri", uri);
+                pipeline.add(&d).map_err(|e| e.to_string())?;
+                d
+            }
+            SourceKind::PushedImages | SourceKind::PushedVideo { .. } => {
+                let src = gst_app::AppSrc::builder()
+                    .is_live(true)
+                    .format(gst::Format::Time)
+                    .do_timestamp(true)
+                    .max_bytes(64 * 1024 * 1024)
+                    .build();
+                if let SourceKind::PushedVideo { h265 } = kind {
+                    let caps =
+                        gst::Caps::builder(if *h265 { "video/x-h265" } else { "video/x-h264" })
+                            .field("stream-format", "byte-stream")
+                            .build();
+                    src.set_caps(Some(&caps));
+                }
+                let d = element("decodebin")?;
+                pipeline
+                    .add_many([src.upcast_ref::<gst::Element>(), &d])
+                    .map_err(|e| e.to_string())?;
+                src.link(&d).map_err(|e| e.to_string())?;
+                push = Some(src);
+                d
+            }
+        };
+        // Decoders expose their pads once the stream is known.
+        let convert_sink = convert.static_pad("sink").ok_or("videoconvert has no sink pad")?;
+        decode.connect_pad_added(move |_, pad| {
+            let is_video = pad
+                .current_caps()
+                .or_else(|| Some(pad.query_caps(None)))
+                .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
+                .unwrap_or(false);
+            if is_video && !convert_sink.is_linked() {
+                let _ = pad.link(&convert_sink);
+            }
+        });
+        let source = Source { pipeline, model, jpeg, push, source_size: None };
+        if let Err(e) = source.pipeline.set_state(gst::State::Playing) {
+            // The bus says why (a missing file, an unreachable camera).
+            let why = source.bus_error().unwrap_or_else(|| e.to_string());
+            return Err(format!("the input cannot be opened: {why}"));
+        }
+        Ok(source)
+    }
+
+    /// The next model frame, an end of stream, an error, or a timeout.
+    pub fn next(&mut self, timeout: Duration) -> Next {
+        if let Some(err) = self.bus_error() {
+            return Next::Error(err);
+        }
+        let timeout = gst::ClockTime::from_mseconds(timeout.as_millis() as u64);
+        match self.model.try_pull_sample(timeout) {
+            Some(sample) => match frame_of(&sample) {
+                Ok(f) => Next::Frame(f),
+                Err(e) => Next::Error(e),
+            },
+            None if self.model.is_eos() => Next::Eos,
+            None => self.bus_error().map_or(Next::Timeout, Next::Error),
+        }
+    }
+
+    fn bus_error(&self) -> Option<String> {
+        let bus = self.pipeline.bus()?;
+        while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+            if let gst::MessageView::Error(err) = msg.view() {
+                let src = err.src().map(|s| s.path_string().to_string()).unwrap_or_default();
+                let debug = err.debug().map(|d| format!(" ({d})")).unwrap_or_default();
+                return Some(format!("{src}: {}{debug}", err.error()));
+            }
+        }
+        None
+    }
+
+    /// The newest full-size JPEG, if a new one is ready, with the source's
+    /// frame size (learnt from it).
+    pub fn take_jpeg(&mut self) -> Option<Vec<u8>> {
+        let sample = self.jpeg.try_pull_sample(gst::ClockTime::ZERO)?;
+        if self.source_size.is_none()
+            && let Some(s) = sample.caps().and_then(|c| c.structure(0).map(|s| s.to_owned()))
+            && let (Ok(w), Ok(h)) = (s.get::<i32>("width"), s.get::<i32>("height"))
+        {
+            self.source_size = Some((w as u32, h as u32));
+        }
+        let buffer = sample.buffer()?;
+        let map = buffer.map_readable().ok()?;
+        Some(map.as_slice().to_vec())
+    }
+
+    /// The source's frame size, once the first preview frame has been seen.
+    pub fn source_size(&self) -> Option<(u32, u32)> {
+        self.source_size
+    }
+
+    /// Restarts a file from the beginning (looping inputs).
+    pub fn rewind(&self) -> Result<(), String> {
+        self.pipeline
+            .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT, gst::ClockTime::ZERO)
+            .map_err(|e| format!("cannot loop the input: {e}"))
+    }
+
+    /// Hands a pushed frame to the pipeline.
+    pub fn push(&self, data: Vec<u8>) -> Result<(), String> {
+        let src = self.push.as_ref().ok_or("this input does not take pushed frames")?;
+        src.push_buffer(gst::Buffer::from_mut_slice(data)).map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+fn frame_of(sample: &gst::Sample) -> Result<ModelFrame, String> {
+    let caps = sample.caps().ok_or("a frame without caps")?;
+    let info =
+        gst_video::VideoInfo::from_caps(caps).map_err(|e| format!("unexpected frame caps: {e}"))?;
+    let buffer = sample.buffer().ok_or("a sample without a buffer")?;
+    let pts_ms = buffer.pts().map(|t| t.mseconds() as i64);
+    let map = buffer.map_readable().map_err(|e| e.to_string())?;
+    Ok(ModelFrame {
+        data: map.as_slice().to_vec(),
+        width: info.width(),
+        height: info.height(),
+        stride: info.stride()[0] as usize,
+        pts_ms,
+    })
+}
+
+impl Drop for Source {
+    fn drop(&mut self) {
+        if let Some(src) = &self.push {
+            let _ = src.end_of_stream();
+        }
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}

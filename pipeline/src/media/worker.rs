@@ -1,0 +1,465 @@
+//! One running instance's worker loop: read a frame, detect, track,
+//! evaluate the rules, publish events; once a second, statistics. It owns
+//! its source and model, applies config changes between frames, retries a
+//! failing source with backoff until it comes back, and returns promptly
+//! when asked to stop.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+use tracing::{debug, info};
+
+use super::MediaOptions;
+use super::infer::{Model, ModelOptions};
+use super::payload::{self, Statistics, TrackPayload};
+use super::source::{Next, Source, SourceKind};
+use crate::analytics::{BBox, EngineOptions, RuleEngine, TrackObservation};
+use crate::detect::{DecodeOptions, Letterbox, confidence_threshold, postprocess, to_chw};
+use crate::runtime::{PushError, PushedFrame, PushedKind, RunContext};
+use crate::securt::SecurtConfig;
+use crate::settings::{InputSource, InputType, Settings};
+use crate::track::{Tracker, TrackerOptions};
+
+/// Frames waiting to be fed to a `Manual` input. Small: a client pushing
+/// faster than the model keeps up is told so (409) rather than queued.
+const PUSH_QUEUE: usize = 8;
+
+/// Longest wait between two attempts to reopen a failing source.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// How long one wait for a frame may block before the loop checks for a
+/// stop request or a config change.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Pushed frames handed from the API to the worker.
+#[derive(Debug, Default)]
+pub struct PushSlot {
+    /// The input accepts pushed frames of this kind (`None`: not Manual).
+    accepts: Option<Vec<PushedKind>>,
+    queue: VecDeque<PushedFrame>,
+}
+
+impl PushSlot {
+    pub fn offer(&mut self, frame: PushedFrame) -> Result<(), PushError> {
+        match &self.accepts {
+            None => Err(PushError::NotManual),
+            Some(kinds) if !kinds.contains(&frame.kind) => Err(PushError::Closed(format!(
+                "this input was started for {:?} frames; restart the instance to push {:?}",
+                kinds, frame.kind
+            ))),
+            Some(_) if self.queue.len() >= PUSH_QUEUE => Err(PushError::QueueFull),
+            Some(_) => {
+                self.queue.push_back(frame);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What the worker needs from the config tree.
+#[derive(Debug, Clone, PartialEq)]
+struct Plan {
+    settings: Settings,
+    input: Option<InputSource>,
+    /// `Input/loop`: restart a file at its end (default: true).
+    looping: bool,
+    /// `Input/realtime`: pace files at their frame rate (default: true).
+    realtime: bool,
+    /// `tentative_tracks`: also publish tracks not confirmed yet.
+    tentative: bool,
+    securt: SecurtConfig,
+}
+
+fn flag(tree: &Map<String, Value>, path: &str, default: bool) -> bool {
+    crate::config_tree::get(tree, path).and_then(Value::as_bool).unwrap_or(default)
+}
+
+impl Plan {
+    fn of(tree: &Map<String, Value>) -> Result<Self, String> {
+        let settings = Settings::from_tree(tree).map_err(|e| e.to_string())?;
+        Ok(Plan {
+            settings,
+            input: InputSource::from_tree(tree).map_err(|e| e.to_string())?,
+            looping: flag(tree, "Input/loop", true),
+            realtime: flag(tree, "Input/realtime", true),
+            tentative: flag(tree, "Output/tentative_tracks", false),
+            securt: SecurtConfig::from_tree(tree).map_err(|e| e.to_string())?,
+        })
+    }
+
+    fn source_kind(&self) -> Option<SourceKind> {
+        let input = self.input.as_ref()?;
+        Some(match input.kind {
+            InputType::Manual => SourceKind::PushedImages,
+            InputType::File => {
+                let uri = input.uri.clone()?;
+                SourceKind::Uri(if uri.starts_with('/') { format!("file://{uri}") } else { uri })
+            }
+            InputType::Rtsp | InputType::Http => SourceKind::Uri(input.uri.clone()?),
+        })
+    }
+}
+
+/// Per-second counters behind the statistics.
+#[derive(Debug)]
+struct Meter {
+    since: Instant,
+    processed: u64,
+    delivered: u64,
+}
+
+impl Meter {
+    fn new() -> Self {
+        Meter { since: Instant::now(), processed: 0, delivered: 0 }
+    }
+}
+
+/// The worker thread's body.
+pub fn run(
+    mut ctx: RunContext,
+    options: MediaOptions,
+    stop: Arc<AtomicBool>,
+    pushed: Arc<Mutex<PushSlot>>,
+) {
+    let id = ctx.instance_id;
+    info!(instance_id = %id, "pipeline started");
+    let started_ms = chrono::Utc::now().timestamp_millis();
+    let mut plan = match Plan::of(&ctx.config.borrow_and_update()) {
+        Ok(p) => p,
+        Err(e) => {
+            ctx.errors.report(&format!("invalid configuration: {e}"));
+            return;
+        }
+    };
+    let mut model: Option<Model> = None;
+    let mut source: Option<Source> = None;
+    let mut source_state = "Connecting";
+    let mut reconnects = 0u64;
+    let mut backoff = Duration::from_millis(500);
+    let mut retry_at = Instant::now();
+    let tracker_for = |plan: &Plan| {
+        Tracker::new(TrackerOptions {
+            high_thresh: confidence_threshold(plan.settings.detection_sensitivity),
+            ..TrackerOptions::default()
+        })
+    };
+    let mut tracker = tracker_for(&plan);
+    let mut rules = RuleEngine::new(EngineOptions::default());
+    rules.set_config(&plan.securt, plan.settings.detector_mode, plan.settings.movement_sensitivity);
+    let mut meter = Meter::new();
+    let mut last_stats = Instant::now();
+    let mut last_processed_ms: Option<i64> = None;
+    let mut time_offset_ms = 0i64;
+    let mut last_time_ms = 0i64;
+    let mut chw: Vec<f32> = Vec::new();
+    let mut first_seen: HashMap<u64, i64> = HashMap::new();
+    let mut reported_no_input = false;
+
+    while !stop.load(Ordering::SeqCst) {
+        // Config changes apply between frames.
+        if ctx.config.has_changed().unwrap_or(false) {
+            match Plan::of(&ctx.config.borrow_and_update()) {
+                Ok(next) => {
+                    if next.source_kind() != plan.source_kind() || next.realtime != plan.realtime {
+                        source = None;
+                        source_state = "Connecting";
+                        retry_at = Instant::now();
+                        reported_no_input = false;
+                    }
+                    if next.settings.detection_sensitivity != plan.settings.detection_sensitivity {
+                        tracker = tracker_for(&next);
+                    }
+                    rules.set_config(
+                        &next.securt,
+                        next.settings.detector_mode,
+                        next.settings.movement_sensitivity,
+                    );
+                    plan = next;
+                }
+                Err(e) => ctx.errors.report(&format!("invalid configuration ignored: {e}")),
+            }
+        }
+
+        if last_stats.elapsed() >= Duration::from_secs(1) {
+            let secs = meter.since.elapsed().as_secs_f64().max(1e-3);
+            let fps = meter.processed as f64 / secs;
+            let source_fps = meter.delivered as f64 / secs;
+            ctx.stats.fps.set(fps);
+            ctx.stats.source_fps.set(source_fps);
+            let resolution = model.as_ref().map(|m| format!("{}x{}", m.width, m.height));
+            let source_resolution =
+                source.as_ref().and_then(Source::source_size).map(|(w, h)| format!("{w}x{h}"));
+            let stats = Statistics {
+                current_framerate: fps,
+                source_framerate: source_fps,
+                dropped_frames_count: ctx.stats.frames_dropped.load(Ordering::Relaxed),
+                frames_processed: ctx.stats.frames_processed.load(Ordering::Relaxed),
+                input_queue_size: pushed.lock().map(|p| p.queue.len() as u64).unwrap_or(0),
+                latency: ctx.stats.latency_ms.get(),
+                resolution: resolution.unwrap_or_default(),
+                source_resolution: source_resolution.unwrap_or_default(),
+                start_time: started_ms,
+                source_state,
+                source_reconnects: reconnects,
+            };
+            ctx.bus.publish("statistics", payload::statistics(id, &stats));
+            *ctx.stats.rules.lock().unwrap_or_else(|p| p.into_inner()) = rules.stats();
+            meter = Meter::new();
+            last_stats = Instant::now();
+        }
+
+        // The model loads on first need, once per run.
+        if model.is_none() {
+            let opts = ModelOptions {
+                model: options.model.clone(),
+                library: options.onnxruntime.clone(),
+                threads: options.threads,
+            };
+            match Model::load(&opts) {
+                Ok(m) => model = Some(m),
+                Err(e) => {
+                    source_state = "Failed";
+                    ctx.errors.report(&format!("detector unavailable: {e}"));
+                    sleep_unless_stopped(&stop, MAX_BACKOFF);
+                    continue;
+                }
+            }
+        }
+        let Some(m) = model.as_mut() else { continue };
+
+        // Open the source when there is one to open.
+        if source.is_none() {
+            let Some(kind) = plan.source_kind() else {
+                if !reported_no_input {
+                    ctx.errors.report("no input configured: set one with POST .../input");
+                    reported_no_input = true;
+                }
+                set_accepts(&pushed, None);
+                sleep_unless_stopped(&stop, POLL);
+                continue;
+            };
+            if Instant::now() < retry_at {
+                sleep_unless_stopped(&stop, POLL);
+                continue;
+            }
+            match Source::open(&kind, m.width, m.height, plan.realtime) {
+                Ok(s) => {
+                    debug!(instance_id = %id, ?kind, "source opened");
+                    set_accepts(
+                        &pushed,
+                        match kind {
+                            SourceKind::PushedImages => Some(vec![PushedKind::Image]),
+                            SourceKind::PushedVideo { h265 } => {
+                                Some(vec![if h265 { PushedKind::H265 } else { PushedKind::H264 }])
+                            }
+                            SourceKind::Uri(_) => None,
+                        },
+                    );
+                    source = Some(s);
+                    source_state = "Connected";
+                }
+                Err(e) => {
+                    source_state = "Reconnecting";
+                    reconnects += 1;
+                    ctx.errors.report(&format!("cannot open the input: {e}"));
+                    retry_at = Instant::now() + backoff;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            }
+        }
+        let Some(src) = source.as_mut() else { continue };
+
+        // Feed pushed frames to a Manual input.
+        let queued: Vec<PushedFrame> =
+            pushed.lock().map(|mut p| p.queue.drain(..).collect()).unwrap_or_default();
+        for f in queued {
+            if let Err(e) = src.push(f.data) {
+                ctx.errors.report(&format!("pushed frame refused by the pipeline: {e}"));
+            }
+        }
+
+        match src.next(POLL) {
+            Next::Timeout => {}
+            Next::Eos => {
+                let file = matches!(plan.source_kind(), Some(SourceKind::Uri(ref u)) if !u.starts_with("rtsp"));
+                if file && plan.looping {
+                    time_offset_ms = last_time_ms + 1;
+                    if let Err(e) = src.rewind() {
+                        ctx.errors.report(&e);
+                        source = None;
+                    }
+                } else if file {
+                    source_state = "Ended";
+                    sleep_unless_stopped(&stop, POLL);
+                } else {
+                    // A live source that ends has dropped: reconnect.
+                    source = None;
+                    source_state = "Reconnecting";
+                    reconnects += 1;
+                    ctx.errors.report("the input ended; reconnecting");
+                    retry_at = Instant::now() + backoff;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+            Next::Error(e) => {
+                source = None;
+                source_state = "Reconnecting";
+                reconnects += 1;
+                ctx.errors
+                    .report(&format!("input failed: {e}; retrying in {} ms", backoff.as_millis()));
+                retry_at = Instant::now() + backoff;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            Next::Frame(frame) => {
+                let decoded_at = Instant::now();
+                backoff = Duration::from_millis(500);
+                source_state = "Connected";
+                meter.delivered += 1;
+                if let Some(jpeg) = src.take_jpeg() {
+                    *ctx.stats.last_frame.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(Arc::new(jpeg));
+                }
+                // Stream time: the frame's timestamp (files keep their own
+                // pace even when processed faster), continued across loops.
+                let time_ms = frame
+                    .pts_ms
+                    .map(|p| p + time_offset_ms)
+                    .unwrap_or_else(|| chrono::Utc::now().timestamp_millis() - started_ms);
+                let time_ms = time_ms.max(last_time_ms);
+                last_time_ms = time_ms;
+                let limit = plan.settings.frame_rate_limit;
+                if limit > 0.0
+                    && let Some(last) = last_processed_ms
+                    && ((time_ms - last) as f64) < 1000.0 / limit - 1.0
+                {
+                    ctx.stats.frames_dropped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                last_processed_ms = Some(time_ms);
+                let Some((sw, sh)) = src.source_size().or(Some((frame.width, frame.height))) else {
+                    continue;
+                };
+                let Ok(letterbox) = Letterbox::new(sw, sh, m.width, m.height) else { continue };
+                let pre = options.family.preprocess();
+                chw.resize(3 * frame.width as usize * frame.height as usize, 0.0);
+                let (fw, fh) = (frame.width as usize, frame.height as usize);
+                if let Err(e) = to_chw(&frame.data, fw, fh, frame.stride, &pre, &mut chw) {
+                    ctx.errors.report(&format!("unusable frame: {e}"));
+                    continue;
+                }
+                let outputs = match m.run(&chw) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        ctx.errors.report(&e);
+                        continue;
+                    }
+                };
+                let views: Vec<_> = outputs.iter().map(|o| o.view()).collect();
+                // Decoded down to the tracker's low threshold: weak boxes keep
+                // confirmed tracks alive (ByteTrack's second pass) but never
+                // start one.
+                let decode = DecodeOptions {
+                    score_threshold: TrackerOptions::default().low_thresh,
+                    ..DecodeOptions::default()
+                };
+                let detections = match postprocess(options.family, &views, &letterbox, &decode) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        ctx.errors.report(&format!("the model's output cannot be decoded: {e}"));
+                        sleep_unless_stopped(&stop, MAX_BACKOFF);
+                        continue;
+                    }
+                };
+                let tracks = tracker.update(time_ms, &detections);
+                rules.set_frame_size(sw, sh);
+                let observations: Vec<TrackObservation> = tracks
+                    .iter()
+                    .filter(|t| t.lost_ms == 0)
+                    .map(|t| TrackObservation {
+                        tracking_id: t.id,
+                        class: t.class,
+                        label: t.label.to_string(),
+                        bbox: bbox(&t.rect),
+                        confirmed: t.confirmed,
+                        confidence: t.score,
+                    })
+                    .collect();
+                let events = rules.process(time_ms, &observations);
+                // Open analytics events per track, for the track payload.
+                let mut open: HashMap<u64, Vec<uuid::Uuid>> = HashMap::new();
+                for e in &events {
+                    if let Some(t) = e.tracking_id
+                        && !e.event_type.ends_with("-end")
+                    {
+                        open.entry(t).or_default().push(e.event_id);
+                    }
+                }
+                let mut confirmed = 0u64;
+                first_seen.retain(|tid, _| tracks.iter().any(|t| t.id == *tid));
+                for t in tracks.iter().filter(|t| t.lost_ms == 0) {
+                    if t.confirmed {
+                        confirmed += 1;
+                    }
+                    if !t.confirmed && !plan.tentative {
+                        continue;
+                    }
+                    let first = *first_seen.entry(t.id).or_insert(time_ms);
+                    let speed = t.velocity.x.hypot(t.velocity.y);
+                    let p = TrackPayload {
+                        tracking_id: t.id,
+                        class: t.class,
+                        confidence: t.score,
+                        age_ms: (time_ms - first).max(t.age_ms),
+                        // Normalised image widths per second: a walker crosses a
+                        // typical frame in seconds (0.1-0.5/s); jitter of a
+                        // parked object stays well below 0.02/s.
+                        is_moving: speed > 0.02,
+                        location: bbox(&t.rect),
+                        open_events: open.get(&t.id).map(Vec::as_slice).unwrap_or(&[]),
+                        tentative: !t.confirmed,
+                    };
+                    ctx.bus.publish("track", payload::track(id, time_ms, &p));
+                }
+                for e in &events {
+                    ctx.bus.publish(e.event_type, payload::analytics(id, e));
+                }
+                ctx.stats.track_count.store(confirmed, Ordering::Relaxed);
+                ctx.stats.frames_processed.fetch_add(1, Ordering::Relaxed);
+                ctx.stats.latency_ms.set(decoded_at.elapsed().as_secs_f64() * 1000.0);
+                meter.processed += 1;
+            }
+        }
+    }
+    set_accepts(&pushed, None);
+    drop(source);
+    info!(instance_id = %id, "pipeline stopped");
+}
+
+fn bbox(r: &crate::detect::Rect) -> BBox {
+    BBox {
+        x: f64::from(r.x1),
+        y: f64::from(r.y1),
+        width: f64::from(r.x2 - r.x1),
+        height: f64::from(r.y2 - r.y1),
+    }
+}
+
+fn set_accepts(pushed: &Mutex<PushSlot>, kinds: Option<Vec<PushedKind>>) {
+    let mut p = pushed.lock().unwrap_or_else(|p| p.into_inner());
+    if kinds.is_none() {
+        p.queue.clear();
+    }
+    p.accepts = kinds;
+}
+
+/// Sleeps up to `d`, waking early when a stop is requested.
+fn sleep_unless_stopped(stop: &AtomicBool, d: Duration) {
+    let until = Instant::now() + d;
+    while !stop.load(Ordering::SeqCst) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20).min(until - Instant::now()));
+    }
+}

@@ -1,0 +1,94 @@
+//! `GET .../consume_events_sse`: an instance's events as Server-Sent Events.
+//!
+//! Each record is `id: <seq>`, `event: <type>`, one `data:` line of JSON.
+//! A comment line (`: keep-alive`) goes out after 15 s without traffic so
+//! proxies keep the connection. A client that reconnects with
+//! `Last-Event-ID` gets the retained events after that id first; one that
+//! falls too far behind (or asks for more than is retained) gets an
+//! `event: lagged` record saying how many it missed, then live events again.
+//! A slow client only ever slows itself: the bus never waits for it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use dropshot::Body;
+use futures::SinkExt;
+use futures::channel::mpsc;
+use http_body::Frame;
+use rt_pipeline::events::{Event, EventBus};
+use tokio::sync::{broadcast, watch};
+
+/// Quiet time after which a keep-alive comment is sent.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Records buffered between the forwarding task and the connection: small,
+/// so a stalled client is detected as lag on the bus rather than hidden here.
+const BUFFER: usize = 32;
+
+type Chunk = Result<Frame<Bytes>, std::io::Error>;
+
+fn record(e: &Event) -> Bytes {
+    Bytes::from(format!("id: {}\nevent: {}\ndata: {}\n\n", e.seq, e.kind, e.data))
+}
+
+fn lagged(missed: u64) -> Bytes {
+    Bytes::from(format!(
+        "event: lagged\ndata: {{\"$id\":\"lagged\",\"$version\":1,\"missed\":{missed}}}\n\n"
+    ))
+}
+
+/// The streaming response for one client.
+pub fn response(
+    bus: &Arc<EventBus>,
+    last_event_id: Option<u64>,
+    mut shutdown: watch::Receiver<bool>,
+) -> http::Response<Body> {
+    let sub = bus.subscribe(last_event_id);
+    let (mut tx, rx) = mpsc::channel::<Chunk>(BUFFER);
+    tokio::spawn(async move {
+        let mut live = sub.live;
+        let send = |tx: &mut mpsc::Sender<Chunk>, b: Bytes| {
+            let mut tx = tx.clone();
+            async move { tx.send(Ok(Frame::data(b))).await.is_ok() }
+        };
+        // Headers go out at once; this comment is the first byte of body.
+        if !send(&mut tx, Bytes::from_static(b": connected\n\n")).await {
+            return;
+        }
+        if sub.missed > 0 && !send(&mut tx, lagged(sub.missed)).await {
+            return;
+        }
+        for e in &sub.replay {
+            if !send(&mut tx, record(e)).await {
+                return;
+            }
+        }
+        loop {
+            let next = tokio::select! {
+                r = live.recv() => r,
+                _ = tokio::time::sleep(KEEP_ALIVE) => {
+                    if !send(&mut tx, Bytes::from_static(b": keep-alive\n\n")).await {
+                        return;
+                    }
+                    continue;
+                }
+                _ = shutdown.changed() => return,
+            };
+            let chunk = match next {
+                Ok(e) => record(&e),
+                Err(broadcast::error::RecvError::Lagged(n)) => lagged(n),
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            if !send(&mut tx, chunk).await {
+                return;
+            }
+        }
+    });
+    http::Response::builder()
+        .status(http::StatusCode::OK)
+        .header(http::header::CONTENT_TYPE, "text/event-stream")
+        .header(http::header::CACHE_CONTROL, "no-cache")
+        .body(Body::wrap(http_body_util::StreamBody::new(rx)))
+        .expect("a valid response")
+}
