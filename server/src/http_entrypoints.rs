@@ -8,17 +8,19 @@ use std::sync::Arc;
 use base64::Engine as _;
 use dropshot::{
     ApiDescription, Body, Header, HttpError, HttpResponseCreated, HttpResponseDeleted,
-    HttpResponseOk, HttpResponseUpdatedNoContent, Path, Query, RequestContext, TypedBody,
+    HttpResponseOk, HttpResponseUpdatedNoContent, MultipartBody, Path, Query, RequestContext,
+    TypedBody,
 };
 use rt_api::core::*;
 use rt_api::securt::*;
 use rt_api::{RtApi, rt_api_mod};
+use rt_pipeline::runtime::PushedKind;
 use rt_pipeline::{ENGINE_VERSION, solutions};
 
 use crate::context::ServerContext;
 use crate::convert;
 use crate::error::Error;
-use crate::{securt, sse, system_config};
+use crate::{push, securt, sse, system_config};
 
 /// The contract, served verbatim at `GET /openapi.yaml`.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi/openapi.yaml");
@@ -236,6 +238,28 @@ impl RtApi for RtApiImpl {
             "Output/tentative_tracks",
             &enabled.to_string(),
         ))
+    }
+
+    async fn push_compressed_frame(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+        body: MultipartBody,
+    ) -> Done {
+        let id = path.into_inner().instance_id;
+        done(push::push(rqctx.context(), id, PushedKind::Image, body).await)
+    }
+
+    async fn push_encoded_frame(
+        rqctx: Ctx,
+        path: Path<EncodedPushPath>,
+        body: MultipartBody,
+    ) -> Done {
+        let p = path.into_inner();
+        let kind = match p.codec_id {
+            CodecId::H264 => PushedKind::H264,
+            CodecId::H265 => PushedKind::H265,
+        };
+        done(push::push(rqctx.context(), p.instance_id, kind, body).await)
     }
 
     async fn list_solutions(_rqctx: Ctx) -> Result<HttpResponseOk<SolutionList>, HttpError> {

@@ -12,6 +12,7 @@
 //! - `convert`: wire types <-> engine types.
 //! - `securt`: the `/v1/securt` operations (SecuRT instances, areas, lines).
 //! - `sse`: the Server-Sent Events stream of an instance's events.
+//! - `push`: frames pushed over HTTP to `Manual` inputs.
 //! - `error`: the one place that maps failures to HTTP statuses.
 //! - [`logging`]: log ring for `GET /v1/core/log`, slog -> tracing bridge.
 //! - `system_config`, `system_info`: the `/v1/core/system/*` views.
@@ -22,6 +23,7 @@ mod convert;
 mod error;
 mod http_entrypoints;
 pub mod logging;
+mod push;
 mod securt;
 mod sse;
 mod system_config;

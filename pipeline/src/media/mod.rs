@@ -52,7 +52,9 @@ impl MediaRunner {
 impl Runner for MediaRunner {
     fn start(&self, ctx: RunContext) -> Box<dyn Running> {
         let stop = Arc::new(AtomicBool::new(false));
-        let pushed = Arc::new(Mutex::new(worker::PushSlot::default()));
+        // Pushes are accepted from the moment `start` answers, not only once
+        // the worker has loaded its model.
+        let pushed = Arc::new(Mutex::new(worker::PushSlot::for_config(&ctx.config.borrow())));
         let options = self.options.clone();
         let (stop2, pushed2) = (stop.clone(), pushed.clone());
         let id = ctx.instance_id;

@@ -8,8 +8,12 @@
 //! uridecodebin | appsrc ! decodebin
 //!   ! videoconvert ! tee
 //!     ! queue ! videoscale add-borders ! RGB WxH, par 1/1 ! appsink "model"
-//!     ! queue ! videorate (<= 2 fps) ! jpegenc ! appsink "jpeg"
+//!     ! queue (a probe keeps <= 2 frames a second) ! jpegenc ! appsink "jpeg"
 //! ```
+//!
+//! The preview is thinned by a pad probe on wall-clock time rather than by
+//! `videorate`, which asserts (aborting the process) on streams whose
+//! buffers carry no duration, such as pushed still images.
 //!
 //! The pipeline is built in [`Source::open`] and torn down (state `Null`)
 //! when the `Source` is dropped, on every path.
@@ -23,7 +27,7 @@ use gstreamer_video as gst_video;
 
 /// Frames per second of the JPEG preview branch (enough for `frame` and
 /// for crops, cheap enough to ignore).
-const PREVIEW_FPS: i32 = 2;
+const PREVIEW_FPS: u64 = 2;
 
 /// One letterboxed RGB frame for the model.
 #[derive(Debug)]
@@ -118,15 +122,26 @@ impl Source {
         let q_jpeg = element("queue")?;
         q_jpeg.set_property_from_str("leaky", "downstream");
         q_jpeg.set_property("max-size-buffers", 2u32);
-        let rate = element("videorate")?;
-        rate.set_property("drop-only", true);
-        rate.set_property("max-rate", PREVIEW_FPS);
+        let min_gap = Duration::from_millis(1000 / PREVIEW_FPS);
+        let last = std::sync::Mutex::new(None::<std::time::Instant>);
+        q_jpeg.static_pad("src").ok_or("queue has no src pad")?.add_probe(
+            gst::PadProbeType::BUFFER,
+            move |_, _| {
+                let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
+                let now = std::time::Instant::now();
+                if last.is_some_and(|t| now.duration_since(t) < min_gap) {
+                    return gst::PadProbeReturn::Drop;
+                }
+                *last = Some(now);
+                gst::PadProbeReturn::Ok
+            },
+        );
         let jpegenc = element("jpegenc")?;
         jpegenc.set_property("quality", 85i32);
         let jpeg = gst_app::AppSink::builder().max_buffers(1).drop(true).sync(false).build();
 
         pipeline
-            .add_many([&convert, &tee, &q_model, &scale, &q_jpeg, &rate, &jpegenc])
+            .add_many([&convert, &tee, &q_model, &scale, &q_jpeg, &jpegenc])
             .map_err(|e| e.to_string())?;
         pipeline
             .add_many([model.upcast_ref::<gst::Element>(), jpeg.upcast_ref()])
@@ -134,7 +149,7 @@ impl Source {
         gst::Element::link_many([&convert, &tee]).map_err(|e| e.to_string())?;
         gst::Element::link_many([&tee, &q_model, &scale, model.upcast_ref()])
             .map_err(|e| e.to_string())?;
-        gst::Element::link_many([&tee, &q_jpeg, &rate, &jpegenc, jpeg.upcast_ref()])
+        gst::Element::link_many([&tee, &q_jpeg, &jpegenc, jpeg.upcast_ref()])
             .map_err(|e| e.to_string())?;
 
         let mut push = None;

@@ -37,25 +37,30 @@ const POLL: Duration = Duration::from_millis(100);
 /// Pushed frames handed from the API to the worker.
 #[derive(Debug, Default)]
 pub struct PushSlot {
-    /// The input accepts pushed frames of this kind (`None`: not Manual).
-    accepts: Option<Vec<PushedKind>>,
+    /// Whether the input is `Manual` (accepts pushed frames).
+    manual: bool,
     queue: VecDeque<PushedFrame>,
 }
 
 impl PushSlot {
+    /// An empty slot, accepting pushes if the configured input is `Manual`.
+    pub fn for_config(tree: &Map<String, Value>) -> Self {
+        let manual = InputSource::from_tree(tree)
+            .ok()
+            .flatten()
+            .is_some_and(|i| i.kind == InputType::Manual);
+        PushSlot { manual, queue: VecDeque::new() }
+    }
+
     pub fn offer(&mut self, frame: PushedFrame) -> Result<(), PushError> {
-        match &self.accepts {
-            None => Err(PushError::NotManual),
-            Some(kinds) if !kinds.contains(&frame.kind) => Err(PushError::Closed(format!(
-                "this input was started for {:?} frames; restart the instance to push {:?}",
-                kinds, frame.kind
-            ))),
-            Some(_) if self.queue.len() >= PUSH_QUEUE => Err(PushError::QueueFull),
-            Some(_) => {
-                self.queue.push_back(frame);
-                Ok(())
-            }
+        if !self.manual {
+            return Err(PushError::NotManual);
         }
+        if self.queue.len() >= PUSH_QUEUE {
+            return Err(PushError::QueueFull);
+        }
+        self.queue.push_back(frame);
+        Ok(())
     }
 }
 
@@ -90,10 +95,15 @@ impl Plan {
         })
     }
 
+    fn is_manual(&self) -> bool {
+        self.input.as_ref().is_some_and(|i| i.kind == InputType::Manual)
+    }
+
     fn source_kind(&self) -> Option<SourceKind> {
         let input = self.input.as_ref()?;
         Some(match input.kind {
-            InputType::Manual => SourceKind::PushedImages,
+            // Opened when the first frame arrives, for its kind.
+            InputType::Manual => return None,
             InputType::File => {
                 let uri = input.uri.clone()?;
                 SourceKind::Uri(if uri.starts_with('/') { format!("file://{uri}") } else { uri })
@@ -157,14 +167,19 @@ pub fn run(
     let mut chw: Vec<f32> = Vec::new();
     let mut first_seen: HashMap<u64, i64> = HashMap::new();
     let mut reported_no_input = false;
+    let mut opened: Option<SourceKind> = None;
 
     while !stop.load(Ordering::SeqCst) {
         // Config changes apply between frames.
         if ctx.config.has_changed().unwrap_or(false) {
             match Plan::of(&ctx.config.borrow_and_update()) {
                 Ok(next) => {
-                    if next.source_kind() != plan.source_kind() || next.realtime != plan.realtime {
+                    if next.source_kind() != plan.source_kind()
+                        || next.is_manual() != plan.is_manual()
+                        || next.realtime != plan.realtime
+                    {
                         source = None;
+                        opened = None;
                         source_state = "Connecting";
                         retry_at = Instant::now();
                         reported_no_input = false;
@@ -230,14 +245,31 @@ pub fn run(
         }
         let Some(m) = model.as_mut() else { continue };
 
-        // Open the source when there is one to open.
+        // Open the source when there is one to open. A `Manual` input opens
+        // when frames arrive, for their kind (images or H.264/H.265), and
+        // reopens if a client switches kinds.
+        set_manual(&pushed, plan.is_manual());
+        let wanted = if plan.is_manual() {
+            let next_kind = pushed.lock().ok().and_then(|p| p.queue.front().map(|f| f.kind));
+            match next_kind {
+                Some(PushedKind::Image) => Some(SourceKind::PushedImages),
+                Some(PushedKind::H264) => Some(SourceKind::PushedVideo { h265: false }),
+                Some(PushedKind::H265) => Some(SourceKind::PushedVideo { h265: true }),
+                None => opened.clone(),
+            }
+        } else {
+            plan.source_kind()
+        };
+        if wanted != opened {
+            source = None;
+            opened = None;
+        }
         if source.is_none() {
-            let Some(kind) = plan.source_kind() else {
-                if !reported_no_input {
+            let Some(kind) = wanted else {
+                if !plan.is_manual() && !reported_no_input {
                     ctx.errors.report("no input configured: set one with POST .../input");
                     reported_no_input = true;
                 }
-                set_accepts(&pushed, None);
                 sleep_unless_stopped(&stop, POLL);
                 continue;
             };
@@ -248,17 +280,8 @@ pub fn run(
             match Source::open(&kind, m.width, m.height, plan.realtime) {
                 Ok(s) => {
                     debug!(instance_id = %id, ?kind, "source opened");
-                    set_accepts(
-                        &pushed,
-                        match kind {
-                            SourceKind::PushedImages => Some(vec![PushedKind::Image]),
-                            SourceKind::PushedVideo { h265 } => {
-                                Some(vec![if h265 { PushedKind::H265 } else { PushedKind::H264 }])
-                            }
-                            SourceKind::Uri(_) => None,
-                        },
-                    );
                     source = Some(s);
+                    opened = Some(kind);
                     source_state = "Connected";
                 }
                 Err(e) => {
@@ -434,7 +457,7 @@ pub fn run(
             }
         }
     }
-    set_accepts(&pushed, None);
+    set_manual(&pushed, false);
     drop(source);
     info!(instance_id = %id, "pipeline stopped");
 }
@@ -448,12 +471,12 @@ fn bbox(r: &crate::detect::Rect) -> BBox {
     }
 }
 
-fn set_accepts(pushed: &Mutex<PushSlot>, kinds: Option<Vec<PushedKind>>) {
+fn set_manual(pushed: &Mutex<PushSlot>, manual: bool) {
     let mut p = pushed.lock().unwrap_or_else(|p| p.into_inner());
-    if kinds.is_none() {
+    if !manual {
         p.queue.clear();
     }
-    p.accepts = kinds;
+    p.manual = manual;
 }
 
 /// Sleeps up to `d`, waking early when a stop is requested.

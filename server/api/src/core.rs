@@ -310,3 +310,19 @@ fn base64_bytes(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::S
     }
     .into()
 }
+
+/// Codec of frames pushed to `push/encoded/{codecId}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CodecId {
+    H264,
+    H265,
+}
+
+/// `{instanceId}/push/encoded/{codecId}`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EncodedPushPath {
+    pub instance_id: Uuid,
+    pub codec_id: CodecId,
+}

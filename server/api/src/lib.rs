@@ -20,7 +20,7 @@ pub mod securt;
 
 use dropshot::{
     Body, Header, HttpError, HttpResponseCreated, HttpResponseDeleted, HttpResponseOk,
-    HttpResponseUpdatedNoContent, Path, Query, RequestContext, TypedBody,
+    HttpResponseUpdatedNoContent, MultipartBody, Path, Query, RequestContext, TypedBody,
 };
 
 use crate::core::*;
@@ -30,6 +30,9 @@ use crate::securt::*;
 /// carry whole JSON documents (handlers, area lists), well above dropshot's
 /// 1 KiB default, but nothing legitimate comes near this.
 pub const MAX_REQUEST_BODY_BYTES: usize = 1024 * 1024;
+
+/// Largest pushed frame (bytes): a 4K JPEG is a few MiB.
+pub const MAX_PUSHED_FRAME_BYTES: usize = 32 * 1024 * 1024;
 
 /// The RT Server API. Implemented by `rt-server`.
 #[dropshot::api_description]
@@ -193,6 +196,34 @@ pub trait RtApi {
         rqctx: RequestContext<Self::Context>,
         path: Path<InstancePath>,
         body: TypedBody<EnabledWrite>,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
+
+    /// Pushes one image (JPEG, PNG, BMP) to a `Manual` input.
+    #[endpoint {
+        method = POST,
+        path = "/v1/core/instance/{instanceId}/push/compressed",
+        tags = ["core"],
+        content_type = "multipart/form-data",
+        request_body_max_bytes = MAX_PUSHED_FRAME_BYTES,
+    }]
+    async fn push_compressed_frame(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+        body: MultipartBody,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
+
+    /// Pushes encoded H.264/H.265 access units to a `Manual` input.
+    #[endpoint {
+        method = POST,
+        path = "/v1/core/instance/{instanceId}/push/encoded/{codecId}",
+        tags = ["core"],
+        content_type = "multipart/form-data",
+        request_body_max_bytes = MAX_PUSHED_FRAME_BYTES,
+    }]
+    async fn push_encoded_frame(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<EncodedPushPath>,
+        body: MultipartBody,
     ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
 
     /// Solutions this server can run.

@@ -75,6 +75,12 @@ impl TestServer {
         }
     }
 
+    /// A handle on a server another `TestServer` owns (for tasks that need
+    /// their own): no process, nothing killed on drop.
+    pub fn attach(base: &str) -> AttachedServer {
+        AttachedServer { base: base.to_string() }
+    }
+
     /// Keeps `dir` alive (and removes it) with the server.
     pub fn keep(&mut self, dir: tempfile::TempDir) {
         self._tmp = Some(dir);
@@ -149,6 +155,35 @@ impl Drop for TestServer {
         if std::thread::panicking() {
             eprintln!("--- rt-server log ---\n{}", self.logs());
         }
+    }
+}
+
+/// A server reached by address only (see [`TestServer::attach`]).
+#[derive(Debug, Clone)]
+pub struct AttachedServer {
+    pub base: String,
+}
+
+impl AttachedServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+/// Anything with a base URL.
+pub trait Base {
+    fn url(&self, path: &str) -> String;
+}
+
+impl Base for TestServer {
+    fn url(&self, path: &str) -> String {
+        TestServer::url(self, path)
+    }
+}
+
+impl Base for AttachedServer {
+    fn url(&self, path: &str) -> String {
+        AttachedServer::url(self, path)
     }
 }
 

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use crate::common::TestServer;
+use crate::common::{Base, TestServer};
 
 /// An asset's path: from its variable, else from `./dev`'s cache.
 fn asset(var: &str, default: &str) -> String {
@@ -49,7 +49,7 @@ pub struct Record {
 
 /// Reads SSE records from `path` until `done` says so or `limit` passes.
 pub async fn read_sse(
-    s: &TestServer,
+    s: &impl Base,
     path: &str,
     last_event_id: Option<u64>,
     limit: Duration,

@@ -1,0 +1,50 @@
+//! `POST .../push/compressed` and `.../push/encoded/{codecId}`: frames a
+//! client pushes to an instance whose input is `Manual`, as a multipart
+//! form with `frame` (the file) and an optional `timestamp` (ms).
+
+use dropshot::MultipartBody;
+use rt_pipeline::runtime::{PushedFrame, PushedKind};
+use uuid::Uuid;
+
+use crate::context::ServerContext;
+use crate::error::Error;
+
+/// Reads the form and hands the frame to the instance.
+pub async fn push(
+    ctx: &ServerContext,
+    id: Uuid,
+    kind: PushedKind,
+    mut body: MultipartBody,
+) -> Result<(), Error> {
+    // Unknown instance first: a 404 is more useful than a form error.
+    ctx.engine.get(id)?;
+    let bad = |message: String| Error::Engine(rt_pipeline::Error::invalid("frame", message));
+    let mut data = None;
+    let mut timestamp_ms = None;
+    while let Some(field) =
+        body.content.next_field().await.map_err(|e| bad(format!("invalid multipart form: {e}")))?
+    {
+        match field.name() {
+            Some("frame") => {
+                let bytes = field.bytes().await.map_err(|e| bad(format!("unreadable: {e}")))?;
+                data = Some(bytes.to_vec());
+            }
+            Some("timestamp") => {
+                let text =
+                    field.text().await.map_err(|e| bad(format!("unreadable timestamp: {e}")))?;
+                timestamp_ms = Some(text.trim().parse::<i64>().map_err(|_| {
+                    Error::Engine(rt_pipeline::Error::invalid(
+                        "timestamp",
+                        format!("'{text}' is not an integer (milliseconds)"),
+                    ))
+                })?);
+            }
+            _ => {}
+        }
+    }
+    let data = data.ok_or(Error::Missing("frame"))?;
+    if data.is_empty() {
+        return Err(bad("is empty".into()));
+    }
+    Ok(ctx.engine.push(id, PushedFrame { kind, data, timestamp_ms })?)
+}

@@ -1,0 +1,146 @@
+//! Frames pushed over HTTP to a `Manual` input: detections from a still
+//! image of the clip, and the 400/409 answers.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::common::{Case, TestServer, check_cases};
+use crate::media::{Record, media_server, read_sse, test_video};
+
+/// Frame 135 of the clip, as JPEG: nine people in view, eight of them
+/// clearly.
+fn still_frame() -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("gst-launch-1.0")
+        .args(["-q", "filesrc"])
+        .arg(format!("location={}", test_video()))
+        .args([
+            "!",
+            "decodebin",
+            "!",
+            "videoconvert",
+            "!",
+            "jpegenc",
+            "quality=90",
+            "!",
+            "multifilesink",
+        ])
+        .arg(format!("location={}/f%04d.jpg", dir.path().display()))
+        .status()
+        .expect("gst-launch-1.0 runs (./dev installs it)");
+    assert!(status.success());
+    std::fs::read(dir.path().join("f0135.jpg")).expect("frame 135")
+}
+
+async fn push(s: &TestServer, id: uuid::Uuid, jpeg: &[u8]) -> u16 {
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "frame",
+            reqwest::multipart::Part::bytes(jpeg.to_vec())
+                .file_name("f.jpg")
+                .mime_str("image/jpeg")
+                .unwrap(),
+        )
+        .text("timestamp", chrono::Utc::now().timestamp_millis().to_string());
+    let url = s.url(&format!("/v1/core/instance/{id}/push/compressed"));
+    reqwest::Client::new().post(url).multipart(form).send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn a_pushed_still_frame_yields_the_people_in_it() {
+    let s = media_server();
+    let c = s.client();
+    let jpeg = still_frame();
+    let id = s.create(json!({"solution": "securt", "name": "pushed"})).await;
+    assert_eq!(
+        s.raw("POST", &format!("/v1/core/instance/{id}/input"), Some(r#"{"type": "Manual"}"#))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(push(&s, id, &jpeg).await, 409, "not running yet");
+    c.start_instance(&id).await.unwrap();
+    let path = format!("/v1/core/instance/{id}/consume_events_sse");
+    let reader = {
+        let path = path.clone();
+        let base = s.base.clone();
+        tokio::spawn(async move {
+            let s = crate::common::TestServer::attach(&base);
+            read_sse(&s, &path, None, Duration::from_secs(20), |rs: &[Record]| {
+                persons(rs).len() >= 7
+            })
+            .await
+        })
+    };
+    // The tracker confirms a track after three matches in a row.
+    for _ in 0..8 {
+        let mut status = push(&s, id, &jpeg).await;
+        while status == 409 {
+            // The queue is full: the model has not caught up yet.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            status = push(&s, id, &jpeg).await;
+        }
+        assert_eq!(status, 204);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let records = reader.await.unwrap();
+    let ids = persons(&records);
+    assert!(ids.len() >= 7, "{} people confirmed on a frame with 8 clear ones: {ids:?}", ids.len());
+}
+
+fn persons(rs: &[Record]) -> BTreeSet<String> {
+    rs.iter()
+        .filter(|r| r.event == "track" && r.data["object_class"] == "Person")
+        .map(|r| r.data["tracking_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn pushes_are_refused_clearly() {
+    let s = media_server();
+    let id = s.create(json!({"solution": "securt"})).await;
+    let file_input = format!(r#"{{"type": "File", "uri": "{}"}}"#, test_video());
+    s.raw("POST", &format!("/v1/core/instance/{id}/input"), Some(&file_input)).await;
+    s.client().start_instance(&id).await.unwrap();
+    assert_eq!(push(&s, id, b"\xff\xd8not really").await, 409, "input is not Manual");
+    let unknown = uuid::Uuid::new_v4();
+    let form = |fields: &[(&str, &str)]| {
+        let boundary = "XyZ";
+        let mut body = String::new();
+        for (name, value) in fields {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            ));
+        }
+        body.push_str(&format!("--{boundary}--\r\n"));
+        body
+    };
+    let send = |path: String, body: String| {
+        let url = s.url(&path);
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .header("content-type", "multipart/form-data; boundary=XyZ")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap())
+        }
+    };
+    let p = format!("/v1/core/instance/{id}/push/compressed");
+    let (st, text) = send(p.clone(), form(&[("timestamp", "5")])).await;
+    assert!(st == 400 && text.contains("frame: is required"), "{st} {text}");
+    let (st, text) = send(p.clone(), form(&[("frame", "x"), ("timestamp", "soon")])).await;
+    assert!(st == 400 && text.contains("timestamp: 'soon' is not an integer"), "{st} {text}");
+    let (st, _) =
+        send(format!("/v1/core/instance/{unknown}/push/compressed"), form(&[("frame", "x")])).await;
+    assert_eq!(st, 404);
+    let (st, text) =
+        send(format!("/v1/core/instance/{id}/push/encoded/vp9"), form(&[("frame", "x")])).await;
+    assert!(st == 400, "{st} {text}");
+    check_cases(&s, &[Case::new("POST", &p, Some("{}"), 400, "missing boundary")]).await;
+}
