@@ -10,6 +10,7 @@
 //! rules, detection options and the frame rate limit at once; a new input
 //! reopens the source.
 
+mod crop;
 pub mod infer;
 mod payload;
 pub mod source;

@@ -144,3 +144,21 @@ pub fn statistics(instance_id: Uuid, s: &Statistics) -> Map<String, Value> {
     m.insert("source_reconnects".into(), json!(s.source_reconnects));
     m
 }
+
+/// One `crop` event: the view of a newly confirmed track.
+pub fn crop(
+    instance_id: Uuid,
+    frame_ms: i64,
+    tracking_id: u64,
+    confidence: f32,
+    at: &BBox,
+    image: String,
+) -> Map<String, Value> {
+    let mut m = common(instance_id, Some(frame_ms));
+    m.insert("ref_tracking_id".into(), json!(tracking_id.to_string()));
+    m.insert("confidence".into(), json!(f64::from(confidence)));
+    m.insert("crop_timestamp_ms".into(), json!(frame_ms));
+    m.insert("image".into(), json!(image));
+    m.insert("location".into(), location(at));
+    m
+}

@@ -9,6 +9,7 @@
 //!   ! videoconvert ! tee
 //!     ! queue ! videoscale add-borders ! RGB WxH, par 1/1 ! appsink "model"
 //!     ! queue (a probe keeps <= 2 frames a second) ! jpegenc ! appsink "jpeg"
+//!     ! queue ! appsink "full" (full-size RGB, newest 6, for crops)
 //! ```
 //!
 //! The preview is thinned by a pad probe on wall-clock time rather than by
@@ -41,6 +42,16 @@ pub struct ModelFrame {
     pub pts_ms: Option<i64>,
 }
 
+/// A full-size RGB frame (for crops).
+#[derive(Debug)]
+pub struct FullFrame {
+    pub data: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    pub stride: usize,
+    pub pts_ms: Option<i64>,
+}
+
 /// What the source produced.
 #[derive(Debug)]
 pub enum Next {
@@ -70,6 +81,7 @@ pub struct Source {
     pipeline: gst::Pipeline,
     model: gst_app::AppSink,
     jpeg: gst_app::AppSink,
+    full: gst_app::AppSink,
     push: Option<gst_app::AppSrc>,
     /// Source frame size, once known.
     source_size: Option<(u32, u32)>,
@@ -99,7 +111,12 @@ impl Source {
         let pipeline = gst::Pipeline::new();
         let convert = element("videoconvert")?;
         let tee = element("tee")?;
+        // A short queue: the decoder may not run ahead of the model, so the
+        // crop branch holds the very frames the model sees.
         let q_model = element("queue")?;
+        q_model.set_property("max-size-buffers", 2u32);
+        q_model.set_property("max-size-time", 0u64);
+        q_model.set_property("max-size-bytes", 0u32);
         let scale = element("videoscale")?;
         scale.set_property("add-borders", true);
         let model_caps = gst::Caps::builder("video/x-raw")
@@ -139,18 +156,28 @@ impl Source {
         let jpegenc = element("jpegenc")?;
         jpegenc.set_property("quality", 85i32);
         let jpeg = gst_app::AppSink::builder().max_buffers(1).drop(true).sync(false).build();
+        let q_full = element("queue")?;
+        q_full.set_property_from_str("leaky", "downstream");
+        let full_caps = gst::Caps::builder("video/x-raw").field("format", "RGB").build();
+        let full = gst_app::AppSink::builder()
+            .caps(&full_caps)
+            .max_buffers(6)
+            .drop(true)
+            .sync(false)
+            .build();
 
         pipeline
-            .add_many([&convert, &tee, &q_model, &scale, &q_jpeg, &jpegenc])
+            .add_many([&convert, &tee, &q_model, &scale, &q_jpeg, &jpegenc, &q_full])
             .map_err(|e| e.to_string())?;
         pipeline
-            .add_many([model.upcast_ref::<gst::Element>(), jpeg.upcast_ref()])
+            .add_many([model.upcast_ref::<gst::Element>(), jpeg.upcast_ref(), full.upcast_ref()])
             .map_err(|e| e.to_string())?;
         gst::Element::link_many([&convert, &tee]).map_err(|e| e.to_string())?;
         gst::Element::link_many([&tee, &q_model, &scale, model.upcast_ref()])
             .map_err(|e| e.to_string())?;
         gst::Element::link_many([&tee, &q_jpeg, &jpegenc, jpeg.upcast_ref()])
             .map_err(|e| e.to_string())?;
+        gst::Element::link_many([&tee, &q_full, full.upcast_ref()]).map_err(|e| e.to_string())?;
 
         let mut push = None;
         let decode = match kind {
@@ -195,7 +222,7 @@ impl Source {
                 let _ = pad.link(&convert_sink);
             }
         });
-        let source = Source { pipeline, model, jpeg, push, source_size: None };
+        let source = Source { pipeline, model, jpeg, full, push, source_size: None };
         if let Err(e) = source.pipeline.set_state(gst::State::Playing) {
             // The bus says why (a missing file, an unreachable camera).
             let why = source.bus_error().unwrap_or_else(|| e.to_string());
@@ -245,6 +272,33 @@ impl Source {
         let buffer = sample.buffer()?;
         let map = buffer.map_readable().ok()?;
         Some(map.as_slice().to_vec())
+    }
+
+    /// The full-size frame closest to `pts_ms` among the newest few (the
+    /// crop branch runs at most a few frames ahead of the model).
+    pub fn full_frame(&mut self, pts_ms: Option<i64>) -> Option<FullFrame> {
+        let mut best: Option<FullFrame> = None;
+        while let Some(sample) = self.full.try_pull_sample(gst::ClockTime::ZERO) {
+            let Ok(f) = frame_of(&sample) else { continue };
+            let f = FullFrame {
+                data: f.data,
+                width: f.width,
+                height: f.height,
+                stride: f.stride,
+                pts_ms: f.pts_ms,
+            };
+            let closer = match (&best, pts_ms) {
+                (None, _) => true,
+                (Some(b), Some(t)) => {
+                    (f.pts_ms.unwrap_or(0) - t).abs() <= (b.pts_ms.unwrap_or(0) - t).abs()
+                }
+                (Some(_), None) => true,
+            };
+            if closer {
+                best = Some(f);
+            }
+        }
+        best
     }
 
     /// The source's frame size, once the first preview frame has been seen.

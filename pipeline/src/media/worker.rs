@@ -4,7 +4,7 @@
 //! failing source with backoff until it comes back, and returns promptly
 //! when asked to stop.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use tracing::{debug, info};
 
 use super::MediaOptions;
+use super::crop;
 use super::infer::{Model, ModelOptions};
 use super::payload::{self, Statistics, TrackPayload};
 use super::source::{Next, Source, SourceKind};
@@ -168,6 +169,8 @@ pub fn run(
     let mut first_seen: HashMap<u64, i64> = HashMap::new();
     let mut reported_no_input = false;
     let mut opened: Option<SourceKind> = None;
+    let mut crops = crop::Budget::default();
+    let mut cropped: HashSet<u64> = HashSet::new();
 
     while !stop.load(Ordering::SeqCst) {
         // Config changes apply between frames.
@@ -449,6 +452,28 @@ pub fn run(
                 }
                 for e in &events {
                     ctx.bus.publish(e.event_type, payload::analytics(id, e));
+                }
+                // A crop of each newly confirmed track, within the budget,
+                // cut from the very frame the model saw (a track waits for
+                // the next frame when that one is no longer at hand).
+                cropped.retain(|tid| tracks.iter().any(|t| t.id == *tid));
+                let mut full = None;
+                for t in tracks.iter().filter(|t| t.confirmed && t.lost_ms == 0) {
+                    if cropped.contains(&t.id) {
+                        continue;
+                    }
+                    if full.is_none() {
+                        full = src.full_frame(frame.pts_ms).filter(|f| f.pts_ms == frame.pts_ms);
+                    }
+                    let Some(f) = &full else { break };
+                    if !crops.take(time_ms) {
+                        break;
+                    }
+                    cropped.insert(t.id);
+                    if let Some(image) = crop::jpeg_base64(f, &t.rect) {
+                        let p = payload::crop(id, time_ms, t.id, t.score, &bbox(&t.rect), image);
+                        ctx.bus.publish("crop", p);
+                    }
                 }
                 ctx.stats.track_count.store(confirmed, Ordering::Relaxed);
                 ctx.stats.frames_processed.fetch_add(1, Ordering::Relaxed);

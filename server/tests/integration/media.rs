@@ -117,7 +117,9 @@ async fn the_clip_yields_confirmed_person_tracks_and_statistics() {
             .collect()
     };
     let records = read_sse(&s, &path, None, Duration::from_secs(20), |rs| {
-        persons(rs).len() >= 5 && rs.iter().filter(|r| r.event == "statistics").count() >= 3
+        persons(rs).len() >= 5
+            && rs.iter().filter(|r| r.event == "statistics").count() >= 3
+            && rs.iter().any(|r| r.event == "crop")
     })
     .await;
     let ids = persons(&records);
@@ -150,6 +152,22 @@ async fn the_clip_yields_confirmed_person_tracks_and_statistics() {
         let v = loc[k].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&v), "normalised {k}: {loc}");
     }
+    // A crop shows a confirmed track, as a JPEG.
+    let crop = records.iter().find(|r| r.event == "crop").expect("a crop event");
+    let tracked: BTreeSet<&str> = records
+        .iter()
+        .filter(|r| r.event == "track")
+        .filter_map(|r| r.data["tracking_id"].as_str())
+        .collect();
+    assert!(tracked.contains(crop.data["ref_tracking_id"].as_str().unwrap()), "crop of a track");
+    let image = base64::engine::general_purpose::STANDARD
+        .decode(crop.data["image"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(&image[..2], &[0xFF, 0xD8], "crop is a JPEG");
+    let crops = records.iter().filter(|r| r.event == "crop").count();
+    let seconds = (times_span(&records) as f64 / 1000.0).max(1.0);
+    assert!(crops as f64 <= 5.0 + 2.0 * seconds, "{crops} crops in {seconds} s: rate-limited");
+
     // Statistics: once a second, with the clip's facts.
     let stats: Vec<&Record> = records.iter().filter(|r| r.event == "statistics").collect();
     let times: Vec<i64> =
@@ -223,4 +241,10 @@ async fn a_missing_file_is_an_instance_error_not_a_crash() {
     assert!(s.client().get_instance(&id).await.unwrap().into_inner().running);
     s.client().stop_instance(&id).await.unwrap();
     assert_eq!(s.client().get_version().await.unwrap().status().as_u16(), 200);
+}
+
+/// Milliseconds between the first and the last record.
+fn times_span(rs: &[Record]) -> i64 {
+    let ts: Vec<i64> = rs.iter().filter_map(|r| r.data["system_timestamp"].as_i64()).collect();
+    ts.iter().max().unwrap_or(&0) - ts.iter().min().unwrap_or(&0)
 }
