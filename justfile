@@ -76,5 +76,10 @@ test: lint
     cargo test --workspace --doc
     cargo nextest run --workspace --profile ci
 
+# Benchmarks (release build): appends machine, date and figures to bench/RESULTS.md.
+bench:
+    cargo build --release -p rt-server -p rt-bench
+    "${CARGO_TARGET_DIR:-target}/release/rt-bench" "${CARGO_TARGET_DIR:-target}/release/rt-server"
+
 # What CI runs.
 ci: test

@@ -72,15 +72,7 @@ impl Engine {
     ) -> Result<Uuid> {
         let area_id = area_id.unwrap_or_else(Uuid::new_v4);
         let area = write.into_area(area_id, kind)?;
-        self.change_securt(id, |tree, current| {
-            if current.has_id(area_id) {
-                return Err(Error::EntityExists(area_id));
-            }
-            let value =
-                serde_json::to_value(&area).map_err(|e| Error::invalid("area", e.to_string()))?;
-            config_tree::set(tree, &area_path(area_id), value)
-        })?;
-        Ok(area_id)
+        self.insert_entity(id, area_id, &area_path(area_id), &area)
     }
 
     /// Creates a line, like [`Engine::create_area`].
@@ -93,15 +85,27 @@ impl Engine {
     ) -> Result<Uuid> {
         let line_id = line_id.unwrap_or_else(Uuid::new_v4);
         let line = write.into_line(line_id, kind)?;
+        self.insert_entity(id, line_id, &line_path(line_id), &line)
+    }
+
+    /// Stores a new area or line at `path`, unless its id is taken (areas
+    /// and lines share one id space).
+    fn insert_entity(
+        &self,
+        id: Uuid,
+        entity_id: Uuid,
+        path: &str,
+        entity: &impl serde::Serialize,
+    ) -> Result<Uuid> {
+        let value =
+            serde_json::to_value(entity).map_err(|e| Error::invalid(path, e.to_string()))?;
         self.change_securt(id, |tree, current| {
-            if current.has_id(line_id) {
-                return Err(Error::EntityExists(line_id));
+            if current.has_id(entity_id) {
+                return Err(Error::EntityExists(entity_id));
             }
-            let value =
-                serde_json::to_value(&line).map_err(|e| Error::invalid("line", e.to_string()))?;
-            config_tree::set(tree, &line_path(line_id), value)
+            config_tree::set(tree, path, value)
         })?;
-        Ok(line_id)
+        Ok(entity_id)
     }
 
     /// Deletes one area.

@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use jpeg_encoder::{ColorType, Encoder};
 
-use super::source::FullFrame;
+use super::source::YuvFrame;
 use crate::detect::Rect;
 
 /// Crops sent per second at most (bursts of up to `BURST`): enough for a
@@ -47,7 +47,10 @@ impl Budget {
 }
 
 /// The box (normalised) with a margin, cut from `frame`, as base64 JPEG.
-pub fn jpeg_base64(frame: &FullFrame, rect: &Rect) -> Option<String> {
+/// The crop's pixels are copied as they are (YCbCr, chroma from the 2x2
+/// subsampled planes); the encoder takes YCbCr directly, so no colour
+/// conversion runs in Rust.
+pub fn jpeg_base64(frame: &YuvFrame, rect: &Rect) -> Option<String> {
     let (w, h) = (frame.width as f32, frame.height as f32);
     let mx = rect.width() * MARGIN;
     let my = rect.height() * MARGIN;
@@ -59,14 +62,20 @@ pub fn jpeg_base64(frame: &FullFrame, rect: &Rect) -> Option<String> {
         return None;
     }
     let (cw, ch) = (x2 - x1, y2 - y1);
-    let mut rgb = Vec::with_capacity(cw * ch * 3);
+    let [oy, ou, ov] = frame.offsets;
+    let [sy, su, sv] = frame.strides;
+    let d = &frame.data;
+    let mut ycbcr = Vec::with_capacity(cw * ch * 3);
     for row in y1..y2 {
-        let start = row * frame.stride + x1 * 3;
-        rgb.extend_from_slice(frame.data.get(start..start + cw * 3)?);
+        for col in x1..x2 {
+            ycbcr.push(*d.get(oy + row * sy + col)?);
+            ycbcr.push(*d.get(ou + (row / 2) * su + col / 2)?);
+            ycbcr.push(*d.get(ov + (row / 2) * sv + col / 2)?);
+        }
     }
     let mut out = Vec::new();
     Encoder::new(&mut out, 85)
-        .encode(&rgb, u16::try_from(cw).ok()?, u16::try_from(ch).ok()?, ColorType::Rgb)
+        .encode(&ycbcr, u16::try_from(cw).ok()?, u16::try_from(ch).ok()?, ColorType::Ycbcr)
         .ok()?;
     Some(base64::engine::general_purpose::STANDARD.encode(out))
 }
@@ -86,12 +95,13 @@ mod tests {
 
     #[test]
     fn crops_are_jpegs_of_the_box() {
-        let (w, h) = (64u32, 48u32);
-        let frame = FullFrame {
-            data: vec![128; (w * h * 3) as usize],
-            width: w,
-            height: h,
-            stride: (w * 3) as usize,
+        let (w, h) = (64usize, 48usize);
+        let frame = YuvFrame {
+            data: vec![128; w * h * 3 / 2],
+            width: w as u32,
+            height: h as u32,
+            offsets: [0, w * h, w * h + w * h / 4],
+            strides: [w, w / 2, w / 2],
             pts_ms: None,
         };
         let b64 = jpeg_base64(&frame, &Rect { x1: 0.25, y1: 0.25, x2: 0.5, y2: 0.75 }).unwrap();

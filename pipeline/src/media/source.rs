@@ -6,11 +6,16 @@
 //!
 //! ```text
 //! uridecodebin | appsrc ! decodebin
-//!   ! videoconvert ! tee
-//!     ! queue ! videoscale add-borders ! RGB WxH, par 1/1 ! appsink "model"
+//!   ! videoconvert ! I420 ! tee
+//!     ! queue ! videoscale add-borders ! videoconvert ! RGB WxH, par 1/1 ! appsink "model"
 //!     ! queue (a probe keeps <= 2 frames a second) ! jpegenc ! appsink "jpeg"
-//!     ! queue ! appsink "full" (full-size RGB, newest 6, for crops)
+//!     ! queue ! appsink "full" (full-size I420, newest 6, for crops)
 //! ```
+//!
+//! The tee carries the decoder's own YUV: the model branch scales first and
+//! converts only the small result to RGB, and the crop branch costs nothing
+//! until a crop is cut. On a two-core machine every conversion skipped is
+//! time the model gets.
 //!
 //! The preview is thinned by a pad probe on wall-clock time rather than by
 //! `videorate`, which asserts (aborting the process) on streams whose
@@ -30,9 +35,10 @@ use gstreamer_video as gst_video;
 /// for crops, cheap enough to ignore).
 const PREVIEW_FPS: u64 = 2;
 
-/// One letterboxed RGB frame for the model.
+/// One packed RGB frame: letterboxed to the model's size (from the model
+/// branch), or full size (from the crop branch).
 #[derive(Debug)]
-pub struct ModelFrame {
+pub struct RgbFrame {
     /// Packed RGB rows, `stride` bytes apart.
     pub data: Vec<u8>,
     pub width: u32,
@@ -42,20 +48,22 @@ pub struct ModelFrame {
     pub pts_ms: Option<i64>,
 }
 
-/// A full-size RGB frame (for crops).
+/// A full-size I420 frame (for crops): three planes in one buffer.
 #[derive(Debug)]
-pub struct FullFrame {
+pub struct YuvFrame {
     pub data: Vec<u8>,
     pub width: u32,
     pub height: u32,
-    pub stride: usize,
+    /// Byte offset and stride of the Y, U and V planes.
+    pub offsets: [usize; 3],
+    pub strides: [usize; 3],
     pub pts_ms: Option<i64>,
 }
 
 /// What the source produced.
 #[derive(Debug)]
 pub enum Next {
-    Frame(ModelFrame),
+    Frame(RgbFrame),
     /// Nothing within the timeout (a live source may be slow).
     Timeout,
     /// End of stream.
@@ -110,7 +118,10 @@ impl Source {
         init()?;
         let pipeline = gst::Pipeline::new();
         let convert = element("videoconvert")?;
+        let yuv = element("capsfilter")?;
+        yuv.set_property("caps", gst::Caps::builder("video/x-raw").field("format", "I420").build());
         let tee = element("tee")?;
+        let to_rgb = element("videoconvert")?;
         // A short queue: the decoder may not run ahead of the model, so the
         // crop branch holds the very frames the model sees.
         let q_model = element("queue")?;
@@ -158,7 +169,7 @@ impl Source {
         let jpeg = gst_app::AppSink::builder().max_buffers(1).drop(true).sync(false).build();
         let q_full = element("queue")?;
         q_full.set_property_from_str("leaky", "downstream");
-        let full_caps = gst::Caps::builder("video/x-raw").field("format", "RGB").build();
+        let full_caps = gst::Caps::builder("video/x-raw").field("format", "I420").build();
         let full = gst_app::AppSink::builder()
             .caps(&full_caps)
             .max_buffers(6)
@@ -167,13 +178,13 @@ impl Source {
             .build();
 
         pipeline
-            .add_many([&convert, &tee, &q_model, &scale, &q_jpeg, &jpegenc, &q_full])
+            .add_many([&convert, &yuv, &tee, &q_model, &scale, &to_rgb, &q_jpeg, &jpegenc, &q_full])
             .map_err(|e| e.to_string())?;
         pipeline
             .add_many([model.upcast_ref::<gst::Element>(), jpeg.upcast_ref(), full.upcast_ref()])
             .map_err(|e| e.to_string())?;
-        gst::Element::link_many([&convert, &tee]).map_err(|e| e.to_string())?;
-        gst::Element::link_many([&tee, &q_model, &scale, model.upcast_ref()])
+        gst::Element::link_many([&convert, &yuv, &tee]).map_err(|e| e.to_string())?;
+        gst::Element::link_many([&tee, &q_model, &scale, &to_rgb, model.upcast_ref()])
             .map_err(|e| e.to_string())?;
         gst::Element::link_many([&tee, &q_jpeg, &jpegenc, jpeg.upcast_ref()])
             .map_err(|e| e.to_string())?;
@@ -276,23 +287,15 @@ impl Source {
 
     /// The full-size frame closest to `pts_ms` among the newest few (the
     /// crop branch runs at most a few frames ahead of the model).
-    pub fn full_frame(&mut self, pts_ms: Option<i64>) -> Option<FullFrame> {
-        let mut best: Option<FullFrame> = None;
+    pub fn full_frame(&mut self, pts_ms: Option<i64>) -> Option<YuvFrame> {
+        let mut best: Option<YuvFrame> = None;
         while let Some(sample) = self.full.try_pull_sample(gst::ClockTime::ZERO) {
-            let Ok(f) = frame_of(&sample) else { continue };
-            let f = FullFrame {
-                data: f.data,
-                width: f.width,
-                height: f.height,
-                stride: f.stride,
-                pts_ms: f.pts_ms,
-            };
+            let Ok(f) = yuv_frame_of(&sample) else { continue };
             let closer = match (&best, pts_ms) {
-                (None, _) => true,
                 (Some(b), Some(t)) => {
                     (f.pts_ms.unwrap_or(0) - t).abs() <= (b.pts_ms.unwrap_or(0) - t).abs()
                 }
-                (Some(_), None) => true,
+                _ => true,
             };
             if closer {
                 best = Some(f);
@@ -306,13 +309,6 @@ impl Source {
         self.source_size
     }
 
-    /// Restarts a file from the beginning (looping inputs).
-    pub fn rewind(&self) -> Result<(), String> {
-        self.pipeline
-            .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT, gst::ClockTime::ZERO)
-            .map_err(|e| format!("cannot loop the input: {e}"))
-    }
-
     /// Hands a pushed frame to the pipeline.
     pub fn push(&self, data: Vec<u8>) -> Result<(), String> {
         let src = self.push.as_ref().ok_or("this input does not take pushed frames")?;
@@ -320,19 +316,37 @@ impl Source {
     }
 }
 
-fn frame_of(sample: &gst::Sample) -> Result<ModelFrame, String> {
+fn frame_of(sample: &gst::Sample) -> Result<RgbFrame, String> {
     let caps = sample.caps().ok_or("a frame without caps")?;
     let info =
         gst_video::VideoInfo::from_caps(caps).map_err(|e| format!("unexpected frame caps: {e}"))?;
     let buffer = sample.buffer().ok_or("a sample without a buffer")?;
     let pts_ms = buffer.pts().map(|t| t.mseconds() as i64);
     let map = buffer.map_readable().map_err(|e| e.to_string())?;
-    Ok(ModelFrame {
+    Ok(RgbFrame {
         data: map.as_slice().to_vec(),
         width: info.width(),
         height: info.height(),
         stride: info.stride()[0] as usize,
         pts_ms,
+    })
+}
+
+fn yuv_frame_of(sample: &gst::Sample) -> Result<YuvFrame, String> {
+    let caps = sample.caps().ok_or("a frame without caps")?;
+    let info =
+        gst_video::VideoInfo::from_caps(caps).map_err(|e| format!("unexpected frame caps: {e}"))?;
+    let buffer = sample.buffer().ok_or("a sample without a buffer")?;
+    let map = buffer.map_readable().map_err(|e| e.to_string())?;
+    let plane = |i: usize| -> (usize, usize) { (info.offset()[i], info.stride()[i] as usize) };
+    let ((o0, s0), (o1, s1), (o2, s2)) = (plane(0), plane(1), plane(2));
+    Ok(YuvFrame {
+        data: map.as_slice().to_vec(),
+        width: info.width(),
+        height: info.height(),
+        offsets: [o0, o1, o2],
+        strides: [s0, s1, s2],
+        pts_ms: buffer.pts().map(|t| t.mseconds() as i64),
     })
 }
 

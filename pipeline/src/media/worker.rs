@@ -313,11 +313,12 @@ pub fn run(
             Next::Eos => {
                 let file = matches!(plan.source_kind(), Some(SourceKind::Uri(ref u)) if !u.starts_with("rtsp"));
                 if file && plan.looping {
+                    // Start the file again with a fresh pipeline: a flushing
+                    // seek back to 0 on a stream that has reached EOS left
+                    // this tee'd pipeline silent. Stream time continues.
                     time_offset_ms = last_time_ms + 1;
-                    if let Err(e) = src.rewind() {
-                        ctx.errors.report(&e);
-                        source = None;
-                    }
+                    source = None;
+                    opened = None;
                 } else if file {
                     source_state = "Ended";
                     sleep_unless_stopped(&stop, POLL);

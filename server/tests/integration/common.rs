@@ -86,6 +86,11 @@ impl TestServer {
         self._tmp = Some(dir);
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn client(&self) -> rt_client::Client {
         rt_client::Client::new(&self.base)
     }

@@ -11,6 +11,7 @@ mod lifecycle;
 mod media;
 mod push;
 mod restart;
+mod robustness;
 mod rtsp;
 mod securt;
 mod securt_live;

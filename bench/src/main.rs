@@ -1,0 +1,275 @@
+//! `just bench`: measures what issue 3 asks of the pipeline and appends the
+//! figures to `bench/RESULTS.md`, with the machine and the date.
+//!
+//! - (a) raw model throughput: the ONNX session alone, on a real letterboxed
+//!   frame of the clip, with the threads an instance uses;
+//! - (b) one instance on the clip with pacing off, end to end (decode,
+//!   detection, tracking, rules, events), read from its own statistics;
+//! - b/a, the share of the model's speed the pipeline keeps (target >= 0.85);
+//! - event latency, frame decoded to SSE delivered, p50/p99, on the clip at
+//!   its own pace (target p99 <= inference time + 50 ms);
+//! - resident memory added by each extra running instance.
+//!
+//! Usage: `rt-bench SERVER_BINARY` (release build), with RT_MODEL_PATH,
+//! ORT_DYLIB_PATH and RT_TEST_VIDEO set (`./dev bench` does all of it).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use futures::StreamExt;
+use rt_pipeline::detect::{ModelFamily, to_chw};
+use rt_pipeline::media::infer::{Model, ModelOptions};
+use rt_pipeline::media::source::{Next, Source, SourceKind};
+use serde_json::{Value, json};
+
+/// ONNX Runtime threads per instance (the server's default).
+const THREADS: usize = 2;
+
+fn env_path(var: &str) -> Result<PathBuf> {
+    Ok(PathBuf::from(
+        std::env::var(var).with_context(|| format!("{var} is not set: run ./dev bench"))?,
+    ))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i]
+}
+
+/// (a): milliseconds per inference, median of `n` runs after warm-up.
+fn raw_model(model_path: &Path, ort: &Path, video: &str) -> Result<f64> {
+    let mut model = Model::load(&ModelOptions {
+        model: model_path.to_path_buf(),
+        library: ort.to_path_buf(),
+        threads: THREADS,
+    })
+    .map_err(anyhow::Error::msg)?;
+    let uri = format!("file://{video}");
+    let mut src = Source::open(&SourceKind::Uri(uri), model.width, model.height, false)
+        .map_err(anyhow::Error::msg)?;
+    let frame = loop {
+        match src.next(Duration::from_secs(5)) {
+            Next::Frame(f) => break f,
+            Next::Timeout => continue,
+            other => bail!("no frame from the clip: {other:?}"),
+        }
+    };
+    let mut chw = vec![0.0; 3 * frame.width as usize * frame.height as usize];
+    let pre = ModelFamily::NanoDet.preprocess();
+    to_chw(&frame.data, frame.width as usize, frame.height as usize, frame.stride, &pre, &mut chw)?;
+    for _ in 0..10 {
+        model.run(&chw).map_err(anyhow::Error::msg)?;
+    }
+    let mut times = Vec::new();
+    for _ in 0..200 {
+        let t = Instant::now();
+        model.run(&chw).map_err(anyhow::Error::msg)?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(percentile(&times, 0.5))
+}
+
+/// A server process on a free port.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(binary: &str, data: &std::path::Path) -> Result<Server> {
+        let mut child = Command::new(binary)
+            .args(["--port", "0", "--log-level", "warn", "--data-dir"])
+            .arg(data)
+            .env("RUST_LOG", "warn,rt_server=info")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .context("start rt-server")?;
+        let stderr = child.stderr.take().context("stderr")?;
+        let mut lines = BufReader::new(stderr).lines();
+        let base = loop {
+            let line = lines.next().context("rt-server exited")??;
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().unwrap_or_default().to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Ok(Server { child, base })
+    }
+
+    fn rss_kib(&self) -> Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .context("VmRSS")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn instance(
+    http: &reqwest::Client,
+    base: &str,
+    video: &str,
+    realtime: bool,
+) -> Result<String> {
+    let r: Value = http
+        .post(format!("{base}/v1/core/instance"))
+        .json(&json!({"solution": "securt", "name": "bench"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = r["instanceId"].as_str().context("instanceId")?.to_string();
+    let i = format!("{base}/v1/core/instance/{id}");
+    http.post(format!("{i}/input")).json(&json!({"type": "File", "uri": video})).send().await?;
+    let rt = json!({"path": "Input/realtime", "jsonValue": realtime.to_string()});
+    http.post(format!("{i}/config")).json(&rt).send().await?;
+    http.post(format!("{i}/start")).send().await?.error_for_status()?;
+    Ok(id)
+}
+
+/// Reads the instance's SSE stream for `secs`, returning (receive time ms,
+/// record) pairs.
+async fn listen(base: &str, id: &str, secs: u64) -> Result<Vec<(i64, Value)>> {
+    let resp = reqwest::Client::new()
+        .get(format!("{base}/v1/core/instance/{id}/consume_events_sse"))
+        .send()
+        .await?;
+    let mut body = resp.bytes_stream();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut buf = String::new();
+    let mut out = Vec::new();
+    while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline.into(), body.next()).await {
+        let now = chrono::Utc::now().timestamp_millis();
+        buf.push_str(&String::from_utf8_lossy(&chunk?));
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data: ")) {
+                out.push((now, serde_json::from_str(data)?));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let binary = std::env::args().nth(1).context("usage: rt-bench SERVER_BINARY")?;
+    let model = env_path("RT_MODEL_PATH")?;
+    let ort = env_path("ORT_DYLIB_PATH")?;
+    let video = env_path("RT_TEST_VIDEO")?.display().to_string();
+
+    eprintln!("bench: (a) raw model throughput");
+    let infer_ms = raw_model(&model, &ort, &video)?;
+
+    let data = std::env::temp_dir().join(format!("rt-bench-{}", std::process::id()));
+    let server = Server::start(&binary, &data)?;
+    let http = reqwest::Client::new();
+    // The server reads the detector from its environment (RT_MODEL_PATH,
+    // ORT_DYLIB_PATH), like `./dev run`.
+
+    eprintln!("bench: (b) one instance, pacing off");
+    let rss_idle = server.rss_kib()?;
+    let fast = instance(&http, &server.base, &video, false).await?;
+    let records = listen(&server.base, &fast, 25).await?;
+    let stats: Vec<&Value> =
+        records.iter().map(|(_, v)| v).filter(|v| v["$id"] == "statistics").collect();
+    // Skip the first seconds (model load, warm-up).
+    let steady: Vec<f64> =
+        stats.iter().skip(3).filter_map(|v| v["current_framerate"].as_f64()).collect();
+    let pipeline_fps = steady.iter().sum::<f64>() / steady.len().max(1) as f64;
+    http.post(format!("{}/v1/core/instance/{fast}/stop", server.base)).send().await?;
+
+    eprintln!("bench: latency at the clip's pace, and memory per instance");
+    let paced = instance(&http, &server.base, &video, true).await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rss_one = server.rss_kib()?;
+    let records = listen(&server.base, &paced, 20).await?;
+    // Decoded -> published (the worker's own measure, per second), and
+    // published -> received by this client (per event).
+    let worker: Vec<f64> = records
+        .iter()
+        .filter(|(_, v)| v["$id"] == "statistics")
+        .filter_map(|(_, v)| v["latency"].as_f64())
+        .collect();
+    let mut hop: Vec<f64> = records
+        .iter()
+        .filter(|(_, v)| v["$id"] == "track")
+        .filter_map(|(t, v)| v["system_timestamp"].as_i64().map(|s| (t - s) as f64))
+        .collect();
+    hop.sort_by(f64::total_cmp);
+    let mut worker_sorted = worker.clone();
+    worker_sorted.sort_by(f64::total_cmp);
+    let extra_a = instance(&http, &server.base, &video, true).await?;
+    let extra_b = instance(&http, &server.base, &video, true).await?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let rss_three = server.rss_kib()?;
+    for id in [&paced, &extra_a, &extra_b] {
+        http.post(format!("{}/v1/core/instance/{id}/stop", server.base)).send().await?;
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&data);
+
+    let model_fps = 1000.0 / infer_ms;
+    let ratio = pipeline_fps / model_fps;
+    let p50 = percentile(&worker_sorted, 0.5) + percentile(&hop, 0.5);
+    let p99 = percentile(&worker_sorted, 0.99) + percentile(&hop, 0.99);
+    let per_instance_mib = (rss_three.saturating_sub(rss_one)) as f64 / 2.0 / 1024.0;
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    let report = format!(
+        "\n## {date} — {cpu}, {cores} cores\n\n\
+         Model NanoDet-m 416x416 (ONNX Runtime 1.31.1, {THREADS} threads), clip vtest.avi 768x576.\n\n\
+         | measure | value | target |\n|---|---|---|\n\
+         | (a) raw model, median of 200 runs | {infer_ms:.1} ms ({model_fps:.1} frames/s) | |\n\
+         | (b) one instance, pacing off, end to end | {pipeline_fps:.1} frames/s | |\n\
+         | b/a | {ratio:.3} | >= 0.85: {} |\n\
+         | latency decoded -> SSE delivered, p50 | {p50:.1} ms | |\n\
+         | latency decoded -> SSE delivered, p99 | {p99:.1} ms | <= {:.1} ms: {} |\n\
+         | resident memory, idle server | {:.0} MiB | |\n\
+         | resident memory per extra running instance | {per_instance_mib:.0} MiB | |\n\n\
+         Latency is the worker's own decoded-to-published time (sampled once a second) plus the \
+         published-to-received time of every `track` event at this client; the p99 adds the two \
+         p99s, an upper bound. Memory is VmRSS with 1 and then 3 instances running at the clip's pace.\n",
+        verdict(ratio >= 0.85),
+        infer_ms + 50.0,
+        verdict(p99 <= infer_ms + 50.0),
+        rss_idle as f64 / 1024.0,
+        date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+    );
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("RESULTS.md");
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+    if file.metadata()?.len() == 0 {
+        file.write_all(b"# Benchmark results\n\nAppended by `just bench` (see `bench/src/main.rs` for the method).\n")?;
+    }
+    file.write_all(report.as_bytes())?;
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{report}");
+    }
+    Ok(())
+}
