@@ -22,6 +22,9 @@ fn still_frame() -> Vec<u8> {
             "!",
             "videoconvert",
             "!",
+            "identity",
+            "eos-after=136",
+            "!",
             "jpegenc",
             "quality=90",
             "!",
@@ -143,4 +146,60 @@ async fn pushes_are_refused_clearly() {
         send(format!("/v1/core/instance/{id}/push/encoded/vp9"), form(&[("frame", "x")])).await;
     assert!(st == 400, "{st} {text}");
     check_cases(&s, &[Case::new("POST", &p, Some("{}"), 400, "missing boundary")]).await;
+}
+
+/// The clip's first frames as H.264 access units (Annex B byte stream),
+/// one file each.
+fn h264_access_units(count: usize) -> Vec<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("gst-launch-1.0")
+        .args(["-q", "filesrc"])
+        .arg(format!("location={}", test_video()))
+        .args(["!", "decodebin", "!", "videoconvert", "!", "video/x-raw,format=I420", "!"])
+        .args(["identity", &format!("eos-after={count}"), "!"])
+        .args(["x264enc", "tune=zerolatency", "key-int-max=10", "!", "h264parse", "!"])
+        .args(["video/x-h264,stream-format=byte-stream,alignment=au", "!", "multifilesink"])
+        .arg(format!("location={}/au%04d.h264", dir.path().display()))
+        .status()
+        .expect("gst-launch-1.0 runs");
+    assert!(status.success());
+    (0..count).map(|i| std::fs::read(dir.path().join(format!("au{i:04}.h264"))).unwrap()).collect()
+}
+
+#[tokio::test]
+async fn pushed_h264_access_units_are_decoded_and_detected() {
+    let s = media_server();
+    let units = h264_access_units(40);
+    let id = s.create(json!({"solution": "securt"})).await;
+    assert_eq!(
+        s.raw("POST", &format!("/v1/core/instance/{id}/input"), Some(r#"{"type": "Manual"}"#))
+            .await
+            .0,
+        204
+    );
+    s.client().start_instance(&id).await.unwrap();
+    let path = format!("/v1/core/instance/{id}/consume_events_sse");
+    let base = s.base.clone();
+    let reader = tokio::spawn(async move {
+        let s = crate::common::TestServer::attach(&base);
+        read_sse(&s, &path, None, Duration::from_secs(20), |rs: &[Record]| !persons(rs).is_empty())
+            .await
+    });
+    let url = s.url(&format!("/v1/core/instance/{id}/push/encoded/h264"));
+    for au in &units {
+        loop {
+            let form = reqwest::multipart::Form::new()
+                .part("frame", reqwest::multipart::Part::bytes(au.clone()).file_name("au.h264"));
+            let status =
+                reqwest::Client::new().post(&url).multipart(form).send().await.unwrap().status();
+            if status.as_u16() != 409 {
+                assert_eq!(status.as_u16(), 204);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let records = reader.await.unwrap();
+    assert!(!persons(&records).is_empty(), "people tracked from pushed H.264");
 }
