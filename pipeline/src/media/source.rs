@@ -93,6 +93,8 @@ pub struct Source {
     push: Option<gst_app::AppSrc>,
     /// Source frame size, once known.
     source_size: Option<(u32, u32)>,
+    /// Pushed frames: (epoch ms of stream time 0, last pts in ms).
+    push_clock: Option<(i64, i64)>,
 }
 
 fn element(factory: &str) -> Result<gst::Element, String> {
@@ -202,7 +204,8 @@ impl Source {
                 let src = gst_app::AppSrc::builder()
                     .is_live(true)
                     .format(gst::Format::Time)
-                    .do_timestamp(true)
+                    // Buffers carry the client's timestamps (see `push`).
+                    .do_timestamp(false)
                     .max_bytes(64 * 1024 * 1024)
                     .build();
                 if let SourceKind::PushedVideo { h265 } = kind {
@@ -233,7 +236,8 @@ impl Source {
                 let _ = pad.link(&convert_sink);
             }
         });
-        let source = Source { pipeline, model, jpeg, full, push, source_size: None };
+        let source =
+            Source { pipeline, model, jpeg, full, push, source_size: None, push_clock: None };
         if let Err(e) = source.pipeline.set_state(gst::State::Playing) {
             // The bus says why (a missing file, an unreachable camera).
             let why = source.bus_error().unwrap_or_else(|| e.to_string());
@@ -309,10 +313,28 @@ impl Source {
         self.source_size
     }
 
-    /// Hands a pushed frame to the pipeline.
-    pub fn push(&self, data: Vec<u8>) -> Result<(), String> {
+    /// Hands a pushed frame to the pipeline, stamped with the client's
+    /// timestamp (ms since the Unix epoch; arrival time when absent). Stream
+    /// time 0 is the first frame's timestamp; a timestamp that goes backwards
+    /// is moved just after the previous one, as decoders need.
+    pub fn push(&mut self, data: Vec<u8>, timestamp_ms: Option<i64>) -> Result<(), String> {
         let src = self.push.as_ref().ok_or("this input does not take pushed frames")?;
-        src.push_buffer(gst::Buffer::from_mut_slice(data)).map(|_| ()).map_err(|e| e.to_string())
+        let ts = timestamp_ms.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+        let (epoch, last) = *self.push_clock.get_or_insert((ts, -1));
+        let pts = (ts - epoch).max(last + 1);
+        self.push_clock = Some((epoch, pts));
+        let mut buffer = gst::Buffer::from_mut_slice(data);
+        buffer
+            .get_mut()
+            .ok_or("a fresh buffer is writable")?
+            .set_pts(gst::ClockTime::from_mseconds(pts as u64));
+        src.push_buffer(buffer).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// For pushed frames: the Unix time (ms) of stream time 0, once a frame
+    /// has been pushed.
+    pub fn push_epoch_ms(&self) -> Option<i64> {
+        self.push_clock.map(|(epoch, _)| epoch)
     }
 }
 

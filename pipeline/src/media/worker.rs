@@ -303,9 +303,13 @@ pub fn run(
         let queued: Vec<PushedFrame> =
             pushed.lock().map(|mut p| p.queue.drain(..).collect()).unwrap_or_default();
         for f in queued {
-            if let Err(e) = src.push(f.data) {
+            if let Err(e) = src.push(f.data, f.timestamp_ms) {
                 ctx.errors.report(&format!("pushed frame refused by the pipeline: {e}"));
             }
+        }
+        // Pushed frames' times are the clients' own (Unix ms).
+        if let Some(epoch) = src.push_epoch_ms() {
+            time_offset_ms = epoch;
         }
 
         match src.next(POLL) {

@@ -91,6 +91,12 @@ async fn a_pushed_still_frame_yields_the_people_in_it() {
     let records = reader.await.unwrap();
     let ids = persons(&records);
     assert!(ids.len() >= 7, "{} people confirmed on a frame with 8 clear ones: {ids:?}", ids.len());
+    // Events carry the pushed frames' own timestamps (Unix ms).
+    let now = chrono::Utc::now().timestamp_millis();
+    for r in records.iter().filter(|r| r.event == "track") {
+        let t = r.data["event_timestamp_ms"].as_i64().unwrap();
+        assert!((now - 60_000..=now).contains(&t), "frame time {t} is the client's, now {now}");
+    }
 }
 
 fn persons(rs: &[Record]) -> BTreeSet<String> {
