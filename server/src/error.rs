@@ -28,6 +28,9 @@ pub enum Error {
     /// A field required by this operation is missing.
     #[error("{0}: is required")]
     Missing(&'static str),
+    /// A bug: state the server holds cannot be shown (the message says what).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// rtconfig.json could not be written.
     #[error("failed to write server configuration {}", path.display())]
     WriteConfig {
@@ -64,7 +67,9 @@ impl From<Error> for HttpError {
             | Error::Missing(_) => {
                 client("BadRequest", ClientErrorStatusCode::BAD_REQUEST, message)
             }
-            Error::Engine(E::Persist { .. } | E::ReadStore { .. }) | Error::WriteConfig { .. } => {
+            Error::Engine(E::Persist { .. } | E::ReadStore { .. })
+            | Error::WriteConfig { .. }
+            | Error::Internal(_) => {
                 // Operators need the cause (a full disk, a permission), and
                 // it reveals nothing a caller of this API should not see.
                 let full = chain(&e);

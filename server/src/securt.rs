@@ -148,12 +148,8 @@ fn payload_class(c: ObjectClass) -> String {
 /// Stored entities are kept in exactly their wire form, so a conversion is
 /// a JSON round trip; a failure means the two models disagree (a bug).
 fn from_json<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, Error> {
-    serde_json::from_value(v).map_err(|e| {
-        Error::Engine(rt_pipeline::Error::invalid(
-            "SecuRT",
-            format!("stored entity unreadable: {e}"),
-        ))
-    })
+    serde_json::from_value(v)
+        .map_err(|e| Error::Internal(format!("a stored SecuRT entity has no wire form: {e}")))
 }
 
 fn wire_of<T: serde::Serialize, W: DeserializeOwned>(entity: &T) -> Result<W, Error> {
