@@ -255,27 +255,30 @@ pub struct LineCreated {
     pub area_id: Uuid,
 }
 
-/// Areas whose only options are their classes (intrusion, occupancy).
+/// What every stored area and line carries.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct AreaClassesRead {
+pub struct EntityRead {
     pub id: Uuid,
     #[serde(rename = "type")]
     pub kind: AnalyticsType,
     pub name: String,
     pub coordinates: Vec<Coordinate>,
     pub color: Vec<f64>,
+}
+
+/// Areas whose only options are their classes (intrusion, occupancy).
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct AreaClassesRead {
+    #[serde(flatten)]
+    pub common: EntityRead,
     pub classes: Vec<ObjectClass>,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AreaCrossingRead {
-    pub id: Uuid,
-    #[serde(rename = "type")]
-    pub kind: AnalyticsType,
-    pub name: String,
-    pub coordinates: Vec<Coordinate>,
-    pub color: Vec<f64>,
+    #[serde(flatten)]
+    pub common: EntityRead,
     pub classes: Vec<ObjectClass>,
     pub ignore_stationary_objects: bool,
     pub area_event: AreaEventType,
@@ -284,12 +287,8 @@ pub struct AreaCrossingRead {
 /// Areas with classes and a duration (loitering, dwelling).
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct AreaTimedRead {
-    pub id: Uuid,
-    #[serde(rename = "type")]
-    pub kind: AnalyticsType,
-    pub name: String,
-    pub coordinates: Vec<Coordinate>,
-    pub color: Vec<f64>,
+    #[serde(flatten)]
+    pub common: EntityRead,
     pub classes: Vec<ObjectClass>,
     pub seconds: i32,
 }
@@ -297,12 +296,8 @@ pub struct AreaTimedRead {
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AreaCrowdingRead {
-    pub id: Uuid,
-    #[serde(rename = "type")]
-    pub kind: AnalyticsType,
-    pub name: String,
-    pub coordinates: Vec<Coordinate>,
-    pub color: Vec<f64>,
+    #[serde(flatten)]
+    pub common: EntityRead,
     pub classes: Vec<ObjectClass>,
     pub object_count: i32,
     pub seconds: i32,
@@ -312,47 +307,31 @@ pub struct AreaCrowdingRead {
 /// ALPR).
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct AreaPlainRead {
-    pub id: Uuid,
-    #[serde(rename = "type")]
-    pub kind: AnalyticsType,
-    pub name: String,
-    pub coordinates: Vec<Coordinate>,
-    pub color: Vec<f64>,
+    #[serde(flatten)]
+    pub common: EntityRead,
 }
 
 /// Object left / object removed areas.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct AreaObjectRead {
-    pub id: Uuid,
-    #[serde(rename = "type")]
-    pub kind: AnalyticsType,
-    pub name: String,
-    pub coordinates: Vec<Coordinate>,
-    pub color: Vec<f64>,
+    #[serde(flatten)]
+    pub common: EntityRead,
     pub seconds: i32,
 }
 
 /// Crossing and counting lines.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct LineCrossingRead {
-    pub id: Uuid,
-    #[serde(rename = "type")]
-    pub kind: AnalyticsType,
-    pub name: String,
-    pub coordinates: Vec<Coordinate>,
-    pub color: Vec<f64>,
+    #[serde(flatten)]
+    pub common: EntityRead,
     pub classes: Vec<ObjectClass>,
     pub direction: LineDirection,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct LineTailgatingRead {
-    pub id: Uuid,
-    #[serde(rename = "type")]
-    pub kind: AnalyticsType,
-    pub name: String,
-    pub coordinates: Vec<Coordinate>,
-    pub color: Vec<f64>,
+    #[serde(flatten)]
+    pub common: EntityRead,
     pub classes: Vec<ObjectClass>,
     pub direction: LineDirection,
     pub seconds: i32,
