@@ -51,6 +51,18 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// No ONVIF camera has this uuid or address.
+    #[error("ONVIF camera {0} not found")]
+    CameraNotFound(String),
+    /// The ONVIF camera needs credentials, or refused the stored ones.
+    #[error("ONVIF camera {camera} is Unauthorized: {message}")]
+    CameraUnauthorized { camera: String, message: String },
+    /// The ONVIF camera is unreachable or answered badly.
+    #[error("ONVIF camera {camera} is Unknown: {message}")]
+    CameraUnavailable { camera: String, message: String },
+    /// The WS-Discovery socket could not be opened or used.
+    #[error("ONVIF discovery failed")]
+    Discovery(#[source] std::io::Error),
     /// The instances directory could not be read at startup.
     #[error("failed to read instances directory {}", path.display())]
     ReadStore {

@@ -14,6 +14,8 @@
 //! - [`solutions`]: the solutions this engine can run.
 //! - `media` (feature `media`, on by default): the pipeline of a running
 //!   instance: GStreamer in, ONNX Runtime detection, tracking, rules, events.
+//! - [`onvif`]: ONVIF cameras: WS-Discovery, device information, stream
+//!   URIs over SOAP with WS-UsernameToken credentials (no HTTP server side).
 //! - [`runtime`]: the seam to the media pipeline: what a running instance
 //!   is given ([`runtime::RunContext`]) and reports ([`runtime::RunStats`]).
 //! - [`securt`]: SecuRT areas, lines and options as stored in the tree (pure).
@@ -36,6 +38,7 @@ pub mod error;
 pub mod events;
 #[cfg(feature = "media")]
 pub mod media;
+pub mod onvif;
 pub mod runtime;
 pub mod securt;
 pub mod settings;

@@ -135,6 +135,14 @@ pub struct RunContext {
     pub errors: ErrorSink,
 }
 
+/// Credentials for the streams an instance opens: an RTSP URI given without
+/// user information (as `GET /v1/onvif/streams` returns them) is opened
+/// with these, so passwords never live in the config tree or in URIs.
+pub trait StreamCredentials: Send + Sync + fmt::Debug {
+    /// User name and password for this URI's host, if any are stored.
+    fn for_uri(&self, uri: &str) -> Option<(String, String)>;
+}
+
 /// Starts the processing of instances.
 pub trait Runner: Send + Sync + fmt::Debug {
     /// Starts processing; returns quickly (work happens on the pipeline's

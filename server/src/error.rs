@@ -48,17 +48,22 @@ impl From<Error> for HttpError {
         };
         let message = e.to_string();
         match &e {
-            Error::Engine(E::InstanceNotFound(_) | E::NotSecurt(_) | E::EntityNotFound { .. })
+            Error::Engine(
+                E::InstanceNotFound(_)
+                | E::NotSecurt(_)
+                | E::EntityNotFound { .. }
+                | E::CameraNotFound(_),
+            )
             | Error::UnknownEntityType { .. } => {
                 client("NotFound", ClientErrorStatusCode::NOT_FOUND, message)
             }
             Error::Engine(E::InstanceExists(_) | E::EntityExists(_) | E::PushRefused { .. }) => {
                 client("Conflict", ClientErrorStatusCode::CONFLICT, message)
             }
-            Error::Engine(E::InvalidState { .. }) => {
+            Error::Engine(E::InvalidState { .. } | E::CameraUnavailable { .. }) => {
                 client("InvalidState", ClientErrorStatusCode::NOT_ACCEPTABLE, message)
             }
-            Error::Engine(E::ReadOnly(_)) => {
+            Error::Engine(E::ReadOnly(_) | E::CameraUnauthorized { .. }) => {
                 client("Forbidden", ClientErrorStatusCode::FORBIDDEN, message)
             }
             Error::Engine(E::Invalid { .. })
@@ -67,7 +72,7 @@ impl From<Error> for HttpError {
             | Error::Missing(_) => {
                 client("BadRequest", ClientErrorStatusCode::BAD_REQUEST, message)
             }
-            Error::Engine(E::Persist { .. } | E::ReadStore { .. })
+            Error::Engine(E::Persist { .. } | E::ReadStore { .. } | E::Discovery(_))
             | Error::WriteConfig { .. }
             | Error::Internal(_) => {
                 // Operators need the cause (a full disk, a permission), and
