@@ -51,7 +51,7 @@ fn raw_model(model_path: &Path, ort: &Path, video: &str) -> Result<f64> {
     })
     .map_err(anyhow::Error::msg)?;
     let uri = format!("file://{video}");
-    let mut src = Source::open(&SourceKind::Uri(uri), model.width, model.height, false)
+    let mut src = Source::open(&SourceKind::Uri(uri), model.width, model.height, false, None)
         .map_err(anyhow::Error::msg)?;
     let frame = loop {
         match src.next(Duration::from_secs(5)) {

@@ -7,7 +7,9 @@
 //!   "web_server": { "enabled": true, "ip_address": "127.0.0.1", "port": 3546,
 //!                   "cors": { "enabled": false } },
 //!   "data_dir": "rt-data",
-//!   "log_level": "info"
+//!   "log_level": "info",
+//!   "onvif": { "interface": null, "probe_address": "239.255.255.250:3702",
+//!              "listen_address": "0.0.0.0:3702", "request_timeout_ms": 5000 }
 //! }
 //! ```
 //!
@@ -15,8 +17,9 @@
 //! an RT installation's file can be used as it is and survives our rewrites
 //! (`PUT /v1/core/system/config` edits only the keys it owns).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -47,6 +50,62 @@ pub struct RtConfig {
     /// The object detector.
     #[serde(default)]
     pub detector: Detector,
+    /// ONVIF camera discovery.
+    #[serde(default)]
+    pub onvif: Onvif,
+}
+
+/// Our `onvif` block: where WS-Discovery probes and listens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Onvif {
+    /// IPv4 address of the network interface to discover on. Default: none
+    /// (the system's routing decides).
+    #[serde(default)]
+    pub interface: Option<Ipv4Addr>,
+    /// Where the Probe is sent. Default: `239.255.255.250:3702`, the
+    /// WS-Discovery multicast group; a unicast address probes one host.
+    #[serde(default = "default_probe_address")]
+    pub probe_address: SocketAddr,
+    /// Where Hello and Bye announcements are heard; `null` turns that off.
+    /// Default: `0.0.0.0:3702` (joins the multicast group).
+    #[serde(default = "default_listen_address")]
+    pub listen_address: Option<SocketAddr>,
+    /// Limit of one SOAP call to a camera, in milliseconds. Default: 5000.
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+}
+
+impl Default for Onvif {
+    fn default() -> Self {
+        Onvif {
+            interface: None,
+            probe_address: default_probe_address(),
+            listen_address: default_listen_address(),
+            request_timeout_ms: default_request_timeout_ms(),
+        }
+    }
+}
+
+impl Onvif {
+    /// The engine's view of this block.
+    pub fn options(&self) -> rt_pipeline::onvif::OnvifOptions {
+        rt_pipeline::onvif::OnvifOptions {
+            interface: self.interface,
+            probe_address: self.probe_address,
+            listen_address: self.listen_address,
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+        }
+    }
+}
+
+fn default_probe_address() -> SocketAddr {
+    rt_pipeline::onvif::OnvifOptions::default().probe_address
+}
+fn default_listen_address() -> Option<SocketAddr> {
+    rt_pipeline::onvif::OnvifOptions::default().listen_address
+}
+fn default_request_timeout_ms() -> u64 {
+    5000
 }
 
 /// Our `detector` block: which model runs, and how.
@@ -141,6 +200,7 @@ impl Default for RtConfig {
             data_dir: default_data_dir(),
             log_level: default_log_level(),
             detector: Detector::default(),
+            onvif: Onvif::default(),
         }
     }
 }

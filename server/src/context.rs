@@ -3,7 +3,10 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use rt_pipeline::Engine;
+use rt_pipeline::onvif::Onvif;
 use tokio::sync::watch;
 
 use crate::config::ConfigFile;
@@ -12,6 +15,8 @@ use crate::logging::{LevelControl, LogBuffer};
 /// Shared by all handlers (as `Arc<ServerContext>`).
 pub struct ServerContext {
     pub engine: Engine,
+    /// Known ONVIF cameras (shared with the media pipeline for credentials).
+    pub onvif: Arc<Onvif>,
     /// rtconfig.json as loaded (and as changed by `PUT system/config`).
     config: Mutex<ConfigFile>,
     pub log: LogBuffer,
@@ -32,12 +37,14 @@ impl std::fmt::Debug for ServerContext {
 impl ServerContext {
     pub fn new(
         engine: Engine,
+        onvif: Arc<Onvif>,
         config: ConfigFile,
         log: LogBuffer,
         level: Option<LevelControl>,
     ) -> Self {
         ServerContext {
             engine,
+            onvif,
             config: Mutex::new(config),
             log,
             level,

@@ -12,6 +12,7 @@ use dropshot::{
     TypedBody,
 };
 use rt_api::core::*;
+use rt_api::onvif::*;
 use rt_api::securt::*;
 use rt_api::{RtApi, rt_api_mod};
 use rt_pipeline::runtime::PushedKind;
@@ -20,7 +21,7 @@ use rt_pipeline::{ENGINE_VERSION, solutions};
 use crate::context::ServerContext;
 use crate::convert;
 use crate::error::Error;
-use crate::{push, securt, sse, system_config};
+use crate::{onvif, push, securt, sse, system_config};
 
 /// The contract, served verbatim at `GET /openapi.yaml`.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi/openapi.yaml");
@@ -534,5 +535,30 @@ impl RtApi for RtApiImpl {
         let p = path.into_inner();
         securt::delete_line(rqctx.context(), p.instance_id, &p.line_ref)?;
         Ok(HttpResponseDeleted())
+    }
+
+    async fn onvif_discover(rqctx: Ctx, query: Query<DiscoverQuery>) -> Done {
+        done(onvif::discover(rqctx.context(), query.into_inner()).await)
+    }
+
+    async fn onvif_list_cameras(rqctx: Ctx) -> Result<HttpResponseOk<Vec<OnvifCamera>>, HttpError> {
+        Ok(HttpResponseOk(onvif::cameras(rqctx.context())))
+    }
+
+    async fn onvif_get_streams(
+        rqctx: Ctx,
+        path: Path<CameraPath>,
+    ) -> Result<HttpResponseOk<Vec<OnvifStream>>, HttpError> {
+        let id = path.into_inner().camera_id;
+        Ok(HttpResponseOk(onvif::streams(rqctx.context(), &id).await?))
+    }
+
+    async fn onvif_set_credentials(
+        rqctx: Ctx,
+        path: Path<CameraPath>,
+        body: TypedBody<OnvifCredentials>,
+    ) -> Done {
+        let id = path.into_inner().camera_id;
+        done(onvif::set_credentials(rqctx.context(), &id, body.into_inner()).await)
     }
 }

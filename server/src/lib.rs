@@ -11,6 +11,7 @@
 //! - `http_entrypoints`: the [`rt_api::RtApi`] implementation.
 //! - `convert`: wire types <-> engine types.
 //! - `securt`: the `/v1/securt` operations (SecuRT instances, areas, lines).
+//! - `onvif`: the `/v1/onvif` operations (cameras, streams, credentials).
 //! - `sse`: the Server-Sent Events stream of an instance's events.
 //! - `push`: frames pushed over HTTP to `Manual` inputs.
 //! - `error`: the one place that maps failures to HTTP statuses.
@@ -23,6 +24,7 @@ mod convert;
 mod error;
 mod http_entrypoints;
 pub mod logging;
+mod onvif;
 mod push;
 mod securt;
 mod sse;
@@ -35,6 +37,7 @@ use std::sync::Arc;
 use dropshot::{ConfigDropshot, HandlerTaskMode, HttpServer, ServerBuilder};
 use rt_pipeline::Engine;
 use rt_pipeline::media::{MediaOptions, MediaRunner};
+use rt_pipeline::onvif::Onvif;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -72,6 +75,8 @@ pub struct Server {
     http: Option<HttpServer<Arc<ServerContext>>>,
     ctx: Arc<ServerContext>,
     shutdown: watch::Receiver<bool>,
+    /// Hears ONVIF Hello/Bye announcements.
+    listener: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Server {
@@ -91,11 +96,13 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
              --onnxruntime): instances can be managed but will not process video"
         );
     }
+    let onvif = Arc::new(Onvif::new(cfg.onvif.options()));
     let runner = Arc::new(MediaRunner::new(MediaOptions {
         model: d.model.clone().unwrap_or_default(),
         family: d.family,
         onnxruntime: d.onnxruntime.clone().unwrap_or_default(),
         threads: d.threads,
+        credentials: Some(onvif.clone()),
     }));
     let (engine, report) =
         Engine::open(cfg.data_dir.join("instances"), runner).map_err(StartError::Engine)?;
@@ -111,7 +118,8 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
             "web_server.cors.enabled is set, but CORS is not supported yet: cross-origin browser requests will be refused"
         );
     }
-    let ctx = Arc::new(ServerContext::new(engine, opts.config, opts.log, opts.level));
+    let listener = tokio::spawn(onvif.clone().listen());
+    let ctx = Arc::new(ServerContext::new(engine, onvif, opts.config, opts.log, opts.level));
     let shutdown = ctx.shutdown.subscribe();
     let http = if cfg.web_server.enabled {
         let address = SocketAddr::new(cfg.web_server.ip_address, cfg.web_server.port);
@@ -132,7 +140,7 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
         warn!("web_server.enabled is false in rtconfig.json: the REST API is not served");
         None
     };
-    Ok(Server { http, ctx, shutdown })
+    Ok(Server { http, ctx, shutdown, listener })
 }
 
 impl Server {
@@ -155,6 +163,7 @@ impl Server {
             Some(http) => http.close().await,
             None => Ok(()),
         };
+        self.listener.abort();
         self.ctx.engine.stop_all();
         info!("server stopped");
         result

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::detect::ModelFamily;
-use crate::runtime::{PushError, PushedFrame, RunContext, Runner, Running};
+use crate::runtime::{PushError, PushedFrame, RunContext, Runner, Running, StreamCredentials};
 
 /// How instances detect objects.
 #[derive(Debug, Clone)]
@@ -36,6 +36,9 @@ pub struct MediaOptions {
     pub onnxruntime: PathBuf,
     /// ONNX Runtime intra-op threads per instance.
     pub threads: usize,
+    /// Credentials for RTSP inputs given without user information (ONVIF
+    /// cameras' stored ones).
+    pub credentials: Option<Arc<dyn StreamCredentials>>,
 }
 
 /// Starts media pipelines.

@@ -108,14 +108,23 @@ pub fn init() -> Result<(), String> {
     gst::init().map_err(|e| format!("GStreamer failed to initialise: {e}"))
 }
 
+/// Whether a URI carries `user@` or `user:password@`.
+fn has_userinfo(uri: &str) -> bool {
+    let rest = uri.split_once("://").map_or(uri, |(_, r)| r);
+    rest.split('/').next().is_some_and(|authority| authority.contains('@'))
+}
+
 impl Source {
     /// Builds and starts the pipeline. `realtime` paces files at their own
     /// frame rate (`sync`); otherwise frames come as fast as they are taken.
+    /// `login` (user, password) is given to an RTSP source whose URI has no
+    /// user information, through its properties, so it never shows in a URI.
     pub fn open(
         kind: &SourceKind,
         width: u32,
         height: u32,
         realtime: bool,
+        login: Option<(String, String)>,
     ) -> Result<Self, String> {
         init()?;
         let pipeline = gst::Pipeline::new();
@@ -197,6 +206,16 @@ impl Source {
             SourceKind::Uri(uri) => {
                 let d = element("uridecodebin")?;
                 d.set_property("uri", uri);
+                if let Some((user, password)) = login.filter(|_| !has_userinfo(uri)) {
+                    d.connect("source-setup", false, move |args| {
+                        let src = args[1].get::<gst::Element>().ok()?;
+                        if src.find_property("user-id").is_some() {
+                            src.set_property("user-id", &user);
+                            src.set_property("user-pw", &password);
+                        }
+                        None
+                    });
+                }
                 pipeline.add(&d).map_err(|e| e.to_string())?;
                 d
             }

@@ -280,7 +280,11 @@ pub fn run(
                 sleep_unless_stopped(&stop, POLL);
                 continue;
             }
-            match Source::open(&kind, m.width, m.height, plan.realtime) {
+            let login = match (&kind, &options.credentials) {
+                (SourceKind::Uri(u), Some(c)) if u.starts_with("rtsp") => c.for_uri(u),
+                _ => None,
+            };
+            match Source::open(&kind, m.width, m.height, plan.realtime, login) {
                 Ok(s) => {
                     debug!(instance_id = %id, ?kind, "source opened");
                     source = Some(s);

@@ -12,10 +12,12 @@
 //!
 //! - [`core`]: wire types of the `/v1/core` namespace.
 //! - [`securt`]: wire types of the `/v1/securt` namespace.
+//! - [`onvif`]: wire types of the `/v1/onvif` namespace.
 //! - [`RtApi`]: the endpoints, one trait method per contract operation
 //!   (the method name is the contract's `operationId`).
 
 pub mod core;
+pub mod onvif;
 pub mod securt;
 
 use dropshot::{
@@ -24,6 +26,7 @@ use dropshot::{
 };
 
 use crate::core::*;
+use crate::onvif::*;
 use crate::securt::*;
 
 /// Largest request body accepted by any operation (bytes). RT config writes
@@ -431,4 +434,36 @@ pub trait RtApi {
         rqctx: RequestContext<Self::Context>,
         path: Path<LineRefPath>,
     ) -> Result<HttpResponseDeleted, HttpError>;
+
+    /// Sends a WS-Discovery Probe, collects answers for `timeout` seconds
+    /// (1-30, default 5), then reads each found camera's information.
+    #[endpoint { method = POST, path = "/v1/onvif/discover", tags = ["onvif"] }]
+    async fn onvif_discover(
+        rqctx: RequestContext<Self::Context>,
+        query: Query<DiscoverQuery>,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
+
+    /// Every camera found by discovery, with its state. Passwords are never
+    /// returned.
+    #[endpoint { method = GET, path = "/v1/onvif/cameras", tags = ["onvif"] }]
+    async fn onvif_list_cameras(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<Vec<OnvifCamera>>, HttpError>;
+
+    /// The camera's media profiles with resolution, frame rate, codec and
+    /// RTSP URI (without credentials).
+    #[endpoint { method = GET, path = "/v1/onvif/streams/{cameraId}", tags = ["onvif"] }]
+    async fn onvif_get_streams(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<CameraPath>,
+    ) -> Result<HttpResponseOk<Vec<OnvifStream>>, HttpError>;
+
+    /// Stores the camera's credentials (used as a WS-UsernameToken digest)
+    /// and re-reads its device information.
+    #[endpoint { method = POST, path = "/v1/onvif/camera/{cameraId}/credentials", tags = ["onvif"] }]
+    async fn onvif_set_credentials(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<CameraPath>,
+        body: TypedBody<OnvifCredentials>,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
 }

@@ -36,11 +36,6 @@ const NOT_SERVED_YET: &[&str] = &[
     "set_output_hls",
     "set_output_rtsp",
     "set_render_preset",
-    // ONVIF (issue 7)
-    "onvif_discover",
-    "onvif_get_streams",
-    "onvif_list_cameras",
-    "onvif_set_credentials",
 ];
 
 /// How the server serves a contract path that dropshot's router cannot hold
