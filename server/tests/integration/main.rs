@@ -9,6 +9,7 @@ mod instances;
 mod keepalive;
 mod lifecycle;
 mod media;
+mod onvif;
 mod push;
 mod restart;
 mod robustness;

@@ -27,9 +27,17 @@ fn asset(var: &str, default: &str) -> String {
 
 /// A server with the detector configured.
 pub fn media_server() -> TestServer {
+    media_server_with(None)
+}
+
+/// A server with the detector configured and, if given, this rtconfig.json.
+pub fn media_server_with(config: Option<&Value>) -> TestServer {
     let model = asset("RT_MODEL_PATH", "models/nanodet-m.onnx");
     let ort = asset("ORT_DYLIB_PATH", "onnxruntime/libonnxruntime.so.1.31.1");
     let tmp = tempfile::tempdir().unwrap();
+    if let Some(c) = config {
+        std::fs::write(tmp.path().join("rtconfig.json"), c.to_string()).unwrap();
+    }
     let mut s = TestServer::start_in(tmp.path(), &["--model", &model, "--onnxruntime", &ort]);
     s.keep(tmp);
     s

@@ -10,12 +10,12 @@ use serde_json::json;
 use crate::media::{Record, media_server, read_sse, test_video};
 
 /// The clip served over RTSP by `tests/fixtures/rtsp_server.py`.
-struct Camera {
+pub struct Camera {
     child: Child,
 }
 
 impl Camera {
-    fn start(port: u16) -> Camera {
+    pub fn start(port: u16) -> Camera {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rtsp_server.py");
         let mut child = Command::new("/usr/bin/python3")
             .arg(script)
@@ -39,7 +39,7 @@ impl Drop for Camera {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
