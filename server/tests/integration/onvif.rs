@@ -572,7 +572,9 @@ fn tracks(rs: &[Record]) -> usize {
 #[tokio::test]
 async fn a_discovered_stream_feeds_an_instance() {
     let port = crate::rtsp::free_port();
-    let _rtsp = crate::rtsp::Camera::start(port);
+    // The RTSP server wants the same login: the instance gets it from the
+    // stored ONVIF credentials, as the URI carries none.
+    let _rtsp = crate::rtsp::Camera::start_with_login(port, &[USER, PASSWORD]);
     let clip = format!("rtsp://127.0.0.1:{port}/clip");
     let sim = Simulator::start(&[("Gate", Behaviour::Normal, clip.clone())]).await;
     let s = crate::media::media_server_with(Some(&onvif_config(&sim, free_udp_port())));

@@ -16,11 +16,17 @@ pub struct Camera {
 
 impl Camera {
     pub fn start(port: u16) -> Camera {
+        Camera::start_with_login(port, &[])
+    }
+
+    /// A camera that wants RTSP basic auth with `login` (user, password).
+    pub fn start_with_login(port: u16, login: &[&str]) -> Camera {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rtsp_server.py");
         let mut child = Command::new("/usr/bin/python3")
             .arg(script)
             .arg(port.to_string())
             .arg(test_video())
+            .args(login)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
