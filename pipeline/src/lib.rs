@@ -28,6 +28,8 @@
 //!   (`Registered -> Loaded -> Running`), tying the pieces together.
 //! - [`events`]: an instance's event bus (numbering, replay ring, live
 //!   fan-out, polling queue).
+//! - [`handlers`]: MQTT output handlers (`Output/handlers/<name>`): one
+//!   broker connection and bounded queue each, reconciled live with the tree.
 //! - [`error`]: the crate's one error enum.
 
 pub mod analytics;
@@ -36,6 +38,7 @@ pub mod detect;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod handlers;
 #[cfg(feature = "media")]
 pub mod media;
 pub mod onvif;

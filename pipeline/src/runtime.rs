@@ -99,6 +99,8 @@ pub struct RunStats {
     pub last_frame: Mutex<Option<Arc<Vec<u8>>>>,
     /// Per-rule counters of the rule engine, refreshed once a second.
     pub rules: Mutex<Vec<crate::analytics::RuleStats>>,
+    /// The MQTT handlers' state, for the statistics event.
+    pub handlers: Arc<crate::handlers::HandlerTable>,
 }
 
 impl RunStats {
@@ -112,6 +114,7 @@ impl RunStats {
         self.track_count.store(0, Ordering::Relaxed);
         *self.last_frame.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.rules.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.handlers.clear();
     }
 
     pub fn rules(&self) -> Vec<crate::analytics::RuleStats> {

@@ -23,6 +23,7 @@ mod securt;
 use crate::config_tree;
 use crate::error::{Error, Result};
 use crate::events::{BusOptions, EventBus};
+use crate::handlers::{self, Handlers};
 pub use crate::runtime::ErrorRecord;
 use crate::runtime::{ErrorCell, ErrorSink, PushedFrame, RunContext, RunStats, Runner, Running};
 use crate::securt::SecurtConfig;
@@ -80,6 +81,8 @@ struct Instance {
     live: watch::Sender<Arc<Map<String, Value>>>,
     stats: Arc<RunStats>,
     running: Option<Box<dyn Running>>,
+    /// The MQTT handlers while running.
+    handlers: Option<Handlers>,
 }
 
 impl Instance {
@@ -98,11 +101,13 @@ impl Instance {
             live,
             stats: Arc::default(),
             running: None,
+            handlers: None,
         }
     }
 
     /// Stops the pipeline, if one runs, and waits for it.
     fn stop_pipeline(&mut self) {
+        self.handlers = None;
         if let Some(running) = self.running.take() {
             running.stop();
         }
@@ -332,9 +337,11 @@ impl Engine {
         })
     }
 
-    /// The whole config tree.
+    /// The whole config tree, handler passwords masked.
     pub fn config(&self, id: Uuid) -> Result<Map<String, Value>> {
-        Ok(self.lock().get(&id).ok_or(Error::InstanceNotFound(id))?.tree.clone())
+        let mut tree = self.lock().get(&id).ok_or(Error::InstanceNotFound(id))?.tree.clone();
+        handlers::mask_secrets(&mut tree);
+        Ok(tree)
     }
 
     /// `POST .../config`: writes `json_value` (JSON text) at `path`.
@@ -448,6 +455,12 @@ impl Engine {
                 errors: self.error_sink(id, inst),
             };
             inst.running = Some(self.runner.start(ctx));
+            inst.handlers = Handlers::start(
+                id,
+                inst.bus.clone(),
+                inst.live.subscribe(),
+                inst.stats.handlers.clone(),
+            );
         } else {
             inst.started_at = None;
         }
@@ -471,6 +484,7 @@ impl Engine {
         }
         let mut tree = inst.tree.clone();
         f(&mut tree)?;
+        handlers::keep_secrets(&inst.tree, &mut tree)?;
         let settings = validate(&tree)?;
         if settings.persistent {
             self.save(id, inst, &tree)?;
@@ -506,6 +520,7 @@ impl Engine {
 fn validate(tree: &Map<String, Value>) -> Result<Settings> {
     let settings = Settings::from_tree(tree)?;
     SecurtConfig::from_tree(tree)?;
+    handlers::from_tree(tree)?;
     Ok(settings)
 }
 

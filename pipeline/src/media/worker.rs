@@ -223,7 +223,11 @@ pub fn run(
                 source_state,
                 source_reconnects: reconnects,
             };
-            ctx.bus.publish("statistics", payload::statistics(id, &stats));
+            let mut p = payload::statistics(id, &stats);
+            if let Some(h) = ctx.stats.handlers.to_json() {
+                p.insert("handlers".into(), h);
+            }
+            ctx.bus.publish("statistics", p);
             *ctx.stats.rules.lock().unwrap_or_else(|p| p.into_inner()) = rules.stats();
             meter = Meter::new();
             last_stats = Instant::now();

@@ -5,6 +5,7 @@
 
 mod common;
 mod config_tree;
+mod export;
 mod instances;
 mod keepalive;
 mod lifecycle;
