@@ -16,6 +16,8 @@
 //!   instance: GStreamer in, ONNX Runtime detection, tracking, rules, events.
 //! - [`onvif`]: ONVIF cameras: WS-Discovery, device information, stream
 //!   URIs over SOAP with WS-UsernameToken credentials (no HTTP server side).
+//! - [`outputs`]: the video outputs (HLS, RTSP) and overlay preset as stored
+//!   in the tree (pure).
 //! - [`runtime`]: the seam to the media pipeline: what a running instance
 //!   is given ([`runtime::RunContext`]) and reports ([`runtime::RunStats`]).
 //! - [`securt`]: SecuRT areas, lines and options as stored in the tree (pure).
@@ -42,6 +44,7 @@ pub mod handlers;
 #[cfg(feature = "media")]
 pub mod media;
 pub mod onvif;
+pub mod outputs;
 pub mod runtime;
 pub mod securt;
 pub mod settings;

@@ -1,5 +1,6 @@
 //! The state every request handler sees.
 
+use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -26,6 +27,8 @@ pub struct ServerContext {
     /// Set to `true` by `POST /v1/core/system/shutdown`.
     pub shutdown: watch::Sender<bool>,
     pub started: Instant,
+    /// Where HLS outputs write (served at `/hls/`).
+    pub hls_dir: PathBuf,
 }
 
 impl std::fmt::Debug for ServerContext {
@@ -41,6 +44,7 @@ impl ServerContext {
         config: ConfigFile,
         log: LogBuffer,
         level: Option<LevelControl>,
+        hls_dir: PathBuf,
     ) -> Self {
         ServerContext {
             engine,
@@ -50,6 +54,7 @@ impl ServerContext {
             level,
             shutdown: watch::Sender::new(false),
             started: Instant::now(),
+            hls_dir,
         }
     }
 

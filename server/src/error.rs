@@ -28,6 +28,12 @@ pub enum Error {
     /// A field required by this operation is missing.
     #[error("{0}: is required")]
     Missing(&'static str),
+    /// A requested file name that is not a plain file name.
+    #[error("'{0}' is not a plain file name")]
+    InvalidFileName(String),
+    /// A requested file that does not exist (HLS off, segment expired).
+    #[error("file '{0}' not found")]
+    FileNotFound(String),
     /// A bug: state the server holds cannot be shown (the message says what).
     #[error("internal error: {0}")]
     Internal(String),
@@ -54,7 +60,8 @@ impl From<Error> for HttpError {
                 | E::EntityNotFound { .. }
                 | E::CameraNotFound(_),
             )
-            | Error::UnknownEntityType { .. } => {
+            | Error::UnknownEntityType { .. }
+            | Error::FileNotFound(_) => {
                 client("NotFound", ClientErrorStatusCode::NOT_FOUND, message)
             }
             Error::Engine(E::InstanceExists(_) | E::EntityExists(_) | E::PushRefused { .. }) => {
@@ -69,6 +76,7 @@ impl From<Error> for HttpError {
             Error::Engine(E::Invalid { .. })
             | Error::InvalidSystemConfig { .. }
             | Error::InvalidEntityId { .. }
+            | Error::InvalidFileName(_)
             | Error::Missing(_) => {
                 client("BadRequest", ClientErrorStatusCode::BAD_REQUEST, message)
             }

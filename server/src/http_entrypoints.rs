@@ -21,7 +21,7 @@ use rt_pipeline::{ENGINE_VERSION, solutions};
 use crate::context::ServerContext;
 use crate::convert;
 use crate::error::Error;
-use crate::{onvif, push, securt, sse, system_config};
+use crate::{hls, onvif, push, securt, sse, system_config};
 
 /// The contract, served verbatim at `GET /openapi.yaml`.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi/openapi.yaml");
@@ -241,6 +241,49 @@ impl RtApi for RtApiImpl {
         ))
     }
 
+    async fn set_output_rtsp(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+        body: TypedBody<OutputRtspWrite>,
+    ) -> Done {
+        let b = body.into_inner();
+        let id = path.into_inner().instance_id;
+        done(rqctx.context().engine.set_output_rtsp(id, b.enabled, b.uri.as_deref()))
+    }
+
+    async fn set_output_hls(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+        body: TypedBody<OutputHlsWrite>,
+    ) -> Result<http::Response<Body>, HttpError> {
+        let host = rqctx.request.headers().get(http::header::HOST).and_then(|h| h.to_str().ok());
+        let id = path.into_inner().instance_id;
+        let uri = hls::set_output(rqctx.context(), id, body.into_inner().enabled, host)?;
+        let response = match uri {
+            Some(uri) => {
+                let body = serde_json::to_vec(&OutputHlsEnabled { uri })
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                http::Response::builder()
+                    .status(http::StatusCode::OK)
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(body))
+            }
+            None => {
+                http::Response::builder().status(http::StatusCode::NO_CONTENT).body(Body::empty())
+            }
+        };
+        response.map_err(|e| HttpError::for_internal_error(e.to_string()))
+    }
+
+    async fn set_render_preset(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+        body: TypedBody<RenderPresetWrite>,
+    ) -> Done {
+        let preset = body.into_inner().preset_name;
+        done(rqctx.context().engine.set_render_preset(path.into_inner().instance_id, &preset))
+    }
+
     async fn push_compressed_frame(
         rqctx: Ctx,
         path: Path<InstancePath>,
@@ -323,6 +366,19 @@ impl RtApi for RtApiImpl {
             .status(http::StatusCode::OK)
             .header(http::header::CONTENT_TYPE, "application/yaml")
             .body(Body::from(OPENAPI_YAML))
+            .map_err(|e| HttpError::for_internal_error(e.to_string()))
+    }
+
+    async fn get_hls_file(
+        rqctx: Ctx,
+        path: Path<HlsFilePath>,
+    ) -> Result<http::Response<Body>, HttpError> {
+        let (bytes, kind) = hls::file(&rqctx.context().hls_dir, &path.into_inner().file).await?;
+        http::Response::builder()
+            .status(http::StatusCode::OK)
+            .header(http::header::CONTENT_TYPE, kind)
+            .header(http::header::CACHE_CONTROL, "no-cache")
+            .body(Body::from(bytes))
             .map_err(|e| HttpError::for_internal_error(e.to_string()))
     }
 

@@ -22,6 +22,7 @@ pub mod config;
 mod context;
 mod convert;
 mod error;
+mod hls;
 mod http_entrypoints;
 pub mod logging;
 mod onvif;
@@ -97,12 +98,17 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
         );
     }
     let onvif = Arc::new(Onvif::new(cfg.onvif.options()));
+    // HLS files live only while their output runs: any left by an earlier
+    // run that did not stop cleanly go now.
+    let hls_dir = cfg.data_dir.join("hls");
+    let _ = std::fs::remove_dir_all(&hls_dir);
     let runner = Arc::new(MediaRunner::new(MediaOptions {
         model: d.model.clone().unwrap_or_default(),
         family: d.family,
         onnxruntime: d.onnxruntime.clone().unwrap_or_default(),
         threads: d.threads,
         credentials: Some(onvif.clone()),
+        hls_dir: hls_dir.clone(),
     }));
     let (engine, report) =
         Engine::open(cfg.data_dir.join("instances"), runner).map_err(StartError::Engine)?;
@@ -119,7 +125,8 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
         );
     }
     let listener = tokio::spawn(onvif.clone().listen());
-    let ctx = Arc::new(ServerContext::new(engine, onvif, opts.config, opts.log, opts.level));
+    let ctx =
+        Arc::new(ServerContext::new(engine, onvif, opts.config, opts.log, opts.level, hls_dir));
     let shutdown = ctx.shutdown.subscribe();
     let http = if cfg.web_server.enabled {
         let address = SocketAddr::new(cfg.web_server.ip_address, cfg.web_server.port);

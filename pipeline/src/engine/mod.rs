@@ -24,6 +24,7 @@ use crate::config_tree;
 use crate::error::{Error, Result};
 use crate::events::{BusOptions, EventBus};
 use crate::handlers::{self, Handlers};
+use crate::outputs::{self, OutputConfig};
 pub use crate::runtime::ErrorRecord;
 use crate::runtime::{ErrorCell, ErrorSink, PushedFrame, RunContext, RunStats, Runner, Running};
 use crate::securt::SecurtConfig;
@@ -359,6 +360,37 @@ impl Engine {
         })
     }
 
+    /// `POST .../output/hls`: HLS while the instance runs (or not).
+    pub fn set_output_hls(&self, id: Uuid, enabled: bool) -> Result<()> {
+        self.change_tree(id, |tree| {
+            outputs::set_hls(tree, enabled);
+            Ok(())
+        })
+    }
+
+    /// `POST .../output/rtsp`: the RTSP re-stream; `uri` is required when
+    /// enabling.
+    pub fn set_output_rtsp(&self, id: Uuid, enabled: bool, uri: Option<&str>) -> Result<()> {
+        if enabled {
+            outputs::parse_rtsp(uri.unwrap_or_default(), "uri")?;
+        }
+        self.change_tree(id, |tree| {
+            outputs::set_rtsp(tree, enabled, uri);
+            Ok(())
+        })
+    }
+
+    /// `POST .../render_preset`: the overlay on output video.
+    pub fn set_render_preset(&self, id: Uuid, preset: &str) -> Result<()> {
+        if outputs::RenderPreset::parse(preset).is_none() {
+            return Err(Error::invalid("presetName", "must be \"Default\" or \"\" (clean video)"));
+        }
+        self.change_tree(id, |tree| {
+            outputs::set_render_preset(tree, preset);
+            Ok(())
+        })
+    }
+
     /// The runtime state tree; only while loaded or running.
     pub fn state(&self, id: Uuid) -> Result<Map<String, Value>> {
         let map = self.lock();
@@ -521,6 +553,7 @@ fn validate(tree: &Map<String, Value>) -> Result<Settings> {
     let settings = Settings::from_tree(tree)?;
     SecurtConfig::from_tree(tree)?;
     handlers::from_tree(tree)?;
+    OutputConfig::from_tree(tree)?;
     Ok(settings)
 }
 

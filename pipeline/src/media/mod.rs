@@ -12,6 +12,7 @@
 
 mod crop;
 pub mod infer;
+mod output;
 mod payload;
 pub mod source;
 mod worker;
@@ -39,6 +40,9 @@ pub struct MediaOptions {
     /// Credentials for RTSP inputs given without user information (ONVIF
     /// cameras' stored ones).
     pub credentials: Option<Arc<dyn StreamCredentials>>,
+    /// Where HLS outputs write their playlists and segments (served by
+    /// the HTTP server at `/hls/`).
+    pub hls_dir: PathBuf,
 }
 
 /// Starts media pipelines.

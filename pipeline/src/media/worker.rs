@@ -15,10 +15,12 @@ use tracing::{debug, info};
 use super::MediaOptions;
 use super::crop;
 use super::infer::{Model, ModelOptions};
+use super::output::Outputs;
 use super::payload::{self, Statistics, TrackPayload};
 use super::source::{Next, Source, SourceKind};
 use crate::analytics::{BBox, EngineOptions, RuleEngine, TrackObservation};
 use crate::detect::{DecodeOptions, Letterbox, confidence_threshold, postprocess, to_chw};
+use crate::outputs::OutputConfig;
 use crate::runtime::{PushError, PushedFrame, PushedKind, RunContext};
 use crate::securt::SecurtConfig;
 use crate::settings::{InputSource, InputType, Settings};
@@ -77,6 +79,8 @@ struct Plan {
     /// `tentative_tracks`: also publish tracks not confirmed yet.
     tentative: bool,
     securt: SecurtConfig,
+    /// `Output/...`: HLS, RTSP and the overlay.
+    outputs: OutputConfig,
 }
 
 fn flag(tree: &Map<String, Value>, path: &str, default: bool) -> bool {
@@ -93,6 +97,7 @@ impl Plan {
             realtime: flag(tree, "Input/realtime", true),
             tentative: flag(tree, "Output/tentative_tracks", false),
             securt: SecurtConfig::from_tree(tree).map_err(|e| e.to_string())?,
+            outputs: OutputConfig::from_tree(tree).map_err(|e| e.to_string())?,
         })
     }
 
@@ -171,6 +176,8 @@ pub fn run(
     let mut opened: Option<SourceKind> = None;
     let mut crops = crop::Budget::default();
     let mut cropped: HashSet<u64> = HashSet::new();
+    let mut video_out = Outputs::new(id, options.hls_dir.clone());
+    video_out.configure(&plan.outputs);
 
     while !stop.load(Ordering::SeqCst) {
         // Config changes apply between frames.
@@ -195,6 +202,7 @@ pub fn run(
                         next.settings.detector_mode,
                         next.settings.movement_sensitivity,
                     );
+                    video_out.configure(&next.outputs);
                     plan = next;
                 }
                 Err(e) => ctx.errors.report(&format!("invalid configuration ignored: {e}")),
@@ -470,7 +478,12 @@ pub fn run(
                 // cut from the very frame the model saw (a track waits for
                 // the next frame when that one is no longer at hand).
                 cropped.retain(|tid| tracks.iter().any(|t| t.id == *tid));
+                // The very frame the model saw, full size, when an output
+                // wants it (crops fetch it on demand below).
                 let mut full = None;
+                if video_out.active() {
+                    full = src.full_frame(frame.pts_ms);
+                }
                 for t in tracks.iter().filter(|t| t.confirmed && t.lost_ms == 0) {
                     if cropped.contains(&t.id) {
                         continue;
@@ -478,7 +491,9 @@ pub fn run(
                     if full.is_none() {
                         full = src.full_frame(frame.pts_ms).filter(|f| f.pts_ms == frame.pts_ms);
                     }
-                    let Some(f) = &full else { break };
+                    let Some(f) = full.as_ref().filter(|f| f.pts_ms == frame.pts_ms) else {
+                        break;
+                    };
                     if !crops.take(time_ms) {
                         break;
                     }
@@ -487,6 +502,12 @@ pub fn run(
                         let p = payload::crop(id, time_ms, t.id, t.score, &bbox(&t.rect), image);
                         ctx.bus.publish("crop", p);
                     }
+                }
+                if video_out.active()
+                    && let Some(f) = &full
+                    && let Err(e) = video_out.push(f)
+                {
+                    ctx.errors.report(&e);
                 }
                 ctx.stats.track_count.store(confirmed, Ordering::Relaxed);
                 ctx.stats.frames_processed.fetch_add(1, Ordering::Relaxed);

@@ -301,6 +301,39 @@ pub struct EnabledWrite {
     pub enabled: bool,
 }
 
+/// `POST .../output/rtsp`.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct OutputRtspWrite {
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+}
+
+/// `POST .../output/hls`.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct OutputHlsWrite {
+    pub enabled: bool,
+}
+
+/// The playlist of an enabled HLS output.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct OutputHlsEnabled {
+    pub uri: String,
+}
+
+/// `POST .../render_preset`.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RenderPresetWrite {
+    pub preset_name: String,
+}
+
+/// `{file}` of `/hls/{file}`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct HlsFilePath {
+    pub file: String,
+}
+
 /// Schema of a string holding base64 data (`format: byte`).
 fn base64_bytes(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
     schemars::schema::SchemaObject {

@@ -201,6 +201,30 @@ pub trait RtApi {
         body: TypedBody<EnabledWrite>,
     ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
 
+    /// Enables or disables the RTSP re-stream.
+    #[endpoint { method = POST, path = "/v1/core/instance/{instanceId}/output/rtsp", tags = ["core"] }]
+    async fn set_output_rtsp(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+        body: TypedBody<OutputRtspWrite>,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
+
+    /// Enables (200 with the playlist URI) or disables (204) HLS.
+    #[endpoint { method = POST, path = "/v1/core/instance/{instanceId}/output/hls", tags = ["core"] }]
+    async fn set_output_hls(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+        body: TypedBody<OutputHlsWrite>,
+    ) -> Result<http::Response<Body>, HttpError>;
+
+    /// Chooses the overlay drawn on output video.
+    #[endpoint { method = POST, path = "/v1/core/instance/{instanceId}/render_preset", tags = ["core"] }]
+    async fn set_render_preset(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+        body: TypedBody<RenderPresetWrite>,
+    ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
+
     /// Pushes one image (JPEG, PNG, BMP) to a `Manual` input.
     #[endpoint {
         method = POST,
@@ -283,6 +307,13 @@ pub trait RtApi {
     #[endpoint { method = GET, path = "/openapi.yaml", tags = ["files"] }]
     async fn get_openapi(
         rqctx: RequestContext<Self::Context>,
+    ) -> Result<http::Response<Body>, HttpError>;
+
+    /// An HLS playlist or segment.
+    #[endpoint { method = GET, path = "/hls/{file}", tags = ["files"] }]
+    async fn get_hls_file(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<HlsFilePath>,
     ) -> Result<http::Response<Body>, HttpError>;
 
     /// Creates a SecuRT instance.

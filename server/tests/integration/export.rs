@@ -166,3 +166,95 @@ async fn a_subscriber_receives_every_sse_event_on_its_topic_as_the_same_json() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(messages.lock().unwrap().len(), before, "no messages after removal");
 }
+
+/// The clip's frame size.
+const CLIP: (usize, usize) = (768, 576);
+
+/// Decodes MPEG-TS (a concatenation of segments) with GStreamer into
+/// packed RGB frames of the clip's size.
+fn decode_ts(file: &std::path::Path) -> Vec<Vec<u8>> {
+    let raw = file.with_extension("rgb");
+    let out = Command::new("gst-launch-1.0")
+        .args(["-q", "filesrc"])
+        .arg(format!("location={}", file.display()))
+        .args(["!", "tsdemux", "!", "h264parse", "!", "avdec_h264", "!", "videoconvert", "!"])
+        .args(["video/x-raw,format=RGB", "!", "filesink"])
+        .arg(format!("location={}", raw.display()))
+        .output()
+        .expect("gst-launch-1.0 runs");
+    assert!(out.status.success(), "decoding failed: {}", String::from_utf8_lossy(&out.stderr));
+    let bytes = std::fs::read(&raw).unwrap();
+    let frame = CLIP.0 * CLIP.1 * 3;
+    assert_eq!(bytes.len() % frame, 0, "whole {}x{} RGB frames", CLIP.0, CLIP.1);
+    bytes.chunks(frame).map(<[u8]>::to_vec).collect()
+}
+
+#[tokio::test]
+async fn hls_serves_a_decodable_playlist_while_enabled_and_cleans_up() {
+    let s = media_server();
+    let id = s.create(json!({"solution": "securt", "name": "hls"})).await;
+    let input = format!(r#"{{"type": "File", "uri": "{}"}}"#, test_video());
+    assert_eq!(s.raw("POST", &format!("/v1/core/instance/{id}/input"), Some(&input)).await.0, 204);
+    let hls = format!("/v1/core/instance/{id}/output/hls");
+    let (status, body) = s.raw("POST", &hls, Some(r#"{"enabled": true}"#)).await;
+    assert_eq!(status, 200, "{body}");
+    let uri = body["uri"].as_str().unwrap().to_string();
+    assert!(uri.starts_with("http://") && uri.ends_with(&format!("/hls/{id}.m3u8")), "{uri}");
+    s.client().start_instance(&id).await.unwrap();
+
+    // The playlist lists segments once a few seconds of video are encoded.
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let segments = loop {
+        let resp = http.get(&uri).send().await.unwrap();
+        if resp.status() == 200 {
+            assert_eq!(resp.headers()["content-type"], "application/vnd.apple.mpegurl");
+            let text = resp.text().await.unwrap();
+            assert!(text.starts_with("#EXTM3U"), "{text}");
+            let segs: Vec<String> =
+                text.lines().filter(|l| l.ends_with(".ts")).map(String::from).collect();
+            if segs.len() >= 2 {
+                break segs;
+            }
+        }
+        assert!(Instant::now() < deadline, "no playlist with 2 segments at {uri}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let joined = dir.path().join("all.ts");
+    let mut all = Vec::new();
+    for seg in &segments {
+        assert!(seg.starts_with(&format!("{id}-")), "segment name {seg}");
+        let resp = http.get(s.url(&format!("/hls/{seg}"))).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{seg}");
+        assert_eq!(resp.headers()["content-type"], "video/mp2t");
+        all.extend_from_slice(&resp.bytes().await.unwrap());
+    }
+    std::fs::write(&joined, &all).unwrap();
+    let frames = decode_ts(&joined);
+    assert!(frames.len() >= 5, "{} frames decoded from {} segments", frames.len(), segments.len());
+
+    // Names that are not plain file names are refused; unknown ones are 404.
+    assert_eq!(s.raw("GET", "/hls/..%2Fsecret.m3u8", None).await.0, 400);
+    assert_eq!(s.raw("GET", &format!("/hls/{}.m3u8", uuid::Uuid::new_v4()), None).await.0, 404);
+
+    // Disabled: 204, and the files go.
+    assert_eq!(s.raw("POST", &hls, Some(r#"{"enabled": false}"#)).await.0, 204);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while http.get(&uri).send().await.unwrap().status() != 404 {
+        assert!(Instant::now() < deadline, "playlist still served after disabling");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let seg = s.url(&format!("/hls/{}", segments[0]));
+    assert_eq!(http.get(&seg).send().await.unwrap().status(), 404);
+
+    // Enabled again, then the instance stops: the files go too.
+    assert_eq!(s.raw("POST", &hls, Some(r#"{"enabled": true}"#)).await.0, 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http.get(&uri).send().await.unwrap().status() != 200 {
+        assert!(Instant::now() < deadline, "playlist not back after re-enabling");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    s.client().stop_instance(&id).await.unwrap();
+    assert_eq!(http.get(&uri).send().await.unwrap().status(), 404, "removed on stop");
+}
