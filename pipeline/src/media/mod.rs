@@ -14,6 +14,7 @@ mod crop;
 pub mod infer;
 mod output;
 mod payload;
+mod rtsp_out;
 pub mod source;
 mod worker;
 

@@ -16,8 +16,9 @@ use gstreamer_app as gst_app;
 use tracing::{info, warn};
 use uuid::Uuid;
 
+use super::rtsp_out::ServedStream;
 use super::source::YuvFrame;
-use crate::outputs::OutputConfig;
+use crate::outputs::{OutputConfig, RtspTarget};
 
 /// Seconds per HLS segment (segments cut at the next key frame after it).
 const HLS_SEGMENT_S: u32 = 1;
@@ -101,6 +102,43 @@ impl Drop for Encoder {
     }
 }
 
+/// An RTSP output: served here, or published to another server.
+#[derive(Debug)]
+enum RtspOut {
+    Served(ServedStream),
+    Published(Encoder),
+}
+
+impl RtspOut {
+    fn start(target: &RtspTarget, size: (u32, u32)) -> Result<RtspOut, String> {
+        if target.served_here() {
+            return Ok(RtspOut::Served(ServedStream::mount(target, size)?));
+        }
+        let sink = element("rtspclientsink")?;
+        sink.set_property("location", target.uri.as_str());
+        sink.set_property_from_str("protocols", "tcp");
+        info!(uri = %target.uri, "RTSP output publishing");
+        Ok(RtspOut::Published(Encoder::new(size, vec![sink])?))
+    }
+
+    fn size(&self) -> (u32, u32) {
+        match self {
+            RtspOut::Served(s) => s.size(),
+            RtspOut::Published(e) => e.size,
+        }
+    }
+
+    fn push(&self, frame: &YuvFrame) -> Result<(), String> {
+        match self {
+            RtspOut::Served(s) => {
+                s.push(frame);
+                Ok(())
+            }
+            RtspOut::Published(e) => e.push(frame),
+        }
+    }
+}
+
 /// The outputs of one running instance.
 #[derive(Debug)]
 pub struct Outputs {
@@ -108,19 +146,30 @@ pub struct Outputs {
     hls_dir: PathBuf,
     config: OutputConfig,
     hls: Option<Encoder>,
+    rtsp: Option<RtspOut>,
     /// The last failure, so that a broken output is reported once.
     failed: Option<String>,
 }
 
 impl Outputs {
     pub fn new(id: Uuid, hls_dir: PathBuf) -> Outputs {
-        Outputs { id, hls_dir, config: OutputConfig::default(), hls: None, failed: None }
+        Outputs {
+            id,
+            hls_dir,
+            config: OutputConfig::default(),
+            hls: None,
+            rtsp: None,
+            failed: None,
+        }
     }
 
     /// Applies a changed configuration: outputs turned off stop now.
     pub fn configure(&mut self, config: &OutputConfig) {
         if !config.hls && self.hls.is_some() {
             self.stop_hls();
+        }
+        if config.rtsp != self.config.rtsp {
+            self.rtsp = None;
         }
         if *config != self.config {
             self.failed = None;
@@ -130,14 +179,14 @@ impl Outputs {
 
     /// Whether any output wants frames.
     pub fn active(&self) -> bool {
-        self.config.hls
+        self.config.hls || self.config.rtsp.is_some()
     }
 
     /// Feeds one processed frame to every enabled output. Returns an error
     /// once per failure (the caller reports it).
     pub fn push(&mut self, frame: &YuvFrame) -> Result<(), String> {
         let size = (frame.width, frame.height);
-        let r = self.push_hls(frame, size);
+        let r = self.push_hls(frame, size).and(self.push_rtsp(frame, size));
         match r {
             Err(e) if self.failed.as_deref() != Some(&e) => {
                 self.failed = Some(e.clone());
@@ -175,6 +224,23 @@ impl Outputs {
             self.stop_hls();
         }
         r.map_err(|e| format!("HLS output failed: {e}"))
+    }
+
+    fn push_rtsp(&mut self, frame: &YuvFrame, size: (u32, u32)) -> Result<(), String> {
+        let Some(target) = &self.config.rtsp else {
+            return Ok(());
+        };
+        if self.rtsp.as_ref().is_some_and(|r| r.size() != size) {
+            self.rtsp = None;
+        }
+        if self.rtsp.is_none() {
+            self.rtsp = Some(RtspOut::start(target, size)?);
+        }
+        let r = self.rtsp.as_ref().map_or(Ok(()), |o| o.push(frame));
+        if r.is_err() {
+            self.rtsp = None;
+        }
+        r.map_err(|e| format!("RTSP output failed: {e}"))
     }
 
     fn stop_hls(&mut self) {

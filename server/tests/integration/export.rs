@@ -258,3 +258,77 @@ async fn hls_serves_a_decodable_playlist_while_enabled_and_cleans_up() {
     s.client().stop_instance(&id).await.unwrap();
     assert_eq!(http.get(&uri).send().await.unwrap().status(), 404, "removed on stop");
 }
+
+/// Receives `n` frames from an RTSP URL with a GStreamer client, decoded
+/// to packed RGB of the clip's size. Retries while the stream is not
+/// mounted yet (it is, with the instance's first processed frame).
+async fn receive_rtsp(url: &str, n: usize) -> Vec<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("frames.rgb");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut child = Command::new("gst-launch-1.0")
+            .args(["-q", "rtspsrc", &format!("location={url}"), "protocols=tcp", "latency=0"])
+            .args(["!", "rtph264depay", "!", "h264parse", "!", "avdec_h264", "!", "videoconvert"])
+            .args(["!", "video/x-raw,format=RGB", "!", "identity", &format!("eos-after={}", n + 1)])
+            .args(["!", "filesink", &format!("location={}", raw.display())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gst-launch-1.0 runs");
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("no {n} frames from {url} within 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        if status.success() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the RTSP client keeps failing: {status}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let bytes = std::fs::read(&raw).unwrap();
+    let frame = CLIP.0 * CLIP.1 * 3;
+    assert_eq!(bytes.len() % frame, 0, "whole {}x{} RGB frames", CLIP.0, CLIP.1);
+    bytes.chunks(frame).map(<[u8]>::to_vec).collect()
+}
+
+#[tokio::test]
+async fn rtsp_output_is_served_here_and_decodable() {
+    let s = media_server();
+    let id = s.create(json!({"solution": "securt", "name": "rtsp"})).await;
+    let input = format!(r#"{{"type": "File", "uri": "{}"}}"#, test_video());
+    assert_eq!(s.raw("POST", &format!("/v1/core/instance/{id}/input"), Some(&input)).await.0, 204);
+    let out = format!("/v1/core/instance/{id}/output/rtsp");
+    for bad in [r#"{"enabled": true}"#, r#"{"enabled": true, "uri": "http://127.0.0.1/x"}"#] {
+        assert_eq!(s.raw("POST", &out, Some(bad)).await.0, 400, "{bad}");
+    }
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("rtsp://127.0.0.1:{port}/live/{id}");
+    let body = json!({"enabled": true, "uri": url}).to_string();
+    assert_eq!(s.raw("POST", &out, Some(&body)).await.0, 204);
+    s.client().start_instance(&id).await.unwrap();
+    let frames = receive_rtsp(&url, 10).await;
+    assert_eq!(frames.len(), 10);
+    // Not a blank picture: the clip has texture.
+    let f = &frames[9];
+    let mean = f.iter().map(|&b| f64::from(b)).sum::<f64>() / f.len() as f64;
+    let var = f.iter().map(|&b| (f64::from(b) - mean).powi(2)).sum::<f64>() / f.len() as f64;
+    assert!(var > 100.0, "a real picture (variance {var})");
+
+    // Disabled: the mount goes.
+    assert_eq!(s.raw("POST", &out, Some(r#"{"enabled": false}"#)).await.0, 204);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let gone = Command::new("gst-launch-1.0")
+        .args(["-q", "rtspsrc", &format!("location={url}"), "protocols=tcp", "!", "fakesink"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!gone.success(), "the stream is no longer served");
+}
