@@ -18,6 +18,7 @@
 //!   URIs over SOAP with WS-UsernameToken credentials (no HTTP server side).
 //! - [`outputs`]: the video outputs (HLS, RTSP) and overlay preset as stored
 //!   in the tree (pure).
+//! - [`overlay`]: the `Default` render preset drawn into I420 frames (pure).
 //! - [`runtime`]: the seam to the media pipeline: what a running instance
 //!   is given ([`runtime::RunContext`]) and reports ([`runtime::RunStats`]).
 //! - [`securt`]: SecuRT areas, lines and options as stored in the tree (pure).
@@ -45,6 +46,7 @@ pub mod handlers;
 pub mod media;
 pub mod onvif;
 pub mod outputs;
+pub mod overlay;
 pub mod runtime;
 pub mod securt;
 pub mod settings;

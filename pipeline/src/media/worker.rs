@@ -18,13 +18,14 @@ use super::infer::{Model, ModelOptions};
 use super::output::Outputs;
 use super::payload::{self, Statistics, TrackPayload};
 use super::source::{Next, Source, SourceKind};
-use crate::analytics::{BBox, EngineOptions, RuleEngine, TrackObservation};
+use crate::analytics::{BBox, EngineOptions, RuleEngine, RuleStats, TrackObservation};
 use crate::detect::{DecodeOptions, Letterbox, confidence_threshold, postprocess, to_chw};
-use crate::outputs::OutputConfig;
+use crate::outputs::{OutputConfig, RenderPreset};
+use crate::overlay::{self, Canvas, Labelled, Scene, Shape};
 use crate::runtime::{PushError, PushedFrame, PushedKind, RunContext};
-use crate::securt::SecurtConfig;
+use crate::securt::{ObjectClass, SecurtConfig};
 use crate::settings::{InputSource, InputType, Settings};
-use crate::track::{Tracker, TrackerOptions};
+use crate::track::{Track, Tracker, TrackerOptions};
 
 /// Frames waiting to be fed to a `Manual` input. Small: a client pushing
 /// faster than the model keeps up is told so (409) rather than queued.
@@ -117,6 +118,50 @@ impl Plan {
             InputType::Rtsp | InputType::Http => SourceKind::Uri(input.uri.clone()?),
         })
     }
+}
+
+/// What the `Default` preset draws: the rules' areas and lines, the
+/// objects seen in this frame, and one counter per rule.
+fn scene(plan: &Plan, tracks: &[Track], stats: &[RuleStats]) -> Scene {
+    let areas = plan
+        .securt
+        .areas
+        .iter()
+        .map(|a| Shape { points: a.coordinates.clone(), color: a.color, name: a.name.clone() })
+        .collect();
+    let lines = plan
+        .securt
+        .lines
+        .iter()
+        .map(|l| Shape { points: l.coordinates.to_vec(), color: l.color, name: l.name.clone() })
+        .collect();
+    let boxes = tracks
+        .iter()
+        .filter(|t| t.lost_ms == 0 && (t.confirmed || plan.tentative))
+        .map(|t| Labelled {
+            x1: f64::from(t.rect.x1),
+            y1: f64::from(t.rect.y1),
+            x2: f64::from(t.rect.x2),
+            y2: f64::from(t.rect.y2),
+            color: match t.class {
+                ObjectClass::Person => [1.0, 1.0, 0.0, 1.0],
+                ObjectClass::Vehicle => [0.0, 1.0, 1.0, 1.0],
+                ObjectClass::Animal => [1.0, 0.0, 1.0, 1.0],
+                _ => [1.0, 1.0, 1.0, 1.0],
+            },
+            label: format!("{} #{}", payload::class_name(t.class), t.id),
+        })
+        .collect();
+    let counters = stats
+        .iter()
+        .filter(|s| s.active)
+        .map(|s| match (&s.totals, s.current_count) {
+            (Some(t), _) => format!("{}: UP {} DOWN {}", s.name, t.up, t.down),
+            (None, Some(n)) => format!("{}: {n}", s.name),
+            (None, None) => format!("{}: {} EVENTS", s.name, s.event_count),
+        })
+        .collect();
+    Scene { areas, lines, boxes, counters }
 }
 
 /// Per-second counters behind the statistics.
@@ -503,11 +548,24 @@ pub fn run(
                         ctx.bus.publish("crop", p);
                     }
                 }
+                // The overlay is drawn once, into the frame every output gets.
                 if video_out.active()
-                    && let Some(f) = &full
-                    && let Err(e) = video_out.push(f)
+                    && let Some(f) = full.as_mut()
                 {
-                    ctx.errors.report(&e);
+                    if plan.outputs.render == RenderPreset::Default {
+                        let scene = scene(&plan, &tracks, &rules.stats());
+                        let mut canvas = Canvas {
+                            data: &mut f.data,
+                            width: f.width as usize,
+                            height: f.height as usize,
+                            offsets: f.offsets,
+                            strides: f.strides,
+                        };
+                        overlay::draw(&mut canvas, &scene);
+                    }
+                    if let Err(e) = video_out.push(f) {
+                        ctx.errors.report(&e);
+                    }
                 }
                 ctx.stats.track_count.store(confirmed, Ordering::Relaxed);
                 ctx.stats.frames_processed.fetch_add(1, Ordering::Relaxed);

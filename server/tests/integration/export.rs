@@ -332,3 +332,62 @@ async fn rtsp_output_is_served_here_and_decodable() {
         .unwrap();
     assert!(!gone.success(), "the stream is no longer served");
 }
+
+/// The share of sample points along the inside of the square
+/// (x0,y0)-(x1,y1) (normalised) whose pixel is pure green, give or take
+/// the encoding.
+fn green_on_outline(frame: &[u8], (x0, y0, x1, y1): (f64, f64, f64, f64)) -> f64 {
+    let (w, h) = (CLIP.0 as f64, CLIP.1 as f64);
+    let green = |x: f64, y: f64| {
+        let i = ((y.round() as usize) * CLIP.0 + x.round() as usize) * 3;
+        let (r, g, b) = (frame[i], frame[i + 1], frame[i + 2]);
+        g > 150 && r < 110 && b < 110
+    };
+    let mut points = Vec::new();
+    for k in 1..20 {
+        let t = k as f64 / 20.0;
+        let (x, y) = ((x0 + (x1 - x0) * t) * w, (y0 + (y1 - y0) * t) * h);
+        points.extend([(x, y0 * h), (x, y1 * h), (x0 * w, y), (x1 * w, y)]);
+    }
+    points.iter().filter(|(x, y)| green(*x, *y)).count() as f64 / points.len() as f64
+}
+
+#[tokio::test]
+async fn the_default_preset_draws_areas_in_their_colour_and_empty_is_clean() {
+    let s = media_server();
+    let id = s.create(json!({"solution": "securt", "name": "overlay"})).await;
+    let input = format!(r#"{{"type": "File", "uri": "{}"}}"#, test_video());
+    assert_eq!(s.raw("POST", &format!("/v1/core/instance/{id}/input"), Some(&input)).await.0, 204);
+    let square = (0.1, 0.1, 0.4, 0.4);
+    let area = json!({"name": "Zone", "color": [0.0, 1.0, 0.0, 1.0], "coordinates": [
+        {"x": square.0, "y": square.1}, {"x": square.2, "y": square.1},
+        {"x": square.2, "y": square.3}, {"x": square.0, "y": square.3}]});
+    let (status, body) = s
+        .raw("POST", &format!("/v1/securt/instance/{id}/area/intrusion"), Some(&area.to_string()))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let preset = format!("/v1/core/instance/{id}/render_preset");
+    assert_eq!(s.raw("POST", &preset, Some(r#"{"presetName": "Fancy"}"#)).await.0, 400);
+    assert_eq!(s.raw("POST", &preset, Some(r#"{"presetName": "Default"}"#)).await.0, 204);
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("rtsp://127.0.0.1:{port}/overlay");
+    let out = json!({"enabled": true, "uri": url}).to_string();
+    assert_eq!(
+        s.raw("POST", &format!("/v1/core/instance/{id}/output/rtsp"), Some(&out)).await.0,
+        204
+    );
+    s.client().start_instance(&id).await.unwrap();
+
+    let frames = receive_rtsp(&url, 5).await;
+    let drawn = green_on_outline(frames.last().unwrap(), square);
+    assert!(drawn > 0.6, "{:.0}% of the outline is the area's green", drawn * 100.0);
+
+    // Clean video, changed on the running instance.
+    assert_eq!(s.raw("POST", &preset, Some(r#"{"presetName": ""}"#)).await.0, 204);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let frames = receive_rtsp(&url, 5).await;
+    let clean = green_on_outline(frames.last().unwrap(), square);
+    assert!(clean < 0.1, "{:.0}% green without an overlay", clean * 100.0);
+    let (_, tree) = s.raw("GET", &format!("/v1/core/instance/{id}/config"), None).await;
+    assert_eq!(tree["Output"]["render_preset"], "");
+}
