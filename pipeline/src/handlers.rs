@@ -444,16 +444,16 @@ async fn run_handler(
         tokio::select! {
             e = live.recv() => match e {
                 Ok(e) if cfg.sink.selects(&e.kind) => {
-                    if queue.len() == cfg.queue_size {
-                        queue.pop_front();
+                    if queue.len() < cfg.queue_size {
+                        queue.push_back(e);
+                    } else {
+                        // Full: the oldest goes, unless it is in flight (its
+                        // acknowledgement pops the front), then the next.
                         state.dropped_count += 1;
-                        if inflight {
-                            // The dropped one was in flight; its ack will
-                            // pop the next one, so resend instead.
-                            inflight = false;
+                        if queue.remove(usize::from(inflight)).is_some() {
+                            queue.push_back(e);
                         }
                     }
-                    queue.push_back(e);
                 }
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(n)) => state.dropped_count += n,

@@ -38,8 +38,9 @@ pub struct RtspTarget {
 }
 
 impl RtspTarget {
-    /// Whether this server serves it (a loopback or local-name host);
-    /// otherwise it is published to another RTSP server.
+    /// Whether the URI names this host by a loopback name (the media
+    /// pipeline also serves IP addresses of this machine); otherwise it is
+    /// published to another RTSP server.
     pub fn served_here(&self) -> bool {
         matches!(self.host.as_str(), "127.0.0.1" | "localhost" | "0.0.0.0" | "::1" | "[::1]")
     }

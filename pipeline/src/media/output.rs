@@ -111,7 +111,7 @@ enum RtspOut {
 
 impl RtspOut {
     fn start(target: &RtspTarget, size: (u32, u32)) -> Result<RtspOut, String> {
-        if target.served_here() {
+        if target.served_here() || is_local_address(&target.host) {
             return Ok(RtspOut::Served(ServedStream::mount(target, size)?));
         }
         let sink = element("rtspclientsink")?;
@@ -255,6 +255,12 @@ impl Drop for Outputs {
     fn drop(&mut self) {
         self.stop_hls();
     }
+}
+
+/// Whether `host` is an IP address of this machine (one can bind to it).
+fn is_local_address(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.parse::<std::net::IpAddr>().is_ok_and(|ip| std::net::UdpSocket::bind((ip, 0)).is_ok())
 }
 
 /// The playlist of an instance.
