@@ -8,7 +8,10 @@
 //! - b/a, the share of the model's speed the pipeline keeps (target >= 0.85);
 //! - event latency, frame decoded to SSE delivered, p50/p99, on the clip at
 //!   its own pace (target p99 <= inference time + 50 ms);
-//! - resident memory added by each extra running instance.
+//! - resident memory added by each extra running instance;
+//! - (issue 6) event latency, frame decoded to MQTT message received through
+//!   a local mosquitto, p50/p99, and the CPU cost of one HLS and one RTSP
+//!   output (with one client) on the clip at its own pace.
 //!
 //! Usage: `rt-bench SERVER_BINARY` (release build), with RT_MODEL_PATH,
 //! ORT_DYLIB_PATH and RT_TEST_VIDEO set (`./dev bench` does all of it).
@@ -168,6 +171,112 @@ async fn listen(base: &str, id: &str, secs: u64) -> Result<Vec<(i64, Value)>> {
     Ok(out)
 }
 
+/// CPU seconds the process has used (user + system; 100 ticks a second).
+fn cpu_secs(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces): 14 and 15.
+    let rest = stat.rsplit_once(')').context("/proc stat")?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f[11].parse::<f64>()? + f[12].parse::<f64>()?;
+    Ok(ticks / 100.0)
+}
+
+/// Percent of one core the server uses over `secs`.
+async fn cpu_percent(pid: u32, secs: u64) -> Result<f64> {
+    let before = cpu_secs(pid)?;
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    Ok((cpu_secs(pid)? - before) / secs as f64 * 100.0)
+}
+
+/// Frame decoded -> MQTT message received (ms, sorted), through a
+/// mosquitto started here, for `secs` of `track` events of instance `id`.
+async fn mqtt_latency(http: &reqwest::Client, base: &str, id: &str, secs: u64) -> Result<Vec<f64>> {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut broker = Command::new("mosquitto")
+        .args(["-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("start mosquitto")?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            bail!("mosquitto did not listen");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (client, mut eventloop) =
+        AsyncClient::new(MqttOptions::new("rt-bench", "127.0.0.1", port), 64);
+    client.subscribe("bench/#", QoS::AtMostOnce).await?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let poller = tokio::spawn(async move {
+        let _client = client;
+        while let Ok(event) = eventloop.poll().await {
+            if let Event::Incoming(Packet::Publish(p)) = event {
+                let now = chrono::Utc::now().timestamp_millis();
+                if tx.send((now, p.payload.to_vec())).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let handler = json!({"uri": format!("mqtt://127.0.0.1:{port}"), "sink": "tracks",
+        "config": {"topic": "bench/{eventType}", "qos": 0}});
+    let write = json!({"path": "Output/handlers/Bench", "jsonValue": handler.to_string()});
+    http.post(format!("{base}/v1/core/instance/{id}/config"))
+        .json(&write)
+        .send()
+        .await?
+        .error_for_status()?;
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    poller.abort();
+    let _ = broker.kill();
+    let _ = broker.wait();
+    let mut hop = Vec::new();
+    while let Ok((now, body)) = rx.try_recv() {
+        let v: Value = serde_json::from_slice(&body)?;
+        if let Some(ts) = v["system_timestamp"].as_i64() {
+            hop.push((now - ts) as f64);
+        }
+    }
+    hop.sort_by(f64::total_cmp);
+    Ok(hop)
+}
+
+/// The CPU the server spends on one HLS output and on one RTSP output
+/// watched by one client, over the instance alone (percent of one core).
+async fn output_cost(server: &Server, http: &reqwest::Client, id: &str) -> Result<(f64, f64)> {
+    let pid = server.child.id();
+    let i = format!("{}/v1/core/instance/{id}", server.base);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let alone = cpu_percent(pid, 10).await?;
+    http.post(format!("{i}/output/hls")).json(&json!({"enabled": true})).send().await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let hls = cpu_percent(pid, 10).await? - alone;
+    http.post(format!("{i}/output/hls")).json(&json!({"enabled": false})).send().await?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let url = format!("rtsp://127.0.0.1:{port}/bench");
+    http.post(format!("{i}/output/rtsp"))
+        .json(&json!({"enabled": true, "uri": url}))
+        .send()
+        .await?
+        .error_for_status()?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut viewer = Command::new("gst-launch-1.0")
+        .args(["-q", "rtspsrc", &format!("location={url}"), "protocols=tcp", "!", "fakesink"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("start an RTSP client")?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rtsp = cpu_percent(pid, 10).await? - alone;
+    let _ = viewer.kill();
+    let _ = viewer.wait();
+    http.post(format!("{i}/output/rtsp")).json(&json!({"enabled": false})).send().await?;
+    Ok((hls, rtsp))
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let binary = std::env::args().nth(1).context("usage: rt-bench SERVER_BINARY")?;
@@ -223,6 +332,12 @@ async fn main() -> Result<()> {
     for id in [&paced, &extra_a, &extra_b] {
         http.post(format!("{}/v1/core/instance/{id}/stop", server.base)).send().await?;
     }
+
+    eprintln!("bench: MQTT latency, and the CPU cost of HLS and RTSP outputs");
+    let exporting = instance(&http, &server.base, &video, true).await?;
+    let (hls_cpu, rtsp_cpu) = output_cost(&server, &http, &exporting).await?;
+    let mqtt_hop = mqtt_latency(&http, &server.base, &exporting, 15).await?;
+    http.post(format!("{}/v1/core/instance/{exporting}/stop", server.base)).send().await?;
     drop(server);
     let _ = std::fs::remove_dir_all(&data);
 
@@ -230,6 +345,8 @@ async fn main() -> Result<()> {
     let ratio = pipeline_fps / model_fps;
     let p50 = percentile(&worker_sorted, 0.5) + percentile(&hop, 0.5);
     let p99 = percentile(&worker_sorted, 0.99) + percentile(&hop, 0.99);
+    let mqtt_p50 = percentile(&worker_sorted, 0.5) + percentile(&mqtt_hop, 0.5);
+    let mqtt_p99 = percentile(&worker_sorted, 0.99) + percentile(&mqtt_hop, 0.99);
     let per_instance_mib = (rss_three.saturating_sub(rss_one)) as f64 / 2.0 / 1024.0;
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -251,14 +368,21 @@ async fn main() -> Result<()> {
          | latency decoded -> SSE delivered, p50 | {p50:.1} ms | |\n\
          | latency decoded -> SSE delivered, p99 | {p99:.1} ms | <= {:.1} ms: {} |\n\
          | resident memory, idle server | {:.0} MiB | |\n\
-         | resident memory per extra running instance | {per_instance_mib:.0} MiB | |\n\n\
+         | resident memory per extra running instance | {per_instance_mib:.0} MiB | |\n\
+         | latency decoded -> MQTT received (local mosquitto, {} messages), p50 | {mqtt_p50:.1} ms | |\n\
+         | latency decoded -> MQTT received, p99 | {mqtt_p99:.1} ms | |\n\
+         | CPU of one HLS output | {hls_cpu:.0}% of a core | |\n\
+         | CPU of one RTSP output, one client | {rtsp_cpu:.0}% of a core | |\n\n\
          Latency is the worker's own decoded-to-published time (sampled once a second) plus the \
          published-to-received time of every `track` event at this client; the p99 adds the two \
-         p99s, an upper bound. Memory is VmRSS with 1 and then 3 instances running at the clip's pace.\n",
+         p99s, an upper bound. Memory is VmRSS with 1 and then 3 instances running at the clip's pace. \
+         MQTT latency adds the worker's time the same way; output CPU is the server's user+system \
+         time with the output over the instance alone, 10 s each, at the clip's pace.\n",
         verdict(ratio >= 0.85),
         infer_ms + 50.0,
         verdict(p99 <= infer_ms + 50.0),
         rss_idle as f64 / 1024.0,
+        mqtt_hop.len(),
         date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
     );
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("RESULTS.md");
