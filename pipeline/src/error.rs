@@ -70,6 +70,18 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The database failed (unreachable, full disk, a bug in a query).
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    /// A stored value could not be read back (the message says why).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// No live registry key has this name.
+    #[error("registry key '{0}' not found")]
+    KeyNotFound(String),
+    /// `If-Match` named another version of the key (or it does not exist).
+    #[error("registry key '{0}' does not match If-Match (changed, deleted or never set)")]
+    PreconditionFailed(String),
 }
 
 impl Error {

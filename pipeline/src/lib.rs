@@ -9,6 +9,8 @@
 //! - [`analytics`]: the SecuRT rule engine: tracks in, area and line events out (pure).
 //! - [`config_tree`]: the `path`/`jsonValue` operations on an instance's JSON
 //!   configuration tree (pure).
+//! - [`db`]: the database (SQLite or PostgreSQL): stored events, tracks and
+//!   the registry.
 //! - [`settings`]: the typed view (name, solution, modes, ...) over the known
 //!   keys of that tree, with validation (pure).
 //! - [`solutions`]: the solutions this engine can run.
@@ -37,6 +39,7 @@
 
 pub mod analytics;
 pub mod config_tree;
+pub mod db;
 pub mod detect;
 pub mod engine;
 pub mod error;

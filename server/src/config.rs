@@ -53,6 +53,11 @@ pub struct RtConfig {
     /// ONVIF camera discovery.
     #[serde(default)]
     pub onvif: Onvif,
+    /// The database of events, tracks and the registry: `postgres://...`
+    /// or `sqlite://FILE`. Default: none, the SQLite file `rt.db` in the
+    /// data directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
 }
 
 /// Our `onvif` block: where WS-Discovery probes and listens.
@@ -201,6 +206,7 @@ impl Default for RtConfig {
             log_level: default_log_level(),
             detector: Detector::default(),
             onvif: Onvif::default(),
+            database_url: None,
         }
     }
 }

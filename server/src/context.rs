@@ -7,6 +7,7 @@ use std::time::Instant;
 use std::sync::Arc;
 
 use rt_pipeline::Engine;
+use rt_pipeline::db::Db;
 use rt_pipeline::onvif::Onvif;
 use tokio::sync::watch;
 
@@ -18,6 +19,8 @@ pub struct ServerContext {
     pub engine: Engine,
     /// Known ONVIF cameras (shared with the media pipeline for credentials).
     pub onvif: Arc<Onvif>,
+    /// Stored events and tracks, and the registry.
+    pub db: Db,
     /// rtconfig.json as loaded (and as changed by `PUT system/config`).
     config: Mutex<ConfigFile>,
     pub log: LogBuffer,
@@ -41,6 +44,7 @@ impl ServerContext {
     pub fn new(
         engine: Engine,
         onvif: Arc<Onvif>,
+        db: Db,
         config: ConfigFile,
         log: LogBuffer,
         level: Option<LevelControl>,
@@ -49,6 +53,7 @@ impl ServerContext {
         ServerContext {
             engine,
             onvif,
+            db,
             config: Mutex::new(config),
             log,
             level,

@@ -2,7 +2,7 @@
 //!
 //! Nothing else in the server picks a status code: handlers return
 //! [`Error`] (or an engine error, converted by `?`), and
-//! `impl From<Error> for HttpError` below decides 400/403/404/406/409/500.
+//! `impl From<Error> for HttpError` below decides 400/403/404/406/409/412/500.
 //! Error bodies are dropshot's `{request_id, error_code, message}`, the
 //! contract's `Error` schema, which router-level 404/405 answers share.
 
@@ -58,7 +58,8 @@ impl From<Error> for HttpError {
                 E::InstanceNotFound(_)
                 | E::NotSecurt(_)
                 | E::EntityNotFound { .. }
-                | E::CameraNotFound(_),
+                | E::CameraNotFound(_)
+                | E::KeyNotFound(_),
             )
             | Error::UnknownEntityType { .. }
             | Error::FileNotFound(_) => {
@@ -70,6 +71,9 @@ impl From<Error> for HttpError {
             Error::Engine(E::InvalidState { .. } | E::CameraUnavailable { .. }) => {
                 client("InvalidState", ClientErrorStatusCode::NOT_ACCEPTABLE, message)
             }
+            Error::Engine(E::PreconditionFailed(_)) => {
+                client("PreconditionFailed", ClientErrorStatusCode::PRECONDITION_FAILED, message)
+            }
             Error::Engine(E::ReadOnly(_) | E::CameraUnauthorized { .. }) => {
                 client("Forbidden", ClientErrorStatusCode::FORBIDDEN, message)
             }
@@ -80,7 +84,13 @@ impl From<Error> for HttpError {
             | Error::Missing(_) => {
                 client("BadRequest", ClientErrorStatusCode::BAD_REQUEST, message)
             }
-            Error::Engine(E::Persist { .. } | E::ReadStore { .. } | E::Discovery(_))
+            Error::Engine(
+                E::Persist { .. }
+                | E::ReadStore { .. }
+                | E::Discovery(_)
+                | E::Database(_)
+                | E::Corrupt(_),
+            )
             | Error::WriteConfig { .. }
             | Error::Internal(_) => {
                 // Operators need the cause (a full disk, a permission), and

@@ -9,10 +9,11 @@ use base64::Engine as _;
 use dropshot::{
     ApiDescription, Body, Header, HttpError, HttpResponseCreated, HttpResponseDeleted,
     HttpResponseOk, HttpResponseUpdatedNoContent, MultipartBody, Path, Query, RequestContext,
-    TypedBody,
+    TypedBody, UntypedBody,
 };
 use rt_api::core::*;
 use rt_api::onvif::*;
+use rt_api::registry::*;
 use rt_api::securt::*;
 use rt_api::{RtApi, rt_api_mod};
 use rt_pipeline::runtime::PushedKind;
@@ -21,7 +22,7 @@ use rt_pipeline::{ENGINE_VERSION, solutions};
 use crate::context::ServerContext;
 use crate::convert;
 use crate::error::Error;
-use crate::{hls, onvif, push, securt, sse, system_config};
+use crate::{hls, onvif, push, registry, securt, sse, system_config};
 
 /// The contract, served verbatim at `GET /openapi.yaml`.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi/openapi.yaml");
@@ -616,5 +617,64 @@ impl RtApi for RtApiImpl {
     ) -> Done {
         let id = path.into_inner().camera_id;
         done(onvif::set_credentials(rqctx.context(), &id, body.into_inner()).await)
+    }
+
+    async fn registry_list(
+        rqctx: Ctx,
+        query: Query<RegistryPrefix>,
+    ) -> Result<HttpResponseOk<RegistryKeyList>, HttpError> {
+        let prefix = query.into_inner().prefix.unwrap_or_default();
+        let keys = rqctx.context().db.registry_list(&prefix).await.map_err(engine_err)?;
+        Ok(HttpResponseOk(RegistryKeyList { keys }))
+    }
+
+    async fn registry_get(
+        rqctx: Ctx,
+        path: Path<RegistryKeyPath>,
+        query: Query<RegistryPrefix>,
+    ) -> Result<http::Response<Body>, HttpError> {
+        let key = path.into_inner().key();
+        let db = &rqctx.context().db;
+        if key.is_empty() {
+            return Ok(registry::list(db, &query.into_inner().prefix.unwrap_or_default()).await?);
+        }
+        Ok(registry::get(db, &key).await?)
+    }
+
+    async fn registry_put(
+        rqctx: Ctx,
+        path: Path<RegistryKeyPath>,
+        query: Query<RegistryPutQuery>,
+        headers: Header<IfMatchHeader>,
+        body: UntypedBody,
+    ) -> Result<http::Response<Body>, HttpError> {
+        let key = path.into_inner().key();
+        let if_match = headers.into_inner().if_match;
+        let ttl = query.into_inner().ttl;
+        let db = &rqctx.context().db;
+        Ok(registry::put(db, &key, ttl, if_match.as_deref(), body.as_bytes()).await?)
+    }
+
+    async fn registry_delete(
+        rqctx: Ctx,
+        path: Path<RegistryKeyPath>,
+        headers: Header<IfMatchHeader>,
+    ) -> Result<HttpResponseDeleted, HttpError> {
+        let key = path.into_inner().key();
+        let if_match = headers.into_inner().if_match;
+        rqctx.context().db.registry_delete(&key, if_match.as_deref()).await.map_err(engine_err)?;
+        Ok(HttpResponseDeleted())
+    }
+
+    async fn registry_watch(
+        rqctx: Ctx,
+        query: Query<RegistryPrefix>,
+        headers: Header<SseHeaders>,
+    ) -> Result<http::Response<Body>, HttpError> {
+        let ctx = rqctx.context();
+        let prefix = query.into_inner().prefix.unwrap_or_default();
+        // A Last-Event-ID that is not one of our ids resumes nothing.
+        let after = headers.into_inner().last_event_id.and_then(|v| v.trim().parse().ok());
+        Ok(registry::watch(&ctx.db, prefix, after, ctx.shutdown.subscribe()).await?)
     }
 }

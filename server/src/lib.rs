@@ -13,6 +13,7 @@
 //! - `securt`: the `/v1/securt` operations (SecuRT instances, areas, lines).
 //! - `onvif`: the `/v1/onvif` operations (cameras, streams, credentials).
 //! - `sse`: the Server-Sent Events stream of an instance's events.
+//! - `registry`: the `/v1/rtregistry` operations and the watch stream.
 //! - `push`: frames pushed over HTTP to `Manual` inputs.
 //! - `error`: the one place that maps failures to HTTP statuses.
 //! - [`logging`]: log ring for `GET /v1/core/log`, slog -> tracing bridge.
@@ -27,6 +28,7 @@ mod http_entrypoints;
 pub mod logging;
 mod onvif;
 mod push;
+mod registry;
 mod securt;
 mod sse;
 mod system_config;
@@ -37,6 +39,7 @@ use std::sync::Arc;
 
 use dropshot::{ConfigDropshot, HandlerTaskMode, HttpServer, ServerBuilder};
 use rt_pipeline::Engine;
+use rt_pipeline::db::Db;
 use rt_pipeline::media::{MediaOptions, MediaRunner};
 use rt_pipeline::onvif::Onvif;
 use tokio::sync::watch;
@@ -52,6 +55,8 @@ use crate::logging::{LevelControl, LogBuffer};
 pub enum StartError {
     #[error("failed to open the instance store")]
     Engine(#[source] rt_pipeline::Error),
+    #[error("failed to open the database")]
+    Database(#[source] rt_pipeline::Error),
     #[error("failed to start the HTTP server on {address}: {message}")]
     Http { address: SocketAddr, message: String },
 }
@@ -78,6 +83,8 @@ pub struct Server {
     shutdown: watch::Receiver<bool>,
     /// Hears ONVIF Hello/Bye announcements.
     listener: tokio::task::JoinHandle<()>,
+    /// Expires registry keys.
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Server {
@@ -124,9 +131,23 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
             "web_server.cors.enabled is set, but CORS is not supported yet: cross-origin browser requests will be refused"
         );
     }
+    let db = match &cfg.database_url {
+        Some(url) => Db::open_url(url).await,
+        None => Db::open_sqlite(&cfg.data_dir.join(rt_pipeline::db::DEFAULT_SQLITE_FILE)).await,
+    }
+    .map_err(StartError::Database)?;
+    info!(backend = ?db.backend(), "database open");
     let listener = tokio::spawn(onvif.clone().listen());
-    let ctx =
-        Arc::new(ServerContext::new(engine, onvif, opts.config, opts.log, opts.level, hls_dir));
+    let sweeper = tokio::spawn(registry::sweep(db.clone()));
+    let ctx = Arc::new(ServerContext::new(
+        engine,
+        onvif,
+        db,
+        opts.config,
+        opts.log,
+        opts.level,
+        hls_dir,
+    ));
     let shutdown = ctx.shutdown.subscribe();
     let http = if cfg.web_server.enabled {
         let address = SocketAddr::new(cfg.web_server.ip_address, cfg.web_server.port);
@@ -147,7 +168,7 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
         warn!("web_server.enabled is false in rtconfig.json: the REST API is not served");
         None
     };
-    Ok(Server { http, ctx, shutdown, listener })
+    Ok(Server { http, ctx, shutdown, listener, sweeper })
 }
 
 impl Server {
@@ -171,7 +192,9 @@ impl Server {
             None => Ok(()),
         };
         self.listener.abort();
+        self.sweeper.abort();
         self.ctx.engine.stop_all();
+        self.ctx.db.close().await;
         info!("server stopped");
         result
     }

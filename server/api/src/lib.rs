@@ -13,20 +13,24 @@
 //! - [`core`]: wire types of the `/v1/core` namespace.
 //! - [`securt`]: wire types of the `/v1/securt` namespace.
 //! - [`onvif`]: wire types of the `/v1/onvif` namespace.
+//! - [`registry`]: wire types of the `/v1/rtregistry` namespace.
 //! - [`RtApi`]: the endpoints, one trait method per contract operation
 //!   (the method name is the contract's `operationId`).
 
 pub mod core;
 pub mod onvif;
+pub mod registry;
 pub mod securt;
 
 use dropshot::{
     Body, Header, HttpError, HttpResponseCreated, HttpResponseDeleted, HttpResponseOk,
     HttpResponseUpdatedNoContent, MultipartBody, Path, Query, RequestContext, TypedBody,
+    UntypedBody,
 };
 
 use crate::core::*;
 use crate::onvif::*;
+use crate::registry::*;
 use crate::securt::*;
 
 /// Largest request body accepted by any operation (bytes). RT config writes
@@ -497,4 +501,62 @@ pub trait RtApi {
         path: Path<CameraPath>,
         body: TypedBody<OnvifCredentials>,
     ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
+
+    /// The keys of the registry, sorted, optionally only those starting
+    /// with `prefix`. Expired keys are not listed.
+    #[endpoint { method = GET, path = "/v1/rtregistry", tags = ["registry"] }]
+    async fn registry_list(
+        rqctx: RequestContext<Self::Context>,
+        query: Query<RegistryPrefix>,
+    ) -> Result<HttpResponseOk<RegistryKeyList>, HttpError>;
+
+    /// The JSON value stored under `key`, with its `ETag`.
+    ///
+    /// Keys may contain `/`: dropshot serves that only through a wildcard
+    /// route, which it will not publish, so the drift test maps this
+    /// operation by hand (see `tests/drift.rs`). dropshot's router also
+    /// sends `GET /v1/rtregistry` here (an empty key), so this answers the
+    /// key list then, with `prefix`, as `registry_list` does.
+    #[endpoint { method = GET, path = "/v1/rtregistry/{key:.*}", tags = ["registry"], unpublished = true }]
+    async fn registry_get(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RegistryKeyPath>,
+        query: Query<RegistryPrefix>,
+    ) -> Result<http::Response<Body>, HttpError>;
+
+    /// Stores any JSON value under `key` (`ttl` seconds, `If-Match`).
+    #[endpoint {
+        method = PUT,
+        path = "/v1/rtregistry/{key:.*}",
+        tags = ["registry"],
+        unpublished = true,
+    }]
+    async fn registry_put(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RegistryKeyPath>,
+        query: Query<RegistryPutQuery>,
+        headers: Header<IfMatchHeader>,
+        body: UntypedBody,
+    ) -> Result<http::Response<Body>, HttpError>;
+
+    /// Removes `key` (`If-Match` makes it conditional).
+    #[endpoint {
+        method = DELETE,
+        path = "/v1/rtregistry/{key:.*}",
+        tags = ["registry"],
+        unpublished = true,
+    }]
+    async fn registry_delete(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<RegistryKeyPath>,
+        headers: Header<IfMatchHeader>,
+    ) -> Result<HttpResponseDeleted, HttpError>;
+
+    /// Registry changes as Server-Sent Events (`set`, `delete`, `expire`).
+    #[endpoint { method = GET, path = "/v1/rtregistry_watch", tags = ["registry"] }]
+    async fn registry_watch(
+        rqctx: RequestContext<Self::Context>,
+        query: Query<RegistryPrefix>,
+        headers: Header<SseHeaders>,
+    ) -> Result<http::Response<Body>, HttpError>;
 }

@@ -26,12 +26,15 @@ const NOT_SERVED_YET: &[&str] = &[
     "database_query_analytics",
     "database_query_events",
     "database_query_tracks",
-    "registry_delete",
-    "registry_get",
-    "registry_list",
-    "registry_put",
-    "registry_watch",
 ];
+
+/// Contract operations served through a dropshot wildcard route
+/// (`/v1/rtregistry/{key:.*}`), which dropshot refuses to publish in its
+/// document: registry keys may contain `/`, and only a wildcard matches
+/// several segments (a published `{key}` would take `%2F` only). These
+/// operations are therefore absent from the rendered document; the
+/// integration tests (`server/tests/integration/registry.rs`) check them.
+const SERVED_UNPUBLISHED: &[&str] = &["registry_delete", "registry_get", "registry_put"];
 
 /// How the server serves a contract path that dropshot's router cannot hold
 /// as written. RT puts `POST .../area/intrusion` beside `DELETE
@@ -222,7 +225,7 @@ fn served_operations_match_the_contract() {
         let r = routing(c_path);
         let key = (method.clone(), r.served_path.clone());
         let Some(s_op) = s_ops.get(&key) else {
-            if !NOT_SERVED_YET.contains(&id) {
+            if !NOT_SERVED_YET.contains(&id) && !SERVED_UNPUBLISHED.contains(&id) {
                 problems.push(format!(
                     "{method} {c_path} ({id}) is in the contract but neither served nor in NOT_SERVED_YET"
                 ));
@@ -232,6 +235,9 @@ fn served_operations_match_the_contract() {
         served_by_contract.insert(key);
         if NOT_SERVED_YET.contains(&id) {
             problems.push(format!("{id} is served now: remove it from NOT_SERVED_YET"));
+        }
+        if SERVED_UNPUBLISHED.contains(&id) {
+            problems.push(format!("{id} is published now: remove it from SERVED_UNPUBLISHED"));
         }
         let here = format!("{method} {c_path}");
         if !r.by_type && c_op["operationId"] != s_op["operationId"] {
@@ -294,7 +300,7 @@ fn served_operations_match_the_contract() {
     }
     let contract_ids: BTreeSet<&str> =
         c_ops.values().filter_map(|op| op["operationId"].as_str()).collect();
-    for id in NOT_SERVED_YET {
+    for id in NOT_SERVED_YET.iter().chain(SERVED_UNPUBLISHED) {
         if !contract_ids.contains(id) {
             problems.push(format!("{id} in NOT_SERVED_YET is not a contract operation"));
         }

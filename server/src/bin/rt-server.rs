@@ -42,6 +42,11 @@ struct Args {
     /// libonnxruntime.so, 1.31 or newer (overrides detector.onnxruntime).
     #[arg(long, env = "ORT_DYLIB_PATH")]
     onnxruntime: Option<PathBuf>,
+    /// Database of events, tracks and the registry (overrides
+    /// database_url): postgres://... or sqlite://FILE. Default: rt.db in
+    /// the data directory.
+    #[arg(long, env = "RT_DATABASE_URL")]
+    database_url: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -72,6 +77,9 @@ fn main() -> anyhow::Result<()> {
     }
     if let Some(lib) = &args.onnxruntime {
         cfg.detector.onnxruntime = Some(lib.clone());
+    }
+    if let Some(url) = &args.database_url {
+        cfg.database_url = Some(url.clone());
     }
 
     let log = LogBuffer::default();

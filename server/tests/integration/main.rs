@@ -12,6 +12,7 @@ mod lifecycle;
 mod media;
 mod onvif;
 mod push;
+mod registry;
 mod restart;
 mod robustness;
 mod rtsp;

@@ -1,0 +1,48 @@
+-- The store: the registry, its change log, events and track positions.
+-- Times are microseconds since the Unix epoch (UTC), JSON is text: the same
+-- schema on SQLite and PostgreSQL (see ../sqlite/0001_store.sql).
+CREATE TABLE registry (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    expires_at BIGINT
+);
+CREATE TABLE registry_changes (
+    id BIGSERIAL PRIMARY KEY,
+    key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    value TEXT,
+    at BIGINT NOT NULL
+);
+CREATE TABLE events (
+    id BIGSERIAL PRIMARY KEY,
+    instance_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    event_id TEXT,
+    event_type TEXT,
+    trigger_id TEXT,
+    trigger_name TEXT,
+    tracking_id TEXT,
+    object_class TEXT,
+    direction TEXT,
+    count BIGINT,
+    event_duration_ms BIGINT,
+    system_timestamp BIGINT NOT NULL,
+    payload TEXT NOT NULL,
+    UNIQUE (instance_id, seq)
+);
+CREATE INDEX events_time ON events (system_timestamp);
+CREATE TABLE tracks (
+    id BIGSERIAL PRIMARY KEY,
+    instance_id TEXT NOT NULL,
+    tracking_id TEXT NOT NULL,
+    object_class TEXT,
+    confidence DOUBLE PRECISION,
+    system_timestamp BIGINT NOT NULL,
+    x DOUBLE PRECISION,
+    y DOUBLE PRECISION,
+    width DOUBLE PRECISION,
+    height DOUBLE PRECISION
+);
+CREATE INDEX tracks_time ON tracks (system_timestamp);
