@@ -11,8 +11,15 @@
 //! # Layout
 //!
 //! - [`registry`]: the JSON key/value store, TTL, ETags and the change log.
+//! - [`writer`]: the batched writer that stores the events of every bus.
+//! - [`query`]: the `/v1/database/{events,tracks,analytics}` queries.
 
+pub mod query;
 pub mod registry;
+pub mod writer;
+
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 use std::str::FromStr;
