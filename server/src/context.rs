@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use rt_pipeline::Engine;
 use rt_pipeline::db::Db;
+use rt_pipeline::db::writer::Writer;
 use rt_pipeline::onvif::Onvif;
 use tokio::sync::watch;
 
@@ -21,6 +22,8 @@ pub struct ServerContext {
     pub onvif: Arc<Onvif>,
     /// Stored events and tracks, and the registry.
     pub db: Db,
+    /// Stores every instance's events.
+    pub writer: Writer,
     /// rtconfig.json as loaded (and as changed by `PUT system/config`).
     config: Mutex<ConfigFile>,
     pub log: LogBuffer,
@@ -53,6 +56,7 @@ impl ServerContext {
         ServerContext {
             engine,
             onvif,
+            writer: Writer::start(db.clone()),
             db,
             config: Mutex::new(config),
             log,

@@ -12,6 +12,7 @@ use dropshot::{
     TypedBody, UntypedBody,
 };
 use rt_api::core::*;
+use rt_api::database::*;
 use rt_api::onvif::*;
 use rt_api::registry::*;
 use rt_api::securt::*;
@@ -22,7 +23,7 @@ use rt_pipeline::{ENGINE_VERSION, solutions};
 use crate::context::ServerContext;
 use crate::convert;
 use crate::error::Error;
-use crate::{hls, onvif, push, registry, securt, sse, system_config};
+use crate::{database, hls, onvif, push, registry, securt, sse, system_config};
 
 /// The contract, served verbatim at `GET /openapi.yaml`.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi/openapi.yaml");
@@ -336,8 +337,10 @@ impl RtApi for RtApiImpl {
 
     async fn get_system_info(rqctx: Ctx) -> Result<HttpResponseOk<SystemInfo>, HttpError> {
         let uptime = rqctx.context().started.elapsed().as_secs();
+        let ctx = rqctx.context();
         let system_info = crate::system_info::collect(uptime)
             .into_iter()
+            .chain(database::info(&ctx.db, &ctx.writer))
             .map(|(display_name, value)| SystemInfoEntry { display_name, value })
             .collect();
         Ok(HttpResponseOk(SystemInfo { system_info }))
@@ -676,5 +679,26 @@ impl RtApi for RtApiImpl {
         // A Last-Event-ID that is not one of our ids resumes nothing.
         let after = headers.into_inner().last_event_id.and_then(|v| v.trim().parse().ok());
         Ok(registry::watch(&ctx.db, prefix, after, ctx.shutdown.subscribe()).await?)
+    }
+
+    async fn database_query_events(
+        rqctx: Ctx,
+        body: TypedBody<EventsQuery>,
+    ) -> Result<HttpResponseOk<EventsResult>, HttpError> {
+        Ok(HttpResponseOk(database::events(&rqctx.context().db, body.into_inner()).await?))
+    }
+
+    async fn database_query_tracks(
+        rqctx: Ctx,
+        body: TypedBody<TracksQuery>,
+    ) -> Result<HttpResponseOk<TracksResult>, HttpError> {
+        Ok(HttpResponseOk(database::tracks(&rqctx.context().db, body.into_inner()).await?))
+    }
+
+    async fn database_query_analytics(
+        rqctx: Ctx,
+        body: TypedBody<AnalyticsQuery>,
+    ) -> Result<HttpResponseOk<AnalyticsResult>, HttpError> {
+        Ok(HttpResponseOk(database::analytics(&rqctx.context().db, body.into_inner()).await?))
     }
 }

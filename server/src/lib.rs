@@ -10,6 +10,7 @@
 //! - `context`: what every handler sees (engine, config, log, shutdown).
 //! - `http_entrypoints`: the [`rt_api::RtApi`] implementation.
 //! - `convert`: wire types <-> engine types.
+//! - `database`: the `/v1/database` queries; attaches buses to the store writer.
 //! - `securt`: the `/v1/securt` operations (SecuRT instances, areas, lines).
 //! - `onvif`: the `/v1/onvif` operations (cameras, streams, credentials).
 //! - `sse`: the Server-Sent Events stream of an instance's events.
@@ -22,6 +23,7 @@
 pub mod config;
 mod context;
 mod convert;
+mod database;
 mod error;
 mod hls;
 mod http_entrypoints;
@@ -85,6 +87,8 @@ pub struct Server {
     listener: tokio::task::JoinHandle<()>,
     /// Expires registry keys.
     sweeper: tokio::task::JoinHandle<()>,
+    /// Attaches instances' buses to the store writer.
+    attacher: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Server {
@@ -149,6 +153,7 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
         hls_dir,
     ));
     let shutdown = ctx.shutdown.subscribe();
+    let attacher = tokio::spawn(database::attach_buses(ctx.clone()));
     let http = if cfg.web_server.enabled {
         let address = SocketAddr::new(cfg.web_server.ip_address, cfg.web_server.port);
         let config = ConfigDropshot {
@@ -168,7 +173,7 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
         warn!("web_server.enabled is false in rtconfig.json: the REST API is not served");
         None
     };
-    Ok(Server { http, ctx, shutdown, listener, sweeper })
+    Ok(Server { http, ctx, shutdown, listener, sweeper, attacher })
 }
 
 impl Server {
@@ -193,6 +198,7 @@ impl Server {
         };
         self.listener.abort();
         self.sweeper.abort();
+        self.attacher.abort();
         self.ctx.engine.stop_all();
         self.ctx.db.close().await;
         info!("server stopped");

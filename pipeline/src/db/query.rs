@@ -470,7 +470,10 @@ pub fn plan_analytics(backend: Backend, q: &AnalyticsQuery) -> Result<AnalyticsP
     }
     if !group.is_empty() {
         sql.push_str(&format!(" GROUP BY {}", group.join(", ")));
-        sql.push_str(&format!(" ORDER BY {}", group.join(", ")));
+        // Time series read in time order: the bucket sorts first.
+        let mut order = group.clone();
+        order.rotate_right(usize::from(interval.is_some()));
+        sql.push_str(&format!(" ORDER BY {}", order.join(", ")));
     }
     Ok(AnalyticsPlan { sql, binds: binds.0, group_by, interval, metrics })
 }

@@ -392,3 +392,60 @@ async fn query_semantics_on_sqlite() {
     check_all(&db).await;
     assert_eq!(db.integrity_check().await.unwrap(), "ok");
 }
+
+/// The writer stores a bus's analytics events (those published before it
+/// attached too, from the ring) and one position per track per second,
+/// and leaves other events out.
+#[tokio::test]
+async fn the_writer_stores_what_a_bus_publishes() {
+    use std::sync::atomic::Ordering;
+
+    use crate::events::{BusOptions, EventBus};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open_sqlite(&dir.path().join("rt.db")).await.unwrap();
+    let bus = std::sync::Arc::new(EventBus::new(BusOptions::default()));
+    let obj = |v: Value| v.as_object().unwrap().clone();
+    let early =
+        bus.publish("event-intrusion", obj(json!({"area_name": "Yard", "system_timestamp": 1000})));
+    let writer = writer::Writer::start(db.clone());
+    let task = writer.attach(uuid::Uuid::nil(), bus.clone());
+    for t in [0, 400, 1200] {
+        let loc = json!({"x": 0.1, "y": 0.2, "width": 0.3, "height": 0.4});
+        bus.publish(
+            "track",
+            obj(json!({"tracking_id": "5", "system_timestamp": 5000 + t, "location": loc})),
+        );
+    }
+    bus.publish("statistics", obj(json!({"system_timestamp": 7000})));
+    bus.publish(
+        "event-line-crossing",
+        obj(json!({"line_name": "Door", "direction": "Up", "system_timestamp": 8000})),
+    );
+    let stats = writer.stats().clone();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while stats.events_written.load(Ordering::Relaxed) < 2
+        || stats.tracks_written.load(Ordering::Relaxed) < 2
+    {
+        assert!(std::time::Instant::now() < deadline, "{}", stats.to_json());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    task.abort();
+    let rows = db
+        .query_rows(Table::Events, &q(json!({"orderBy": "id asc", "columns": ["event_type", "trigger_name", "direction", "system_timestamp"]})))
+        .await
+        .unwrap();
+    assert_eq!(
+        Value::Array(rows.into_iter().map(Value::Object).collect()),
+        json!([
+            {"event_type": "Intrusion", "trigger_name": "Yard", "direction": null, "system_timestamp": "1970-01-01T00:00:01.000Z"},
+            {"event_type": "Line Crossing", "trigger_name": "Door", "direction": "Up", "system_timestamp": "1970-01-01T00:00:08.000Z"},
+        ])
+    );
+    let tracks =
+        db.query_rows(Table::Tracks, &q(json!({"columns": ["system_timestamp"]}))).await.unwrap();
+    let times: Vec<&str> = tracks.iter().map(|r| r["system_timestamp"].as_str().unwrap()).collect();
+    assert_eq!(times, ["1970-01-01T00:00:05.000Z", "1970-01-01T00:00:06.200Z"]);
+    assert_eq!(stats.dropped.load(Ordering::Relaxed), 0);
+    assert!(early > 0);
+}

@@ -12,12 +12,14 @@
 //!
 //! - [`core`]: wire types of the `/v1/core` namespace.
 //! - [`securt`]: wire types of the `/v1/securt` namespace.
+//! - [`database`]: wire types of the `/v1/database` namespace.
 //! - [`onvif`]: wire types of the `/v1/onvif` namespace.
 //! - [`registry`]: wire types of the `/v1/rtregistry` namespace.
 //! - [`RtApi`]: the endpoints, one trait method per contract operation
 //!   (the method name is the contract's `operationId`).
 
 pub mod core;
+pub mod database;
 pub mod onvif;
 pub mod registry;
 pub mod securt;
@@ -29,6 +31,7 @@ use dropshot::{
 };
 
 use crate::core::*;
+use crate::database::*;
 use crate::onvif::*;
 use crate::registry::*;
 use crate::securt::*;
@@ -559,4 +562,26 @@ pub trait RtApi {
         query: Query<RegistryPrefix>,
         headers: Header<SseHeaders>,
     ) -> Result<http::Response<Body>, HttpError>;
+
+    /// Stored analytics events, newest first by default; page with `limit`
+    /// + `offset` or the `afterId` cursor.
+    #[endpoint { method = POST, path = "/v1/database/events", tags = ["database"] }]
+    async fn database_query_events(
+        rqctx: RequestContext<Self::Context>,
+        body: TypedBody<EventsQuery>,
+    ) -> Result<HttpResponseOk<EventsResult>, HttpError>;
+
+    /// Subsampled track positions, oldest first by default.
+    #[endpoint { method = POST, path = "/v1/database/tracks", tags = ["database"] }]
+    async fn database_query_tracks(
+        rqctx: RequestContext<Self::Context>,
+        body: TypedBody<TracksQuery>,
+    ) -> Result<HttpResponseOk<TracksResult>, HttpError>;
+
+    /// Metrics over stored events, grouped by columns and time buckets.
+    #[endpoint { method = POST, path = "/v1/database/analytics", tags = ["database"] }]
+    async fn database_query_analytics(
+        rqctx: RequestContext<Self::Context>,
+        body: TypedBody<AnalyticsQuery>,
+    ) -> Result<HttpResponseOk<AnalyticsResult>, HttpError>;
 }

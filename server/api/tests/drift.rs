@@ -22,10 +22,6 @@ use serde_json::{Map, Value, json};
 /// Contract operations without a server implementation yet, with the issue
 /// that brings them. Remove an entry when its operation is served.
 const NOT_SERVED_YET: &[&str] = &[
-    // stored data and the registry (issue 5)
-    "database_query_analytics",
-    "database_query_events",
-    "database_query_tracks",
 ];
 
 /// Contract operations served through a dropshot wildcard route

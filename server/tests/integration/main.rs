@@ -5,6 +5,7 @@
 
 mod common;
 mod config_tree;
+mod database;
 mod export;
 mod instances;
 mod keepalive;

@@ -1,0 +1,127 @@
+//! The `/v1/database` operations (wire <-> engine query types), and the
+//! task that attaches every instance's event bus to the store writer.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use rt_api::database as wire;
+use rt_pipeline::db::Db;
+use rt_pipeline::db::query::{self, RowsQuery, Table};
+use rt_pipeline::db::writer::Writer;
+use serde_json::{Map, Value};
+
+use crate::context::ServerContext;
+use crate::error::Error;
+
+/// How often new instances are looked for. A new instance's events wait in
+/// its bus's replay ring until then, so none are missed.
+const ATTACH_EVERY: Duration = Duration::from_millis(500);
+
+fn range(r: Option<wire::TimeRange>) -> Option<query::TimeRange> {
+    r.map(|r| query::TimeRange { start: r.start_time, end: r.end_time })
+}
+
+fn records<T: serde::de::DeserializeOwned>(rows: Vec<Map<String, Value>>) -> Result<Vec<T>, Error> {
+    rows.into_iter()
+        .map(|mut r| {
+            // Absent and NULL read the same on the wire: the column is left out.
+            r.retain(|_, v| !v.is_null());
+            serde_json::from_value(Value::Object(r))
+                .map_err(|e| Error::Internal(format!("stored row does not fit the contract: {e}")))
+        })
+        .collect()
+}
+
+pub async fn events(db: &Db, q: wire::EventsQuery) -> Result<wire::EventsResult, Error> {
+    let q = RowsQuery {
+        time_range: range(q.time_range),
+        filters: q.filters.unwrap_or_default(),
+        columns: q.columns,
+        order_by: q.order_by,
+        limit: q.limit.map(i64::from),
+        offset: q.offset,
+        after_id: q.after_id,
+    };
+    let rows = db.query_rows(Table::Events, &q).await?;
+    Ok(wire::EventsResult { data: records(rows)? })
+}
+
+pub async fn tracks(db: &Db, q: wire::TracksQuery) -> Result<wire::TracksResult, Error> {
+    let mut filters = q.filters.unwrap_or_default();
+    if let Some(id) = q.instance_id {
+        filters.insert("instance_id".into(), Value::String(id.to_string()));
+    }
+    let q = RowsQuery {
+        time_range: range(q.time_range),
+        filters,
+        columns: q.columns,
+        order_by: q.order_by,
+        limit: q.limit.map(i64::from),
+        offset: q.offset,
+        after_id: q.after_id,
+    };
+    let rows = db.query_rows(Table::Tracks, &q).await?;
+    Ok(wire::TracksResult { data: records(rows)? })
+}
+
+fn lower<T: serde::Serialize>(v: T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+}
+
+pub async fn analytics(db: &Db, q: wire::AnalyticsQuery) -> Result<wire::AnalyticsResult, Error> {
+    let metrics: BTreeMap<String, wire::Metric> = q.metrics;
+    let q = query::AnalyticsQuery {
+        metrics: metrics
+            .into_iter()
+            .map(|(name, m)| (name, query::Metric { function: lower(m.function), field: m.field }))
+            .collect(),
+        time_range: range(q.time_range),
+        filters: q.filters.unwrap_or_default(),
+        group_by: q.group_by.unwrap_or_default(),
+        interval: q.interval.map(|i| (lower(i.unit), i64::from(i.size.unwrap_or(1)))),
+    };
+    Ok(wire::AnalyticsResult { data: db.query_analytics(&q).await? })
+}
+
+/// Attaches each instance's bus to the writer as instances appear, and
+/// detaches it when the instance is deleted. Runs until aborted.
+pub async fn attach_buses(ctx: Arc<ServerContext>) {
+    let (engine, writer) = (&ctx.engine, &ctx.writer);
+    let mut attached: BTreeMap<uuid::Uuid, tokio::task::JoinHandle<()>> = BTreeMap::new();
+    loop {
+        let ids: Vec<uuid::Uuid> = engine.list().into_iter().map(|i| i.id).collect();
+        attached.retain(|id, task| {
+            let keep = ids.contains(id);
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        for id in ids {
+            if attached.contains_key(&id) {
+                continue;
+            }
+            if let Ok(bus) = engine.bus(id) {
+                attached.insert(id, writer.attach(id, bus));
+            }
+        }
+        tokio::time::sleep(ATTACH_EVERY).await;
+    }
+}
+
+/// Lines for `GET /v1/core/system/info`.
+pub fn info(db: &Db, writer: &Writer) -> Vec<(String, String)> {
+    let s = writer.stats();
+    let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed).to_string();
+    vec![
+        ("Database".into(), format!("{:?}", db.backend())),
+        ("Database events written".into(), n(&s.events_written)),
+        ("Database track positions written".into(), n(&s.tracks_written)),
+        ("Database writer pending rows".into(), n(&s.pending)),
+        ("Database writer lag (ms)".into(), s.lag_ms.load(Ordering::Relaxed).to_string()),
+        ("Database writer dropped events".into(), n(&s.dropped)),
+        ("Database writer failed batches".into(), n(&s.failed_batches)),
+    ]
+}
