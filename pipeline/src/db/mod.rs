@@ -19,6 +19,8 @@ pub mod registry;
 pub mod writer;
 
 #[cfg(test)]
+mod pg_test;
+#[cfg(test)]
 mod tests;
 
 use std::path::Path;

@@ -363,7 +363,7 @@ fn unit(name: &str) -> Result<Unit> {
 pub struct AnalyticsPlan {
     pub sql: String,
     pub binds: Vec<Bind>,
-    group_by: Vec<&'static str>,
+    group_by: Vec<(&'static str, Kind)>,
     interval: Option<(Unit, i64)>,
     /// (result name, function, field kind is integer).
     metrics: Vec<(String, String, bool)>,
@@ -378,7 +378,7 @@ pub fn plan_analytics(backend: Backend, q: &AnalyticsQuery) -> Result<AnalyticsP
         return Err(Error::invalid("groupBy", "at most 3 columns"));
     }
     let range = time_range(&q.time_range)?;
-    let group_by: Vec<&'static str> = q
+    let group_by: Vec<(&'static str, Kind)> = q
         .group_by
         .iter()
         .map(|g| {
@@ -386,7 +386,7 @@ pub fn plan_analytics(backend: Backend, q: &AnalyticsQuery) -> Result<AnalyticsP
             if matches!(k, Kind::Json | Kind::Id) {
                 return Err(Error::invalid("groupBy", format!("cannot group by '{c}'")));
             }
-            Ok(c)
+            Ok((c, k))
         })
         .collect::<Result<_>>()?;
     let interval = match &q.interval {
@@ -398,7 +398,7 @@ pub fn plan_analytics(backend: Backend, q: &AnalyticsQuery) -> Result<AnalyticsP
             Some((unit(u)?, *size))
         }
     };
-    let mut select: Vec<String> = group_by.iter().map(|c| (*c).to_string()).collect();
+    let mut select: Vec<String> = group_by.iter().map(|(c, _)| (*c).to_string()).collect();
     let mut metrics = Vec::new();
     for (name, m) in &q.metrics {
         let field = format!("metrics.{name}");
@@ -428,12 +428,13 @@ pub fn plan_analytics(backend: Backend, q: &AnalyticsQuery) -> Result<AnalyticsP
                 ));
             }
         };
-        select.push(expr);
+        // Named, so that no output column shadows a group column.
+        select.push(format!("{expr} AS m{}", metrics.len()));
         metrics.push((name.clone(), m.function.clone(), m.function != "avg"));
     }
     let mut binds = Binds::default();
     let terms = conditions(Table::Events, &q.filters, range, &mut binds)?;
-    let mut group: Vec<String> = group_by.iter().map(|c| (*c).to_string()).collect();
+    let mut group: Vec<String> = group_by.iter().map(|(c, _)| (*c).to_string()).collect();
     if let Some((u, size)) = interval {
         let expr = match (u, backend) {
             (Unit::Fixed(w), _) => {
@@ -575,8 +576,8 @@ impl Db {
             let mut out = Vec::with_capacity(rows.len());
             for row in rows {
                 let mut m = Map::new();
-                for (i, g) in plan.group_by.iter().enumerate() {
-                    m.insert((*g).to_string(), read_cell!(row, i, Kind::Text));
+                for (i, (g, kind)) in plan.group_by.iter().enumerate() {
+                    m.insert((*g).to_string(), read_cell!(row, i, *kind));
                 }
                 let mut values = Vec::new();
                 for (j, (_, function, _)) in plan.metrics.iter().enumerate() {
