@@ -53,11 +53,63 @@ pub struct RtConfig {
     /// ONVIF camera discovery.
     #[serde(default)]
     pub onvif: Onvif,
-    /// The database of events, tracks and the registry: `postgres://...`
-    /// or `sqlite://FILE`. Default: none, the SQLite file `rt.db` in the
-    /// data directory.
+    /// The database of events, tracks and the registry, and retention.
+    #[serde(default)]
+    pub database: Database,
+}
+
+/// Our `database` block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Database {
+    /// `postgres://...` or `sqlite://FILE`. Default: none, the SQLite file
+    /// `rt.db` in the data directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub database_url: Option<String>,
+    pub url: Option<String>,
+    /// Stored events and track positions older than this many days are
+    /// removed; `null` keeps them. Default: 30.
+    #[serde(default = "default_max_age_days")]
+    pub max_age_days: Option<f64>,
+    /// The oldest are removed while the data is larger than this many MiB;
+    /// `null`: no limit. Default: 1024.
+    #[serde(default = "default_max_size_mb")]
+    pub max_size_mb: Option<u64>,
+    /// Seconds between retention runs. Default: 60.
+    #[serde(default = "default_retention_every_secs")]
+    pub retention_every_secs: u64,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Database {
+            url: None,
+            max_age_days: default_max_age_days(),
+            max_size_mb: default_max_size_mb(),
+            retention_every_secs: default_retention_every_secs(),
+        }
+    }
+}
+
+impl Database {
+    /// The engine's retention policy.
+    pub fn policy(&self) -> rt_pipeline::db::retention::Policy {
+        rt_pipeline::db::retention::Policy {
+            max_age: self
+                .max_age_days
+                .filter(|d| d.is_finite() && *d >= 0.0)
+                .map(|d| Duration::from_secs_f64(d * 86_400.0)),
+            max_size_bytes: self.max_size_mb.map(|m| m.saturating_mul(1024 * 1024)),
+        }
+    }
+}
+
+fn default_max_age_days() -> Option<f64> {
+    Some(30.0)
+}
+fn default_max_size_mb() -> Option<u64> {
+    Some(1024)
+}
+fn default_retention_every_secs() -> u64 {
+    60
 }
 
 /// Our `onvif` block: where WS-Discovery probes and listens.
@@ -206,7 +258,7 @@ impl Default for RtConfig {
             log_level: default_log_level(),
             detector: Detector::default(),
             onvif: Onvif::default(),
-            database_url: None,
+            database: Database::default(),
         }
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use rt_pipeline::Engine;
 use rt_pipeline::db::Db;
+use rt_pipeline::db::retention::RetentionStats;
 use rt_pipeline::db::writer::Writer;
 use rt_pipeline::onvif::Onvif;
 use tokio::sync::watch;
@@ -24,6 +25,8 @@ pub struct ServerContext {
     pub db: Db,
     /// Stores every instance's events.
     pub writer: Writer,
+    /// What retention removed, and the data's size.
+    pub retention: RetentionStats,
     /// rtconfig.json as loaded (and as changed by `PUT system/config`).
     config: Mutex<ConfigFile>,
     pub log: LogBuffer,
@@ -57,6 +60,7 @@ impl ServerContext {
             engine,
             onvif,
             writer: Writer::start(db.clone()),
+            retention: RetentionStats::default(),
             db,
             config: Mutex::new(config),
             log,

@@ -9,11 +9,12 @@ use std::time::Duration;
 use rt_api::database as wire;
 use rt_pipeline::db::Db;
 use rt_pipeline::db::query::{self, RowsQuery, Table};
-use rt_pipeline::db::writer::Writer;
+use rt_pipeline::db::retention::Policy;
 use serde_json::{Map, Value};
+use tracing::warn;
 
 use crate::context::ServerContext;
-use crate::error::Error;
+use crate::error::{Error, chain};
 
 /// How often new instances are looked for. A new instance's events wait in
 /// its bus's replay ring until then, so none are missed.
@@ -111,9 +112,19 @@ pub async fn attach_buses(ctx: Arc<ServerContext>) {
     }
 }
 
+/// Enforces `policy` every `every`. Runs until aborted.
+pub async fn retention(ctx: Arc<ServerContext>, policy: Policy, every: Duration) {
+    loop {
+        if let Err(e) = ctx.db.enforce_retention(&policy, &ctx.retention).await {
+            warn!(error = %chain(&e), "database retention failed");
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
 /// Lines for `GET /v1/core/system/info`.
-pub fn info(db: &Db, writer: &Writer) -> Vec<(String, String)> {
-    let s = writer.stats();
+pub fn info(ctx: &ServerContext) -> Vec<(String, String)> {
+    let (db, s, r) = (&ctx.db, ctx.writer.stats(), &ctx.retention);
     let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed).to_string();
     vec![
         ("Database".into(), format!("{:?}", db.backend())),
@@ -123,5 +134,8 @@ pub fn info(db: &Db, writer: &Writer) -> Vec<(String, String)> {
         ("Database writer lag (ms)".into(), s.lag_ms.load(Ordering::Relaxed).to_string()),
         ("Database writer dropped events".into(), n(&s.dropped)),
         ("Database writer failed batches".into(), n(&s.failed_batches)),
+        ("Database size (bytes)".into(), n(&r.size_bytes)),
+        ("Database rows removed by age".into(), n(&r.removed_by_age)),
+        ("Database rows removed by size".into(), n(&r.removed_by_size)),
     ]
 }

@@ -340,7 +340,7 @@ impl RtApi for RtApiImpl {
         let ctx = rqctx.context();
         let system_info = crate::system_info::collect(uptime)
             .into_iter()
-            .chain(database::info(&ctx.db, &ctx.writer))
+            .chain(database::info(ctx))
             .map(|(display_name, value)| SystemInfoEntry { display_name, value })
             .collect();
         Ok(HttpResponseOk(SystemInfo { system_info }))

@@ -89,6 +89,8 @@ pub struct Server {
     sweeper: tokio::task::JoinHandle<()>,
     /// Attaches instances' buses to the store writer.
     attacher: tokio::task::JoinHandle<()>,
+    /// Removes old stored data.
+    retention: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Server {
@@ -135,7 +137,7 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
             "web_server.cors.enabled is set, but CORS is not supported yet: cross-origin browser requests will be refused"
         );
     }
-    let db = match &cfg.database_url {
+    let db = match &cfg.database.url {
         Some(url) => Db::open_url(url).await,
         None => Db::open_sqlite(&cfg.data_dir.join(rt_pipeline::db::DEFAULT_SQLITE_FILE)).await,
     }
@@ -154,6 +156,11 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
     ));
     let shutdown = ctx.shutdown.subscribe();
     let attacher = tokio::spawn(database::attach_buses(ctx.clone()));
+    let retention = tokio::spawn(database::retention(
+        ctx.clone(),
+        cfg.database.policy(),
+        std::time::Duration::from_secs(cfg.database.retention_every_secs.max(1)),
+    ));
     let http = if cfg.web_server.enabled {
         let address = SocketAddr::new(cfg.web_server.ip_address, cfg.web_server.port);
         let config = ConfigDropshot {
@@ -173,7 +180,7 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
         warn!("web_server.enabled is false in rtconfig.json: the REST API is not served");
         None
     };
-    Ok(Server { http, ctx, shutdown, listener, sweeper, attacher })
+    Ok(Server { http, ctx, shutdown, listener, sweeper, attacher, retention })
 }
 
 impl Server {
@@ -199,6 +206,7 @@ impl Server {
         self.listener.abort();
         self.sweeper.abort();
         self.attacher.abort();
+        self.retention.abort();
         self.ctx.engine.stop_all();
         self.ctx.db.close().await;
         info!("server stopped");

@@ -12,10 +12,12 @@
 //!
 //! - [`registry`]: the JSON key/value store, TTL, ETags and the change log.
 //! - [`writer`]: the batched writer that stores the events of every bus.
+//! - [`retention`]: removal by age and by size, in the background.
 //! - [`query`]: the `/v1/database/{events,tracks,analytics}` queries.
 
 pub mod query;
 pub mod registry;
+pub mod retention;
 pub mod writer;
 
 #[cfg(test)]

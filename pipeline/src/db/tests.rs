@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::query::{AnalyticsQuery, Metric, RowsQuery, Table, TimeRange};
 use super::writer::{EventRow, Row, TrackRow};
 use super::*;
+use crate::db::now_micros;
 
 /// 2024-11-27T08:00:00Z in microseconds.
 const T0: i64 = 1_732_694_400_000_000;
@@ -434,6 +435,56 @@ async fn registry_cases(db: &Db) {
     assert_eq!(db.registry_last_change().await.unwrap(), changes[7].id);
 }
 
+/// Retention by age keeps recent rows; by size removes the oldest share.
+async fn retention_cases(db: &Db) {
+    use super::retention::{Policy, RetentionStats};
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    let now = now_micros();
+    let rows: Vec<Row> = (0..2000)
+        .map(|i| {
+            let mut e = event(i % 10);
+            e.seq = 100_000 + i;
+            // Half of them a year old, half within the last hour.
+            e.system_timestamp = if i < 1000 { now - 365 * 24 * 60 * MIN } else { now - i * 1000 };
+            e.tracking_id = Some(format!("r{i}"));
+            e.payload = "x".repeat(500);
+            Row::Event(e)
+        })
+        .collect();
+    db.write_batch(&rows).await.unwrap();
+    let stats = RetentionStats::default();
+    let by_age =
+        Policy { max_age: Some(Duration::from_secs(30 * 24 * 3600)), max_size_bytes: None };
+    db.enforce_retention(&by_age, &stats).await.unwrap();
+    // The seeded 2024 events go too: they are older than 30 days.
+    let removed = stats.removed_by_age.load(Ordering::Relaxed);
+    assert!(removed >= 1000, "{removed}");
+    let left = db
+        .query_rows(Table::Events, &q(json!({"limit": 10000, "columns": ["id"]})))
+        .await
+        .unwrap()
+        .len();
+    assert!((1000..1100).contains(&left), "{left}");
+    let size = db.data_size().await.unwrap();
+    assert_eq!(stats.size_bytes.load(Ordering::Relaxed), size);
+
+    let by_size = Policy { max_age: None, max_size_bytes: Some(size / 2) };
+    db.enforce_retention(&by_size, &stats).await.unwrap();
+    let removed = stats.removed_by_size.load(Ordering::Relaxed) as usize;
+    assert!(removed >= left / 2, "{removed} of {left}");
+    // The newest are kept.
+    let newest = db
+        .query_rows(
+            Table::Events,
+            &q(json!({"limit": 1, "columns": ["tracking_id"], "orderBy": "id desc"})),
+        )
+        .await
+        .unwrap();
+    assert!(!newest.is_empty());
+}
+
 /// Every case, on a fresh database.
 pub async fn check_all(db: &Db) {
     registry_cases(db).await;
@@ -443,6 +494,7 @@ pub async fn check_all(db: &Db) {
     tracks_cases(db).await;
     analytics_cases(db).await;
     cursor_cases(db).await;
+    retention_cases(db).await;
 }
 
 #[tokio::test]

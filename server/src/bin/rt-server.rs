@@ -43,7 +43,7 @@ struct Args {
     #[arg(long, env = "ORT_DYLIB_PATH")]
     onnxruntime: Option<PathBuf>,
     /// Database of events, tracks and the registry (overrides
-    /// database_url): postgres://... or sqlite://FILE. Default: rt.db in
+    /// database.url): postgres://... or sqlite://FILE. Default: rt.db in
     /// the data directory.
     #[arg(long, env = "RT_DATABASE_URL")]
     database_url: Option<String>,
@@ -79,7 +79,7 @@ fn main() -> anyhow::Result<()> {
         cfg.detector.onnxruntime = Some(lib.clone());
     }
     if let Some(url) = &args.database_url {
-        cfg.database_url = Some(url.clone());
+        cfg.database.url = Some(url.clone());
     }
 
     let log = LogBuffer::default();

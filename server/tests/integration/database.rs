@@ -56,12 +56,47 @@ async fn seed(dir: &std::path::Path) {
     db.close().await;
 }
 
-async fn seeded_server() -> TestServer {
+/// A server over the seeded events, which are from 2024: `database` is
+/// its rtconfig.json block (retention would remove them by default).
+async fn seeded_server_with(database: Value) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     seed(dir.path()).await;
+    let config = json!({"database": database}).to_string();
+    std::fs::write(dir.path().join("rtconfig.json"), config).unwrap();
     let mut s = TestServer::start_in(dir.path(), &[]);
     s.keep(dir);
     s
+}
+
+async fn seeded_server() -> TestServer {
+    seeded_server_with(json!({"max_age_days": null})).await
+}
+
+fn info(v: &Value, name: &str) -> Option<String> {
+    v["systemInfo"]
+        .as_array()?
+        .iter()
+        .find(|e| e["displayName"] == name)
+        .and_then(|e| e["value"].as_str().map(String::from))
+}
+
+#[tokio::test]
+async fn retention_removes_old_events_and_says_so() {
+    let s = seeded_server_with(json!({"max_age_days": 1, "retention_every_secs": 1})).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, v) = s.raw("GET", "/v1/core/system/info", None).await;
+        let removed = info(&v, "Database rows removed by age").unwrap_or_default();
+        if removed == "43" {
+            let size: u64 = info(&v, "Database size (bytes)").unwrap().parse().unwrap();
+            assert!(size > 0);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "removed by age: {removed:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let out = post(&s, "/v1/database/events", json!({})).await;
+    assert_eq!(out["data"], json!([]));
 }
 
 async fn post(s: &TestServer, path: &str, body: Value) -> Value {
