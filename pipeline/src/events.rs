@@ -78,6 +78,9 @@ pub struct Subscription {
     pub replay: Vec<Arc<Event>>,
     /// Events after `Last-Event-ID` that the ring no longer holds.
     pub missed: u64,
+    /// The sequence number the next published event will get: everything
+    /// below it is in `replay` or earlier, everything from it on `live`.
+    pub next: u64,
     pub live: broadcast::Receiver<Arc<Event>>,
 }
 
@@ -135,13 +138,13 @@ impl EventBus {
         let inner = self.lock();
         let live = self.live.subscribe();
         let Some(after) = after else {
-            return Subscription { replay: Vec::new(), missed: 0, live };
+            return Subscription { replay: Vec::new(), missed: 0, next: inner.next_seq, live };
         };
         let replay: Vec<_> = inner.ring.iter().filter(|e| e.seq > after).cloned().collect();
         let first_kept = inner.ring.front().map_or(inner.next_seq, |e| e.seq);
         // Events of this run after `after` that the ring has already let go.
         let missed = first_kept.saturating_sub(after.saturating_add(1).max(inner.first_seq));
-        Subscription { replay, missed, live }
+        Subscription { replay, missed, next: inner.next_seq, live }
     }
 
     /// Takes every queued event (`GET .../consume_events`).

@@ -196,10 +196,11 @@ impl RtApi for RtApiImpl {
         headers: Header<SseHeaders>,
     ) -> Result<http::Response<Body>, HttpError> {
         let ctx = rqctx.context();
-        let bus = ctx.engine.bus(path.into_inner().instance_id).map_err(engine_err)?;
+        let id = path.into_inner().instance_id;
+        let bus = ctx.engine.bus(id).map_err(engine_err)?;
         // A Last-Event-ID that is not one of our ids resumes nothing.
         let after = headers.into_inner().last_event_id.and_then(|v| v.trim().parse().ok());
-        Ok(sse::response(&bus, after, ctx.shutdown.subscribe()))
+        Ok(sse::response(&bus, after, ctx.shutdown.subscribe(), Some((ctx.db.clone(), id))))
     }
 
     async fn consume_events(

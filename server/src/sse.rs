@@ -7,6 +7,9 @@
 //! falls too far behind (or asks for more than is retained) gets an
 //! `event: lagged` record saying how many it missed, then live events again.
 //! A slow client only ever slows itself: the bus never waits for it.
+//! A `Last-Event-ID` older than the ring (from before a restart, or long
+//! ago) is first served from the store: the analytics events stored after
+//! it (at most [`FROM_STORE`]), then the ring, then live events.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +19,13 @@ use dropshot::Body;
 use futures::SinkExt;
 use futures::channel::mpsc;
 use http_body::Frame;
+use rt_pipeline::db::Db;
 use rt_pipeline::events::{Event, EventBus};
 use tokio::sync::{broadcast, watch};
+use tracing::warn;
+use uuid::Uuid;
+
+use crate::error::chain;
 
 /// Quiet time after which a keep-alive comment is sent.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -25,6 +33,9 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// Records buffered between the forwarding task and the connection: small,
 /// so a stalled client is detected as lag on the bus rather than hidden here.
 const BUFFER: usize = 32;
+
+/// Most stored events replayed to one resuming client.
+pub const FROM_STORE: i64 = 10_000;
 
 type Chunk = Result<Frame<Bytes>, std::io::Error>;
 
@@ -43,6 +54,7 @@ pub fn response(
     bus: &Arc<EventBus>,
     last_event_id: Option<u64>,
     mut shutdown: watch::Receiver<bool>,
+    store: Option<(Db, Uuid)>,
 ) -> http::Response<Body> {
     let sub = bus.subscribe(last_event_id);
     let (mut tx, rx) = mpsc::channel::<Chunk>(BUFFER);
@@ -55,6 +67,22 @@ pub fn response(
         // Headers go out at once; this comment is the first byte of body.
         if !send(&mut tx, Bytes::from_static(b": connected\n\n")).await {
             return;
+        }
+        // What the ring does not hold, from the store (analytics events).
+        let ring_start = sub.replay.first().map_or(sub.next, |e| e.seq);
+        if let (Some(after), Some((db, id))) = (last_event_id, &store)
+            && after.saturating_add(1) < ring_start
+        {
+            match db.stored_events_between(*id, after, ring_start, FROM_STORE).await {
+                Ok(stored) => {
+                    for e in &stored {
+                        if !send(&mut tx, record(e)).await {
+                            return;
+                        }
+                    }
+                }
+                Err(e) => warn!(error = %chain(&e), "SSE resume from the store failed"),
+            }
         }
         if sub.missed > 0 && !send(&mut tx, lagged(sub.missed)).await {
             return;

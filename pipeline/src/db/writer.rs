@@ -315,6 +315,34 @@ async fn batch_loop(db: Db, mut rx: mpsc::Receiver<Row>, stats: Arc<WriterStats>
 }
 
 impl Db {
+    /// Stored events of `instance_id` with `after < seq < before`, oldest
+    /// first, at most `limit`: (seq, event name, payload). Serves SSE
+    /// clients that resume from before the bus's replay ring (a restart).
+    pub async fn stored_events_between(
+        &self,
+        instance_id: Uuid,
+        after: u64,
+        before: u64,
+        limit: i64,
+    ) -> Result<Vec<Event>> {
+        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let rows: Vec<(i64, String, String)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT seq, kind, payload FROM events WHERE instance_id = $1 AND seq > $2 AND seq < $3 \
+             ORDER BY seq LIMIT $4",
+        )
+        .bind(instance_id.to_string())
+        .bind(clamp(after))
+        .bind(clamp(before))
+        .bind(limit)
+        .fetch_all(p)
+        .await
+        .map_err(db_error)?);
+        Ok(rows
+            .into_iter()
+            .map(|(seq, kind, data)| Event { seq: u64::try_from(seq).unwrap_or(0), kind, data })
+            .collect())
+    }
+
     /// Writes rows in one transaction; returns (events, tracks) stored.
     pub async fn write_batch(&self, rows: &[Row]) -> Result<(u64, u64)> {
         let (mut events, mut tracks) = (0, 0);

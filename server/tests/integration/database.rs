@@ -274,3 +274,30 @@ async fn bad_database_queries_name_the_field() {
     ];
     check_cases(&s, &cases).await;
 }
+
+/// A client that resumes with a `Last-Event-ID` from before the server
+/// started (older than any bus ring) gets the stored events after it.
+#[tokio::test]
+async fn sse_resumes_from_the_store_across_restarts() {
+    let s = seeded_server().await;
+    let (status, body) = s
+        .raw("PUT", &format!("/v1/core/instance/{INSTANCE}"), Some(r#"{"solution": "securt"}"#))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let path = format!("/v1/core/instance/{INSTANCE}/consume_events_sse");
+    let records =
+        crate::media::read_sse(&s, &path, Some(36), std::time::Duration::from_secs(5), |r| {
+            r.len() >= 3
+        })
+        .await;
+    let got: Vec<(Option<u64>, &str, &Value)> =
+        records.iter().map(|r| (r.id, r.event.as_str(), &r.data["i"])).collect();
+    assert_eq!(
+        got,
+        [
+            (Some(37), "event-line-crossing", &json!(37)),
+            (Some(38), "event-line-crossing", &json!(38)),
+            (Some(39), "event-line-crossing", &json!(39)),
+        ]
+    );
+}
