@@ -200,7 +200,14 @@ impl RtApi for RtApiImpl {
         let bus = ctx.engine.bus(id).map_err(engine_err)?;
         // A Last-Event-ID that is not one of our ids resumes nothing.
         let after = headers.into_inner().last_event_id.and_then(|v| v.trim().parse().ok());
-        Ok(sse::response(&bus, after, ctx.shutdown.subscribe(), Some((ctx.db.clone(), id))))
+        let durable = Some(ctx.writer.durable(id));
+        Ok(sse::response(
+            &bus,
+            after,
+            ctx.shutdown.subscribe(),
+            Some((ctx.db.clone(), id)),
+            durable,
+        ))
     }
 
     async fn consume_events(

@@ -10,6 +10,9 @@
 //! A `Last-Event-ID` older than the ring (from before a restart, or long
 //! ago) is first served from the store: the analytics events stored after
 //! it (at most [`FROM_STORE`]), then the ring, then live events.
+//! Analytics events (`event-*`) go out only once the store writer has
+//! committed them (up to [`DURABLE_WAIT`]), so whatever a client has seen
+//! survives a crash of the server.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +37,20 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// so a stalled client is detected as lag on the bus rather than hidden here.
 const BUFFER: usize = 32;
 
+/// Longest an analytics event is held back waiting for the store; past it
+/// (a stalled database) it is sent anyway.
+pub const DURABLE_WAIT: Duration = Duration::from_secs(2);
+
+/// Waits until the store holds `e` (analytics events only).
+async fn stored(durable: &mut Option<watch::Receiver<u64>>, e: &Event) {
+    if let Some(d) = durable
+        && e.kind.starts_with("event-")
+        && tokio::time::timeout(DURABLE_WAIT, d.wait_for(|s| *s >= e.seq)).await.is_err()
+    {
+        warn!(seq = e.seq, "store writer is behind: event sent before it is stored");
+    }
+}
+
 /// Most stored events replayed to one resuming client.
 pub const FROM_STORE: i64 = 10_000;
 
@@ -55,6 +72,7 @@ pub fn response(
     last_event_id: Option<u64>,
     mut shutdown: watch::Receiver<bool>,
     store: Option<(Db, Uuid)>,
+    mut durable: Option<watch::Receiver<u64>>,
 ) -> http::Response<Body> {
     let sub = bus.subscribe(last_event_id);
     let (mut tx, rx) = mpsc::channel::<Chunk>(BUFFER);
@@ -88,6 +106,7 @@ pub fn response(
             return;
         }
         for e in &sub.replay {
+            stored(&mut durable, e).await;
             if !send(&mut tx, record(e)).await {
                 return;
             }
@@ -104,7 +123,10 @@ pub fn response(
                 _ = shutdown.changed() => return,
             };
             let chunk = match next {
-                Ok(e) => record(&e),
+                Ok(e) => {
+                    stored(&mut durable, &e).await;
+                    record(&e)
+                }
                 Err(broadcast::error::RecvError::Lagged(n)) => lagged(n),
                 Err(broadcast::error::RecvError::Closed) => return,
             };

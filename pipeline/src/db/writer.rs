@@ -10,6 +10,12 @@
 //! [`BATCH`] rows, at least every [`FLUSH_EVERY`]. [`WriterStats`] says how
 //! far behind it is.
 //!
+//! Each instance has a durability watermark ([`Writer::durable`]): the
+//! highest sequence number of its analytics events that is committed (or
+//! given up on after a failed batch). SSE holds an analytics event back
+//! until the watermark passes it, so an event a client has seen is in the
+//! store even if the server is killed the next moment.
+//!
 //! Rows are keyed by `(instance_id, seq)` (the bus's sequence number), and
 //! written with `ON CONFLICT DO NOTHING`, so a replayed event is stored once.
 
@@ -19,7 +25,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tracing::warn;
 use uuid::Uuid;
 
@@ -194,6 +200,15 @@ pub fn track_row(instance_id: Uuid, e: &Event) -> Option<TrackRow> {
 pub struct Writer {
     tx: mpsc::Sender<Row>,
     stats: Arc<WriterStats>,
+    durable: Watermarks,
+}
+
+/// Per instance: the highest analytics event seq that is stored.
+type Watermarks = Arc<std::sync::Mutex<HashMap<Uuid, watch::Sender<u64>>>>;
+
+fn watermark(marks: &Watermarks, id: Uuid) -> watch::Sender<u64> {
+    let mut m = marks.lock().unwrap_or_else(|p| p.into_inner());
+    m.entry(id).or_insert_with(|| watch::Sender::new(0)).clone()
 }
 
 impl Writer {
@@ -201,8 +216,14 @@ impl Writer {
     pub fn start(db: Db) -> Writer {
         let (tx, rx) = mpsc::channel(QUEUE);
         let stats = Arc::new(WriterStats::default());
-        tokio::spawn(batch_loop(db, rx, stats.clone()));
-        Writer { tx, stats }
+        let durable = Watermarks::default();
+        tokio::spawn(batch_loop(db, rx, stats.clone(), durable.clone()));
+        Writer { tx, stats, durable }
+    }
+
+    /// The durability watermark of `instance_id` (see the module notes).
+    pub fn durable(&self, instance_id: Uuid) -> watch::Receiver<u64> {
+        watermark(&self.durable, instance_id).subscribe()
     }
 
     pub fn stats(&self) -> &Arc<WriterStats> {
@@ -272,7 +293,12 @@ impl Writer {
     }
 }
 
-async fn batch_loop(db: Db, mut rx: mpsc::Receiver<Row>, stats: Arc<WriterStats>) {
+async fn batch_loop(
+    db: Db,
+    mut rx: mpsc::Receiver<Row>,
+    stats: Arc<WriterStats>,
+    durable: Watermarks,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         if rx.recv_many(&mut batch, BATCH).await == 0 {
@@ -306,6 +332,27 @@ async fn batch_loop(db: Db, mut rx: mpsc::Receiver<Row>, stats: Arc<WriterStats>
             Err(e) => {
                 stats.failed_batches.fetch_add(1, Ordering::Relaxed);
                 warn!(error = %chain(&e), rows = n, "store writer: batch lost");
+            }
+        }
+        // Advanced after a failure too: those rows are lost (and counted),
+        // and SSE must not hold events back for them.
+        let mut highest: HashMap<&str, i64> = HashMap::new();
+        for r in &batch {
+            if let Row::Event(e) = r {
+                let h = highest.entry(e.instance_id.as_str()).or_insert(e.seq);
+                *h = (*h).max(e.seq);
+            }
+        }
+        for (id, seq) in highest {
+            if let Ok(id) = Uuid::parse_str(id) {
+                let seq = u64::try_from(seq).unwrap_or(0);
+                watermark(&durable, id).send_if_modified(|d| {
+                    let newer = seq > *d;
+                    if newer {
+                        *d = seq;
+                    }
+                    newer
+                });
             }
         }
         stats.pending.fetch_sub(n, Ordering::Relaxed);
