@@ -20,8 +20,8 @@ pub mod registry;
 pub mod retention;
 pub mod writer;
 
-#[cfg(test)]
-mod pg_test;
+#[cfg(any(test, feature = "test-support"))]
+pub mod pg_test;
 #[cfg(test)]
 mod tests;
 

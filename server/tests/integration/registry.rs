@@ -296,3 +296,46 @@ async fn acknowledged_writes_survive_sigkill() {
     let s = TestServer::start_in(dir.path(), &[]);
     assert_eq!(keys(&s, "?prefix=burst/0/0").await, json!(["burst/0/0"]));
 }
+
+/// Two servers on one PostgreSQL database share the registry, and a
+/// watcher on one hears changes made through the other.
+#[tokio::test]
+async fn nodes_on_postgres_share_the_registry() {
+    let cluster = rt_pipeline::db::pg_test::Cluster::start();
+    let url = cluster.url();
+    let node = || {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = TestServer::start_in(dir.path(), &["--database-url", &url]);
+        s.keep(dir);
+        s
+    };
+    let (a, b) = (node(), node());
+    let (status, etag, _) =
+        call(&a, "PUT", "/v1/rtregistry/site/layout", Some("[1,2]"), None).await;
+    assert_eq!(status, 204);
+    let (status, etag_b, body) = call(&b, "GET", "/v1/rtregistry/site/layout", None, None).await;
+    assert_eq!((status, body, etag_b), (200, json!([1, 2]), etag.clone()));
+    // If-Match across nodes.
+    let (status, _, _) =
+        call(&b, "PUT", "/v1/rtregistry/site/layout", Some("3"), etag.as_deref()).await;
+    assert_eq!(status, 204);
+    let (status, _, _) =
+        call(&a, "PUT", "/v1/rtregistry/site/layout", Some("4"), etag.as_deref()).await;
+    assert_eq!(status, 412);
+
+    let base = a.base.clone();
+    let writer = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let a = TestServer::attach(&base);
+        reqwest::Client::new()
+            .put(a.url("/v1/rtregistry/site/theme"))
+            .body("\"dark\"")
+            .send()
+            .await
+            .unwrap();
+    };
+    let (seen, ()) = tokio::join!(watch(&b, "?prefix=site/", None, 1), writer);
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!((seen[0].1.as_str(), &seen[0].2["value"]), ("set", &json!("dark")));
+    drop((a, b));
+}
