@@ -145,15 +145,8 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
     info!(backend = ?db.backend(), "database open");
     let listener = tokio::spawn(onvif.clone().listen());
     let sweeper = tokio::spawn(registry::sweep(db.clone()));
-    let ctx = Arc::new(ServerContext::new(
-        engine,
-        onvif,
-        db,
-        opts.config,
-        opts.log,
-        opts.level,
-        hls_dir,
-    ));
+    let ctx =
+        Arc::new(ServerContext::new(engine, onvif, db, opts.config, opts.log, opts.level, hls_dir));
     let shutdown = ctx.shutdown.subscribe();
     let attacher = tokio::spawn(database::attach_buses(ctx.clone()));
     let retention = tokio::spawn(database::retention(

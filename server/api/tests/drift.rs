@@ -21,8 +21,7 @@ use serde_json::{Map, Value, json};
 
 /// Contract operations without a server implementation yet, with the issue
 /// that brings them. Remove an entry when its operation is served.
-const NOT_SERVED_YET: &[&str] = &[
-];
+const NOT_SERVED_YET: &[&str] = &[];
 
 /// Contract operations served through a dropshot wildcard route
 /// (`/v1/rtregistry/{key:.*}`), which dropshot refuses to publish in its
