@@ -105,6 +105,9 @@ impl Db {
 
     /// One retention run: by age, then by size. Updates `stats`.
     pub async fn enforce_retention(&self, policy: &Policy, stats: &RetentionStats) -> Result<()> {
+        // Counters are published together at the end of a run, so a reader
+        // never sees rows removed before the size they left is known.
+        let (mut removed_by_age, mut removed_by_size) = (0, 0);
         if let Some(age) = policy.max_age {
             let cutoff = now_micros() - i64::try_from(age.as_micros()).unwrap_or(i64::MAX);
             let mut removed = 0;
@@ -119,18 +122,19 @@ impl Db {
                     .map_err(db_error)?
                     .rows_affected());
             }
-            stats.removed_by_age.fetch_add(removed, Ordering::Relaxed);
+            removed_by_age = removed;
         }
         let mut size = self.data_size().await?;
         if let Some(max) = policy.max_size_bytes
             && size > max
         {
             let share = ((size - max) as f64 / size as f64 + MARGIN).min(1.0);
-            let removed = self.remove_oldest(share).await?;
-            stats.removed_by_size.fetch_add(removed, Ordering::Relaxed);
+            removed_by_size = self.remove_oldest(share).await?;
             size = self.data_size().await?;
         }
         stats.size_bytes.store(size, Ordering::Relaxed);
+        stats.removed_by_age.fetch_add(removed_by_age, Ordering::Relaxed);
+        stats.removed_by_size.fetch_add(removed_by_size, Ordering::Relaxed);
         stats.last_run.store(now_micros(), Ordering::Relaxed);
         Ok(())
     }
