@@ -50,7 +50,7 @@ impl ServerContext {
     pub fn new(
         engine: Engine,
         onvif: Arc<Onvif>,
-        db: Db,
+        (db, writer): (Db, Writer),
         config: ConfigFile,
         log: LogBuffer,
         level: Option<LevelControl>,
@@ -59,7 +59,7 @@ impl ServerContext {
         ServerContext {
             engine,
             onvif,
-            writer: Writer::start(db.clone()),
+            writer,
             retention: RetentionStats::default(),
             db,
             config: Mutex::new(config),

@@ -42,6 +42,7 @@ use std::sync::Arc;
 use dropshot::{ConfigDropshot, HandlerTaskMode, HttpServer, ServerBuilder};
 use rt_pipeline::Engine;
 use rt_pipeline::db::Db;
+use rt_pipeline::db::writer::{Writer, WriterStats};
 use rt_pipeline::media::{MediaOptions, MediaRunner};
 use rt_pipeline::onvif::Onvif;
 use tokio::sync::watch;
@@ -115,11 +116,14 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
     // run that did not stop cleanly go now.
     let hls_dir = cfg.data_dir.join("hls");
     let _ = std::fs::remove_dir_all(&hls_dir);
+    // Created before the writer so that instances can report its queue.
+    let writer_stats = Arc::new(WriterStats::default());
     let runner = Arc::new(MediaRunner::new(MediaOptions {
         model: d.model.clone().unwrap_or_default(),
         family: d.family,
         onnxruntime: d.onnxruntime.clone().unwrap_or_default(),
         threads: d.threads,
+        store: Some(writer_stats.clone()),
         credentials: Some(onvif.clone()),
         hls_dir: hls_dir.clone(),
     }));
@@ -145,8 +149,16 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
     info!(backend = ?db.backend(), "database open");
     let listener = tokio::spawn(onvif.clone().listen());
     let sweeper = tokio::spawn(registry::sweep(db.clone()));
-    let ctx =
-        Arc::new(ServerContext::new(engine, onvif, db, opts.config, opts.log, opts.level, hls_dir));
+    let writer = Writer::start(db.clone(), writer_stats);
+    let ctx = Arc::new(ServerContext::new(
+        engine,
+        onvif,
+        (db, writer),
+        opts.config,
+        opts.log,
+        opts.level,
+        hls_dir,
+    ));
     let shutdown = ctx.shutdown.subscribe();
     let attacher = tokio::spawn(database::attach_buses(ctx.clone()));
     let retention = tokio::spawn(database::retention(

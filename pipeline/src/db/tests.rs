@@ -520,7 +520,7 @@ async fn the_writer_stores_what_a_bus_publishes() {
     let obj = |v: Value| v.as_object().unwrap().clone();
     let early =
         bus.publish("event-intrusion", obj(json!({"area_name": "Yard", "system_timestamp": 1000})));
-    let writer = writer::Writer::start(db.clone());
+    let writer = writer::Writer::start(db.clone(), Default::default());
     let task = writer.attach(uuid::Uuid::nil(), bus.clone());
     for t in [0, 400, 1200] {
         let loc = json!({"x": 0.1, "y": 0.2, "width": 0.3, "height": 0.4});

@@ -212,10 +212,10 @@ fn watermark(marks: &Watermarks, id: Uuid) -> watch::Sender<u64> {
 }
 
 impl Writer {
-    /// Starts the batching task on `db`.
-    pub fn start(db: Db) -> Writer {
+    /// Starts the batching task on `db`, counting into `stats` (created
+    /// first by whoever also reports them, e.g. instance statistics).
+    pub fn start(db: Db, stats: Arc<WriterStats>) -> Writer {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let stats = Arc::new(WriterStats::default());
         let durable = Watermarks::default();
         tokio::spawn(batch_loop(db, rx, stats.clone(), durable.clone()));
         Writer { tx, stats, durable }

@@ -38,6 +38,9 @@ pub struct MediaOptions {
     pub onnxruntime: PathBuf,
     /// ONNX Runtime intra-op threads per instance.
     pub threads: usize,
+    /// The store writer's counters, reported as `store_queue_size` in each
+    /// instance's statistics (rows waiting to be written).
+    pub store: Option<Arc<crate::db::writer::WriterStats>>,
     /// Credentials for RTSP inputs given without user information (ONVIF
     /// cameras' stored ones).
     pub credentials: Option<Arc<dyn StreamCredentials>>,

@@ -280,6 +280,10 @@ pub fn run(
             if let Some(h) = ctx.stats.handlers.to_json() {
                 p.insert("handlers".into(), h);
             }
+            if let Some(store) = &options.store {
+                let pending = store.pending.load(Ordering::Relaxed);
+                p.insert("store_queue_size".into(), serde_json::json!(pending));
+            }
             ctx.bus.publish("statistics", p);
             *ctx.stats.rules.lock().unwrap_or_else(|p| p.into_inner()) = rules.stats();
             meter = Meter::new();

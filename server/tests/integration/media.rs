@@ -186,6 +186,7 @@ async fn the_clip_yields_confirmed_person_tracks_and_statistics() {
     let last = &stats.last().unwrap().data;
     assert_eq!(last["source_resolution"], "768x576");
     assert_eq!(last["source_state"], "Connected");
+    assert!(last["store_queue_size"].is_u64(), "the store writer's queue is reported: {last}");
     assert!(last["current_framerate"].as_f64().unwrap() > 5.0, "{last}");
     assert!(last["frames_processed"].as_u64().unwrap() > 10, "{last}");
 
