@@ -18,7 +18,10 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event as MqttEvent, MqttOptions, Outgoing, Packet, QoS};
+use rumqttc::{
+    AsyncClient, Event as MqttEvent, MqttOptions, Outgoing, Packet, QoS, TlsConfiguration,
+    Transport,
+};
 use serde_json::{Map, Value, json};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
@@ -89,6 +92,10 @@ pub struct HandlerConfig {
     pub enabled: bool,
     pub host: String,
     pub port: u16,
+    /// `mqtts://`: TLS, verified against the system roots and `ca_file`.
+    pub tls: bool,
+    /// Extra trusted CA certificates (PEM), for `mqtts://`.
+    pub ca_file: Option<String>,
     pub sink: Sink,
     pub client_id: String,
     /// With `{instanceId}` and `{eventType}` placeholders.
@@ -112,7 +119,7 @@ impl HandlerConfig {
             .get("uri")
             .and_then(Value::as_str)
             .ok_or_else(|| Error::invalid(at("uri"), "is required (mqtt://host:port)"))?;
-        let (host, port) = parse_uri(uri).map_err(|m| Error::invalid(at("uri"), m))?;
+        let (host, port, tls) = parse_uri(uri).map_err(|m| Error::invalid(at("uri"), m))?;
         let sink = match obj.get("sink") {
             None => Sink::Events,
             Some(s) => s.as_str().and_then(Sink::parse).ok_or_else(|| {
@@ -155,6 +162,10 @@ impl HandlerConfig {
         let retain = opt_bool(config, "retain", &cat("retain"))?.unwrap_or(false);
         let username = opt_str(config, "username", &cat("username"))?;
         let password = opt_str(config, "password", &cat("password"))?;
+        let ca_file = opt_str(config, "caFile", &cat("caFile"))?;
+        if ca_file.as_deref().is_some_and(str::is_empty) {
+            return Err(Error::invalid(cat("caFile"), "must not be empty"));
+        }
         let queue_size =
             match config.get("queueSize") {
                 None => DEFAULT_QUEUE,
@@ -167,6 +178,8 @@ impl HandlerConfig {
             enabled,
             host,
             port,
+            tls,
+            ca_file,
             sink,
             client_id,
             topic,
@@ -206,23 +219,52 @@ fn opt_str(obj: &Map<String, Value>, key: &str, field: &str) -> Result<Option<St
         .transpose()
 }
 
-fn parse_uri(uri: &str) -> std::result::Result<(String, u16), String> {
-    let rest = if let Some(r) = uri.strip_prefix("mqtt://") {
-        r
-    } else if uri.starts_with("mqtts://") {
-        return Err("mqtts:// (TLS) is not supported by this build; use mqtt://".into());
+/// `(host, port, tls)` of an `mqtt://` or `mqtts://` URI.
+fn parse_uri(uri: &str) -> std::result::Result<(String, u16, bool), String> {
+    let bad = || format!("{uri:?} is not an mqtt://host:port or mqtts://host:port URI");
+    let (rest, tls, default_port) = if let Some(r) = uri.strip_prefix("mqtt://") {
+        (r, false, 1883)
+    } else if let Some(r) = uri.strip_prefix("mqtts://") {
+        (r, true, 8883)
     } else {
-        return Err(format!("{uri:?} is not an mqtt://host:port URI"));
+        return Err(bad());
     };
     let rest = rest.trim_end_matches('/');
     let (host, port) = match rest.rsplit_once(':') {
         Some((h, p)) => (h, p.parse::<u16>().map_err(|_| format!("bad port in {uri:?}"))?),
-        None => (rest, 1883),
+        None => (rest, default_port),
     };
     if host.is_empty() || host.contains(['/', '@']) || port == 0 {
-        return Err(format!("{uri:?} is not an mqtt://host:port URI"));
+        return Err(bad());
     }
-    Ok((host.trim_start_matches('[').trim_end_matches(']').to_string(), port))
+    Ok((host.trim_start_matches('[').trim_end_matches(']').to_string(), port, tls))
+}
+
+/// The rustls client config of an `mqtts://` handler: the system roots plus
+/// the certificates of `ca_file`, on the aws-lc-rs provider.
+fn tls_config(ca_file: Option<&str>) -> std::result::Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    // Unreadable system certificates are skipped: `caFile` may be all it takes.
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if let Some(path) = ca_file {
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(|i| i.collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(|e| format!("caFile {path:?}: {e}"))?;
+        if certs.is_empty() {
+            return Err(format!("caFile {path:?}: no PEM certificate in it"));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| format!("caFile {path:?}: {e}"))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// Every handler of a config tree, validated (disabled ones included).
@@ -275,11 +317,14 @@ pub fn keep_secrets(old: &Map<String, Value>, new: &mut Map<String, Value>) -> R
 }
 
 /// The live state of one handler (`statistics.handlers.<name>`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HandlerState {
     pub connected: bool,
     pub queue_size: u64,
     pub dropped_count: u64,
+    /// Why the last connection attempt or connection failed; `None` once
+    /// connected.
+    pub last_error: Option<String>,
 }
 
 /// The state of every running handler, by name.
@@ -304,7 +349,7 @@ impl HandlerTable {
     }
 
     pub fn get(&self, name: &str) -> Option<HandlerState> {
-        self.lock().get(name).copied()
+        self.lock().get(name).cloned()
     }
 
     /// `statistics.handlers`, or `None` without handlers.
@@ -314,8 +359,11 @@ impl HandlerTable {
             Value::Object(
                 t.iter()
                     .map(|(n, s)| {
-                        let v = json!({"connected": s.connected, "queue_size": s.queue_size,
-                            "dropped_count": s.dropped_count});
+                        let mut v = json!({"connected": s.connected,
+                            "queue_size": s.queue_size, "dropped_count": s.dropped_count});
+                        if let Some(e) = &s.last_error {
+                            v["last_error"] = json!(e);
+                        }
                         (n.clone(), v)
                     })
                     .collect(),
@@ -411,9 +459,20 @@ fn connect(cfg: &HandlerConfig) -> Connection {
     if let Some(user) = &cfg.username {
         opts.set_credentials(user.clone(), cfg.password.clone().unwrap_or_default());
     }
+    let tls = if cfg.tls {
+        tls_config(cfg.ca_file.as_deref()).map(|c| {
+            opts.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(Arc::new(c))));
+        })
+    } else {
+        Ok(())
+    };
     let (client, mut eventloop) = AsyncClient::new(opts, 16);
     let (tx, events) = mpsc::channel(64);
     let poll = tokio::spawn(async move {
+        if let Err(e) = tls {
+            let _ = tx.send(Err(e)).await;
+            return;
+        }
         loop {
             let r = eventloop.poll().await.map_err(|e| e.to_string());
             let failed = r.is_err();
@@ -440,7 +499,7 @@ async fn run_handler(
     // its acknowledgement (or, at qos 0, its sending).
     let mut inflight = false;
     loop {
-        let was = state;
+        let was = state.clone();
         tokio::select! {
             e = live.recv() => match e {
                 Ok(e) if cfg.sink.selects(&e.kind) => {
@@ -466,8 +525,12 @@ async fn run_handler(
                         if state.connected {
                             warn!(instance_id = %id, handler = %cfg.name, error = %error,
                                 "mqtt handler lost its broker; reconnecting");
+                        } else if state.last_error.as_ref() != Some(&error) {
+                            warn!(instance_id = %id, handler = %cfg.name, error = %error,
+                                "mqtt handler cannot connect; retrying");
                         }
                         state.connected = false;
+                        state.last_error = Some(error);
                         inflight = false;
                         conn = None;
                         retry_at = tokio::time::Instant::now() + backoff;
@@ -483,6 +546,7 @@ async fn run_handler(
                 match event {
                     MqttEvent::Incoming(Packet::ConnAck(_)) => {
                         state.connected = true;
+                        state.last_error = None;
                         backoff = BACKOFF_MIN;
                         inflight = false;
                     }
@@ -529,7 +593,7 @@ fn publish_state(
 ) {
     state.queue_size = queue.len() as u64;
     if *state != was {
-        table.set(name, *state);
+        table.set(name, state.clone());
     }
 }
 
