@@ -80,6 +80,13 @@ test: lint
 bench:
     cargo build --release -p rt-server -p rt-bench
     "${CARGO_TARGET_DIR:-target}/release/rt-bench" "${CARGO_TARGET_DIR:-target}/release/rt-server"
+    "${CARGO_TARGET_DIR:-target}/release/rt-bench" --db
+
+# The store benchmarks alone (issue 5: ingest and query latency on SQLite and
+# PostgreSQL, 1,000,000 events); appends to bench/RESULTS.md.
+bench-db:
+    cargo build --release -p rt-bench
+    "${CARGO_TARGET_DIR:-target}/release/rt-bench" --db
 
 # What CI runs.
 ci: test

@@ -13,8 +13,16 @@
 //!   a local mosquitto, p50/p99, and the CPU cost of one HLS and one RTSP
 //!   output (with one client) on the clip at its own pace.
 //!
+//! - (issue 5, `rt-bench --db`, see [`db`]) the store on SQLite and on
+//!   PostgreSQL: sustained ingest rate, and p50/p99 of a filtered, paginated
+//!   events query and an hourly analytics query over 1,000,000 events.
+//!
 //! Usage: `rt-bench SERVER_BINARY` (release build), with RT_MODEL_PATH,
-//! ORT_DYLIB_PATH and RT_TEST_VIDEO set (`./dev bench` does all of it).
+//! ORT_DYLIB_PATH and RT_TEST_VIDEO set, then `rt-bench --db` (`./dev bench`
+//! does all of it; `./dev bench-db` only the second). RT_BENCH_NOTE, when
+//! set, is added under the heading (e.g. that the machine was shared).
+
+mod db;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -279,7 +287,10 @@ async fn output_cost(server: &Server, http: &reqwest::Client, id: &str) -> Resul
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let binary = std::env::args().nth(1).context("usage: rt-bench SERVER_BINARY")?;
+    let binary = std::env::args().nth(1).context("usage: rt-bench SERVER_BINARY | --db")?;
+    if binary == "--db" {
+        return db_report().await;
+    }
     let model = env_path("RT_MODEL_PATH")?;
     let ort = env_path("ORT_DYLIB_PATH")?;
     let video = env_path("RT_TEST_VIDEO")?.display().to_string();
@@ -348,18 +359,9 @@ async fn main() -> Result<()> {
     let mqtt_p50 = percentile(&worker_sorted, 0.5) + percentile(&mqtt_hop, 0.5);
     let mqtt_p99 = percentile(&worker_sorted, 0.99) + percentile(&mqtt_hop, 0.99);
     let per_instance_mib = (rss_three.saturating_sub(rss_one)) as f64 / 2.0 / 1024.0;
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_default();
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
     let report = format!(
-        "\n## {date} — {cpu}, {cores} cores\n\n\
+        "{}\
          Model NanoDet-m 416x416 (ONNX Runtime 1.31.1, {THREADS} threads), clip vtest.avi 768x576.\n\n\
          | measure | value | target |\n|---|---|---|\n\
          | (a) raw model, median of 200 runs | {infer_ms:.1} ms ({model_fps:.1} frames/s) | |\n\
@@ -378,13 +380,39 @@ async fn main() -> Result<()> {
          p99s, an upper bound. Memory is VmRSS with 1 and then 3 instances running at the clip's pace. \
          MQTT latency adds the worker's time the same way; output CPU is the server's user+system \
          time with the output over the instance alone, 10 s each, at the clip's pace.\n",
+        heading(),
         verdict(ratio >= 0.85),
         infer_ms + 50.0,
         verdict(p99 <= infer_ms + 50.0),
         rss_idle as f64 / 1024.0,
         mqtt_hop.len(),
-        date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
     );
+    append(&report)
+}
+
+/// `## date — cpu, cores`, the load average, and RT_BENCH_NOTE if set.
+fn heading() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    let note = std::env::var("RT_BENCH_NOTE").map(|n| format!(" {n}")).unwrap_or_default();
+    format!(
+        "\n## {date} — {cpu}, {cores} cores\n\nLoad average (1, 5, 15 min): {load}.{note}\n\n",
+        date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+    )
+}
+
+/// Appends `report` to bench/RESULTS.md and prints it.
+fn append(report: &str) -> Result<()> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("RESULTS.md");
     let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
     if file.metadata()?.len() == 0 {
@@ -396,4 +424,43 @@ async fn main() -> Result<()> {
         println!("{report}");
     }
     Ok(())
+}
+
+/// `rt-bench --db`: the store figures of issue 5 (see [`db`]).
+async fn db_report() -> Result<()> {
+    let head = heading();
+    let (s, p) = db::run().await?;
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    let q = |name: &str, backend: &str, (p50, p99): (f64, f64)| {
+        format!(
+            "| {name}, {backend}, p50 | {p50:.1} ms | |\n\
+             | {name}, {backend}, p99 | {p99:.1} ms | <= 50 ms: {} |\n",
+            verdict(p99 <= 50.0)
+        )
+    };
+    let events = "filtered, paginated events query";
+    let hourly = "hourly analytics query";
+    let report = format!(
+        "{head}Store (issue 5), {n} events on each backend, through `rt_pipeline::db` directly \
+         (no HTTP).\n\n\
+         | measure | value | target |\n|---|---|---|\n\
+         | sustained ingest, SQLite | {:.0} events/s | >= 20000 events/s: {} |\n\
+         | sustained ingest, PostgreSQL | {:.0} events/s | |\n\
+         {}{}{}{}\n\
+         Ingest: {n} events pushed into the batched writer as fast as it takes them, timed until \
+         it reports all committed (SQLite in WAL mode; PostgreSQL a throwaway local cluster with \
+         default settings). Events are spread over 10 days, 4 instances, 4 types, 4 classes. \
+         Queries, 200 runs each after 10 warm-up runs, one day at a time (about 100,000 events): \
+         events with event_type and object_class equal to a value, newest first, 100 rows at \
+         offset 0 to 900; analytics, count per hour and object class.\n",
+        s.ingest,
+        verdict(s.ingest >= 20_000.0),
+        p.ingest,
+        q(events, "SQLite", s.events_query),
+        q(events, "PostgreSQL", p.events_query),
+        q(hourly, "SQLite", s.analytics_query),
+        q(hourly, "PostgreSQL", p.analytics_query),
+        n = db::EVENTS,
+    );
+    append(&report)
 }
