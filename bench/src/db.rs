@@ -104,7 +104,7 @@ fn event(i: u64, rng: &mut Rng) -> Row {
 
 /// Pushes [`EVENTS`] events through the writer; events/s until all are committed.
 async fn ingest(db: &Db) -> Result<f64> {
-    let writer = Writer::start(db.clone());
+    let writer = Writer::start(db.clone(), Default::default());
     let stats = writer.stats().clone();
     let producer = writer.clone();
     let start = Instant::now();
