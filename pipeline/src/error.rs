@@ -91,5 +91,17 @@ impl Error {
     }
 }
 
+/// An error and its sources, joined with `: ` (for logs and messages).
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
 /// The crate's result alias.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

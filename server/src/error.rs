@@ -109,14 +109,4 @@ impl From<Error> for HttpError {
     }
 }
 
-/// An error and its sources, joined with `: `.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
-}
+pub use rt_pipeline::error::chain;

@@ -30,7 +30,7 @@ use tracing::warn;
 use uuid::Uuid;
 
 use super::{Db, db_error, now_micros, on_pool};
-use crate::error::Result;
+use crate::error::{Result, chain};
 use crate::events::{Event, EventBus};
 
 /// Largest batch written in one transaction.
@@ -450,18 +450,6 @@ impl Db {
         });
         Ok((events, tracks))
     }
-}
-
-/// An error and its sources, joined with `: `.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

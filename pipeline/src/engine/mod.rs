@@ -534,7 +534,7 @@ impl Engine {
             return Ok(());
         };
         store.remove(id).inspect_err(|e| {
-            self.record_error(&format!("instance {id}"), &format!("{e}: {}", error_chain(e)));
+            self.record_error(&format!("instance {id}"), &crate::error::chain(e));
         })
     }
 
@@ -543,7 +543,7 @@ impl Engine {
             return Ok(());
         };
         store.save(&inst.file(id, tree)).inspect_err(|e| {
-            self.record_error(&format!("instance {id}"), &format!("{e}: {}", error_chain(e)));
+            self.record_error(&format!("instance {id}"), &crate::error::chain(e));
         })
     }
 }
@@ -567,16 +567,6 @@ fn require_loaded(id: Uuid, inst: &Instance, action: &'static str) -> Result<()>
         }),
         _ => Ok(()),
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut parts = Vec::new();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        parts.push(s.to_string());
-        cur = s.source();
-    }
-    parts.join(": ")
 }
 
 /// A runner for the engine's unit tests: it counts starts and stops and

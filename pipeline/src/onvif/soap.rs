@@ -260,9 +260,9 @@ impl Client {
             Err(_) => return Err(SoapError::Timeout(self.timeout)),
             Ok(Err(e)) if e.is_timeout() => return Err(SoapError::Timeout(self.timeout)),
             Ok(Err(e)) if e.is_connect() || e.is_builder() || e.is_request() => {
-                return Err(SoapError::Unreachable(super::error_chain(&e)));
+                return Err(SoapError::Unreachable(crate::error::chain(&e)));
             }
-            Ok(Err(e)) => return Err(SoapError::Malformed(super::error_chain(&e))),
+            Ok(Err(e)) => return Err(SoapError::Malformed(crate::error::chain(&e))),
             Ok(Ok(r)) => r,
         };
         if status == reqwest::StatusCode::UNAUTHORIZED {
