@@ -20,6 +20,12 @@
 //!   bodies (`frame`, `timestamp`).
 //! - `set_output_hls`: answers 200 `{uri}` when enabling and 204 when
 //!   disabling.
+//!
+//! # Live events
+//!
+//! `consume_events_sse` is a stream, not a request: [`Client::event_stream`]
+//! gives a typed [`sse::EventStream`] that reconnects with `Last-Event-ID`,
+//! and [`sse::Parser`] reads the raw framing (see the [`sse`] module).
 
 #[allow(missing_debug_implementations, clippy::all, clippy::pedantic, rustdoc::all, missing_docs)]
 mod generated {
@@ -27,3 +33,5 @@ mod generated {
 }
 
 pub use generated::*;
+
+pub mod sse;
