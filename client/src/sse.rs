@@ -380,9 +380,12 @@ mod tests {
         })
     }
 
+    /// (case, chunks as they arrive, frames expected)
+    type Case<'a> = (&'a str, &'a [&'a [u8]], Vec<Frame>);
+
     #[test]
     fn parses_the_wire_forms() {
-        let cases: &[(&str, &[&[u8]], Vec<Frame>)] = &[
+        let cases: &[Case] = &[
             (
                 "lf",
                 &[b"id: 1\nevent: track\ndata: {}\n\n"],
