@@ -218,7 +218,8 @@ pub struct WebServer {
 /// RT's `web_server.cors` block.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Cors {
-    /// Default: false. Not supported yet: see the README.
+    /// Answer preflights and add `Access-Control-Allow-Origin: *` to every
+    /// response (see `cors.rs`). Read at start. Default: false.
     #[serde(default)]
     pub enabled: bool,
 }

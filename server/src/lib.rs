@@ -7,6 +7,7 @@
 //! # Layout
 //!
 //! - [`config`]: `rtconfig.json` and its defaults.
+//! - `cors`: the front that adds CORS when `web_server.cors.enabled` is set.
 //! - `context`: what every handler sees (engine, config, log, shutdown).
 //! - `http_entrypoints`: the [`rt_api::RtApi`] implementation.
 //! - `convert`: wire types <-> engine types.
@@ -23,6 +24,7 @@
 pub mod config;
 mod context;
 mod convert;
+mod cors;
 mod database;
 mod error;
 mod hls;
@@ -36,7 +38,7 @@ mod sse;
 mod system_config;
 mod system_info;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use dropshot::{ConfigDropshot, HandlerTaskMode, HttpServer, ServerBuilder};
@@ -82,6 +84,8 @@ impl std::fmt::Debug for ServerOptions {
 /// A started server.
 pub struct Server {
     http: Option<HttpServer<Arc<ServerContext>>>,
+    /// In front of `http` when CORS is enabled.
+    front: Option<cors::Front>,
     ctx: Arc<ServerContext>,
     shutdown: watch::Receiver<bool>,
     /// Hears ONVIF Hello/Bye announcements.
@@ -136,11 +140,6 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
         failed = report.failed.len(),
         "instances restored"
     );
-    if cfg.web_server.cors.enabled {
-        warn!(
-            "web_server.cors.enabled is set, but CORS is not supported yet: cross-origin browser requests will be refused"
-        );
-    }
     let db = match &cfg.database.url {
         Some(url) => Db::open_url(url).await,
         None => Db::open_sqlite(&cfg.data_dir.join(rt_pipeline::db::DEFAULT_SQLITE_FILE)).await,
@@ -166,10 +165,24 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
         cfg.database.policy(),
         std::time::Duration::from_secs(cfg.database.retention_every_secs.max(1)),
     ));
-    let http = if cfg.web_server.enabled {
+    let (http, front) = if cfg.web_server.enabled {
         let address = SocketAddr::new(cfg.web_server.ip_address, cfg.web_server.port);
+        let http_error =
+            |e: &dyn std::fmt::Display| StartError::Http { address, message: e.to_string() };
+        // With CORS, the public address belongs to the front and dropshot
+        // listens on loopback only.
+        let public = if cfg.web_server.cors.enabled {
+            Some(cors::bind(address).map_err(|e| http_error(&e))?)
+        } else {
+            None
+        };
+        let bind_address = match (&public, address.ip()) {
+            (None, _) => address,
+            (Some(_), IpAddr::V4(_)) => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0),
+            (Some(_), IpAddr::V6(_)) => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), 0),
+        };
         let config = ConfigDropshot {
-            bind_address: address,
+            bind_address,
             default_request_body_max_bytes: rt_api::MAX_REQUEST_BODY_BYTES,
             default_handler_task_mode: HandlerTaskMode::Detached,
             ..Default::default()
@@ -178,20 +191,31 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
             ServerBuilder::new(http_entrypoints::api(), ctx.clone(), logging::dropshot_logger())
                 .config(config)
                 .start()
-                .map_err(|e| StartError::Http { address, message: e.to_string() })?;
-        info!(address = %server.local_addr(), "listening on http://{}", server.local_addr());
-        Some(server)
+                .map_err(|e| http_error(&e))?;
+        let front = match public {
+            Some(listener) => Some(
+                cors::Front::start(listener, server.local_addr()).map_err(|e| http_error(&e))?,
+            ),
+            None => None,
+        };
+        let public = front.as_ref().map_or(server.local_addr(), cors::Front::local_addr);
+        info!(address = %public, cors = front.is_some(), "listening on http://{public}");
+        (Some(server), front)
     } else {
         warn!("web_server.enabled is false in rtconfig.json: the REST API is not served");
-        None
+        (None, None)
     };
-    Ok(Server { http, ctx, shutdown, listener, sweeper, attacher, retention })
+    Ok(Server { http, front, ctx, shutdown, listener, sweeper, attacher, retention })
 }
 
 impl Server {
-    /// The address the API listens on, if it is served.
+    /// The address the API listens on (the CORS front's when there is
+    /// one), if it is served.
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.http.as_ref().map(|s| s.local_addr())
+        match &self.front {
+            Some(front) => Some(front.local_addr()),
+            None => self.http.as_ref().map(|s| s.local_addr()),
+        }
     }
 
     /// Resolves when a client asks the server to shut down.
@@ -204,6 +228,10 @@ impl Server {
     pub async fn close(self) -> Result<(), String> {
         // Ends the event streams, which would otherwise hold connections open.
         self.ctx.shutdown.send_replace(true);
+        // The front first: its connections are dropshot's clients.
+        if let Some(front) = self.front {
+            front.close().await;
+        }
         let result = match self.http {
             Some(http) => http.close().await,
             None => Ok(()),
