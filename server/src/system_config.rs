@@ -1,9 +1,10 @@
 //! `GET`/`PUT /v1/core/system/config`: the editable part of rtconfig.json as
 //! RT's `SystemConfigEntity` list.
 //!
-//! Web server fields are saved to rtconfig.json and apply at the next start
-//! (the listening socket is not moved under connected clients); `log_level`
-//! applies at once.
+//! Web server fields (address, port, `enabled`, `cors.enabled`) are saved to
+//! rtconfig.json and apply at the next start (the listening socket is not
+//! moved under connected clients), so `GET` shows the saved values, not
+//! necessarily the running ones; `log_level` applies at once.
 
 use rt_api::core::{SystemConfigEntity, SystemConfigFieldWrite, SystemConfigValue};
 
@@ -14,8 +15,13 @@ use crate::error::Error;
 const WEB: &str = "Web server";
 
 /// The fields, in the order they are listed.
-const FIELDS: &[&str] =
-    &["web_server.enabled", "web_server.ip_address", "web_server.port", "log_level"];
+const FIELDS: &[&str] = &[
+    "web_server.enabled",
+    "web_server.ip_address",
+    "web_server.port",
+    "web_server.cors.enabled",
+    "log_level",
+];
 
 /// The entities describing `config`.
 pub fn entities(config: &RtConfig) -> Vec<SystemConfigEntity> {
@@ -59,7 +65,15 @@ pub fn entities(config: &RtConfig) -> Vec<SystemConfigEntity> {
             WEB,
             &[],
         ),
-        entity(FIELDS[3], "Log level", "enum", config.log_level.clone(), "Logging", LOG_LEVELS),
+        entity(
+            FIELDS[3],
+            "CORS for browsers on other origins (applies at restart)",
+            "boolean",
+            ws.cors.enabled.to_string(),
+            WEB,
+            &["true", "false"],
+        ),
+        entity(FIELDS[4], "Log level", "enum", config.log_level.clone(), "Logging", LOG_LEVELS),
     ]
 }
 
@@ -83,6 +97,10 @@ pub fn apply(config: &RtConfig, updates: &[SystemConfigFieldWrite]) -> Result<Rt
             "web_server.port" => {
                 next.web_server.port =
                     v.parse().map_err(|_| bad(format!("'{v}' is not a port number (0-65535)")))?;
+            }
+            "web_server.cors.enabled" => {
+                next.web_server.cors.enabled =
+                    v.parse().map_err(|_| bad(format!("'{v}' is not true or false")))?;
             }
             "log_level" => {
                 if !LOG_LEVELS.contains(&v) {
@@ -142,12 +160,27 @@ mod tests {
     #[test]
     fn updates_apply_and_bad_ones_name_the_field() {
         let c = RtConfig::default();
-        let n = apply(&c, &[w("web_server.port", "8080"), w("log_level", "debug")]).unwrap();
-        assert_eq!((n.web_server.port, n.log_level.as_str()), (8080, "debug"));
+        let n = apply(
+            &c,
+            &[
+                w("web_server.port", "8080"),
+                w("web_server.cors.enabled", "true"),
+                w("log_level", "debug"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            (n.web_server.port, n.web_server.cors.enabled, n.log_level.as_str()),
+            (8080, true, "debug")
+        );
         let cases = [
             (w("web_server.port", "70000"), "web_server.port: '70000' is not a port number"),
             (w("web_server.ip_address", "localhost"), "web_server.ip_address: 'localhost' is not"),
             (w("web_server.enabled", "yes"), "web_server.enabled: 'yes' is not true or false"),
+            (
+                w("web_server.cors.enabled", "1"),
+                "web_server.cors.enabled: '1' is not true or false",
+            ),
             (w("log_level", "loud"), "log_level: 'loud' is not one of"),
             (w("data_dir", "/tmp"), "fieldId: unknown field 'data_dir'"),
         ];
