@@ -30,6 +30,22 @@ impl TestServer {
         s
     }
 
+    /// A server on a fresh data directory whose `rtconfig.json`, passed
+    /// with `--config`, is `config`.
+    pub fn start_with_config(config: &Value) -> Self {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let path = tmp.path().join("rtconfig.json");
+        std::fs::write(&path, config.to_string()).expect("write rtconfig.json");
+        let mut s = Self::start_in(tmp.path(), &["--config", path.to_str().expect("utf-8 path")]);
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// A server with `web_server.cors.enabled` set.
+    pub fn start_cors() -> Self {
+        Self::start_with_config(&json!({"web_server": {"cors": {"enabled": true}}}))
+    }
+
     /// A server on `data_dir` (kept by the caller), with extra arguments.
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rt-server"))

@@ -1,5 +1,6 @@
 //! HTTP/1.1 keep-alive: body-less and `{}` writes, in any order, on one
-//! reused connection, each answered without hanging.
+//! reused connection, each answered without hanging, straight to dropshot and
+//! through the CORS front.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -47,7 +48,15 @@ fn request(method: &str, path: &str, body: Option<&str>) -> String {
 
 #[tokio::test]
 async fn bodyless_and_empty_object_writes_share_one_connection() {
-    let s = TestServer::start();
+    writes_share_one_connection(TestServer::start()).await;
+}
+
+#[tokio::test]
+async fn bodyless_and_empty_object_writes_share_one_connection_through_the_cors_front() {
+    writes_share_one_connection(TestServer::start_cors()).await;
+}
+
+async fn writes_share_one_connection(s: TestServer) {
     let id = s.create_securt().await;
     let doomed = s.create_securt().await;
     let i = format!("/v1/core/instance/{id}");
