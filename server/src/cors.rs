@@ -26,7 +26,10 @@
 //! Each accepted connection gets one upstream connection (opened lazily,
 //! reopened if dropshot closed it), so requests keep their order, bodies
 //! stream both ways (SSE arrives event by event) and body-less writes are
-//! forwarded as such. Only this module answers a status of its own: 502 with
+//! forwarded as such. The front speaks HTTP/1.x only (browsers never use
+//! dropshot's cleartext HTTP/2), and dropshot's request log shows the
+//! front's loopback address as `remote_addr`; the front logs the client's at
+//! debug level. Only this module answers a status of its own: 502 with
 //! the contract's `Error` body when dropshot cannot be reached.
 
 use std::convert::Infallible;
