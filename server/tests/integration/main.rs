@@ -5,6 +5,7 @@
 
 mod common;
 mod config_tree;
+mod conformance;
 mod cors;
 mod database;
 mod export;

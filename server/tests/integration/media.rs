@@ -32,14 +32,20 @@ pub fn media_server() -> TestServer {
 
 /// A server with the detector configured and, if given, this rtconfig.json.
 pub fn media_server_with(config: Option<&Value>) -> TestServer {
-    let model = asset("RT_MODEL_PATH", "models/nanodet-m.onnx");
-    let ort = asset("ORT_DYLIB_PATH", "onnxruntime/libonnxruntime.so.1.31.1");
     let tmp = tempfile::tempdir().unwrap();
     if let Some(c) = config {
         std::fs::write(tmp.path().join("rtconfig.json"), c.to_string()).unwrap();
     }
-    let mut s = TestServer::start_in(tmp.path(), &["--model", &model, "--onnxruntime", &ort]);
-    s.keep(tmp);
+    media_server_in(tmp)
+}
+
+/// A server with the detector configured, on a data directory the caller
+/// prepared (it is removed with the server).
+pub fn media_server_in(data: tempfile::TempDir) -> TestServer {
+    let model = asset("RT_MODEL_PATH", "models/nanodet-m.onnx");
+    let ort = asset("ORT_DYLIB_PATH", "onnxruntime/libonnxruntime.so.1.31.1");
+    let mut s = TestServer::start_in(data.path(), &["--model", &model, "--onnxruntime", &ort]);
+    s.keep(data);
     s
 }
 
