@@ -71,6 +71,12 @@ openapi-check: openapi-lint
     cargo build -p rt-client
     cargo nextest run -p rt-api --test drift
 
+# Check a running RT-compatible server against the contract, e.g.
+# `./dev conformance http://10.0.0.5:3546 --strict-rt --report junit --out report.xml`.
+conformance url *args:
+    cargo build -p rt-conformance
+    "${CARGO_TARGET_DIR:-target}/debug/rt-conformance" --base-url {{url}} {{args}}
+
 # Every check: lint, the contract, unit and integration tests.
 test: lint
     cargo test --workspace --doc
