@@ -428,47 +428,22 @@ impl Ctx {
         let name = self.name("instance");
         let body = json!({"name": name, "solution": solution, "persistent": false});
         self.created.instances.lock().expect("created").push(id);
-        self.expect(
-            "create_instance_with_id",
-            &[("instanceId", &sid)],
-            Req::new(Method::PUT, "").json(body),
-            201,
-        )
-        .await
-        .map_err(|f| Fail::new(format!("setting up an instance: {}", f.message)))?;
+        let create = Req::new(Method::PUT, "").json(body);
+        let mut steps = vec![("create_instance_with_id", create, "creating")];
         match state {
             State::Registered => {}
-            State::Loaded => {
-                self.expect(
-                    "load_instance",
-                    &[("instanceId", &sid)],
-                    Req::new(Method::POST, ""),
-                    204,
-                )
-                .await
-                .map_err(|f| Fail::new(format!("loading the test instance: {}", f.message)))?;
-            }
+            State::Loaded => steps.push(("load_instance", Req::new(Method::POST, ""), "loading")),
             State::Running => {
-                let input = json!({"type": "Manual"});
-                self.expect(
-                    "set_instance_input",
-                    &[("instanceId", &sid)],
-                    Req::new(Method::POST, "").json(input),
-                    204,
-                )
-                .await
-                .map_err(|f| {
-                    Fail::new(format!("giving the test instance a Manual input: {}", f.message))
-                })?;
-                self.expect(
-                    "start_instance",
-                    &[("instanceId", &sid)],
-                    Req::new(Method::POST, ""),
-                    204,
-                )
-                .await
-                .map_err(|f| Fail::new(format!("starting the test instance: {}", f.message)))?;
+                let manual = Req::new(Method::POST, "").json(json!({"type": "Manual"}));
+                steps.push(("set_instance_input", manual, "giving a Manual input to"));
+                steps.push(("start_instance", Req::new(Method::POST, ""), "starting"));
             }
+        }
+        for (op, req, doing) in steps {
+            let expected = if op == "create_instance_with_id" { 201 } else { 204 };
+            self.expect(op, &[("instanceId", &sid)], req, expected)
+                .await
+                .map_err(|f| Fail::new(format!("{doing} the test instance: {}", f.message)))?;
         }
         Ok(id)
     }
@@ -490,24 +465,22 @@ pub async fn clean_up(
     let base = settings.base_url.trim_end_matches('/');
     let mut problems = Vec::new();
     let instances: Vec<Uuid> = std::mem::take(&mut *created.instances.lock().expect("created"));
+    let keys: Vec<String> = std::mem::take(&mut *created.registry_keys.lock().expect("created"));
+    let mut doomed = Vec::new();
     for id in instances {
         let url = format!("{base}/v1/core/instance/{id}");
         let _ = http.post(format!("{url}/stop")).timeout(settings.request_timeout).send().await;
-        match http.delete(&url).timeout(settings.request_timeout).send().await {
-            Ok(r) if r.status().is_success() || r.status() == 404 => {}
-            Ok(r) => problems.push(format!("could not delete instance {id}: HTTP {}", r.status())),
-            Err(e) => problems.push(format!("could not delete instance {id}: {}", chain(&e))),
-        }
+        doomed.push((format!("instance {id}"), url));
     }
-    let keys: Vec<String> = std::mem::take(&mut *created.registry_keys.lock().expect("created"));
-    for key in keys {
-        let url = format!("{base}/v1/rtregistry/{key}");
+    doomed.extend(
+        keys.into_iter()
+            .map(|k| (format!("registry key {k}"), format!("{base}/v1/rtregistry/{k}"))),
+    );
+    for (what, url) in doomed {
         match http.delete(&url).timeout(settings.request_timeout).send().await {
             Ok(r) if r.status().is_success() || r.status() == 404 => {}
-            Ok(r) => {
-                problems.push(format!("could not delete registry key {key}: HTTP {}", r.status()))
-            }
-            Err(e) => problems.push(format!("could not delete registry key {key}: {}", chain(&e))),
+            Ok(r) => problems.push(format!("could not delete {what}: HTTP {}", r.status())),
+            Err(e) => problems.push(format!("could not delete {what}: {}", chain(&e))),
         }
     }
     problems

@@ -79,21 +79,16 @@ pub async fn open(
     // Only the headers are bounded: the body is a stream.
     let sent = tokio::time::timeout(ctx.settings.request_timeout, builder.send()).await;
     exchange.millis = started.elapsed().as_millis() as u64;
+    let bound = ctx.settings.request_timeout;
+    let give_up = |mut exchange: Exchange, why: String| {
+        exchange.error = Some(why.clone());
+        ctx.record(exchange);
+        Err(Fail::new(format!("GET {path}: {why}")))
+    };
     let response = match sent {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
-            exchange.error = Some(chain(&e));
-            ctx.record(exchange);
-            return Err(Fail::new(format!("GET {path}: {}", chain(&e))));
-        }
-        Err(_) => {
-            exchange.error = Some("no response headers in time".into());
-            ctx.record(exchange);
-            return Err(Fail::new(format!(
-                "GET {path}: no answer within {:?}",
-                ctx.settings.request_timeout
-            )));
-        }
+        Ok(Err(e)) => return give_up(exchange, chain(&e)),
+        Err(_) => return give_up(exchange, format!("no answer within {bound:?}")),
     };
     let status = response.status().as_u16();
     let headers = response.headers().clone();
@@ -108,19 +103,11 @@ pub async fn open(
         ctx.record(exchange);
         return Ok((reply, Some(response)));
     }
-    let body = tokio::time::timeout(ctx.settings.request_timeout, response.bytes()).await;
+    let body = tokio::time::timeout(bound, response.bytes()).await;
     let body = match body {
         Ok(Ok(body)) => body,
-        Ok(Err(e)) => {
-            exchange.error = Some(chain(&e));
-            ctx.record(exchange);
-            return Err(Fail::new(format!("GET {path}: {}", chain(&e))));
-        }
-        Err(_) => {
-            exchange.error = Some("the body never ended".into());
-            ctx.record(exchange);
-            return Err(Fail::new(format!("GET {path}: a {status} answer whose body never ended")));
-        }
+        Ok(Err(e)) => return give_up(exchange, chain(&e)),
+        Err(_) => return give_up(exchange, format!("a {status} answer whose body never ended")),
     };
     exchange.response_body = Some(crate::ctx::clip(&String::from_utf8_lossy(&body)));
     ctx.record(exchange);
