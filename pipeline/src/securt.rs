@@ -501,12 +501,48 @@ fn check_classes(classes: Option<Vec<ObjectClass>>) -> Result<Vec<ObjectClass>> 
     }
 }
 
+/// The largest `seconds` or `objectCount`: the wire form of both is an
+/// int32 (RT's SDK model), so a larger stored value could not be read back.
+const MAX_COUNT: u32 = i32::MAX as u32;
+
 fn count(field: &str, value: Option<i64>, default: u32) -> Result<u32> {
     match value {
         None => Ok(default),
-        Some(v) => u32::try_from(v).map_err(|_| {
-            Error::invalid(field, format!("{v} is not allowed: must be between 0 and {}", u32::MAX))
+        Some(v) => u32::try_from(v).ok().filter(|v| *v <= MAX_COUNT).ok_or_else(|| {
+            Error::invalid(field, format!("{v} is not allowed: must be between 0 and {MAX_COUNT}"))
         }),
+    }
+}
+
+/// The counts of a stored rule, by wire field name.
+fn rule_counts(rule: &AreaRule) -> Vec<(&'static str, u32)> {
+    match *rule {
+        AreaRule::Loitering { seconds, .. }
+        | AreaRule::Dwelling { seconds, .. }
+        | AreaRule::ObjectLeft { seconds }
+        | AreaRule::ObjectRemoved { seconds } => vec![("seconds", seconds)],
+        AreaRule::Crowding { object_count, seconds, .. } => {
+            vec![("objectCount", object_count), ("seconds", seconds)]
+        }
+        AreaRule::Intrusion { .. }
+        | AreaRule::Crossing { .. }
+        | AreaRule::Occupancy { .. }
+        | AreaRule::CrowdEstimation
+        | AreaRule::FallenPerson
+        | AreaRule::ArmedPerson
+        | AreaRule::Alpr => Vec::new(),
+    }
+}
+
+/// Counts written straight into the tree (`POST .../config`) get the same
+/// bound as those of the typed endpoints.
+fn check_counts(at: &str, counts: &[(&'static str, u32)]) -> Result<()> {
+    match counts.iter().find(|(_, v)| *v > MAX_COUNT) {
+        Some((field, v)) => Err(Error::invalid(
+            format!("{at}/{field}"),
+            format!("{v} is not allowed: must be between 0 and {MAX_COUNT}"),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -545,12 +581,16 @@ impl SecurtConfig {
             let at = format!("{ROOT}/areas/{key}");
             let area: Area = entity(&at, key, value)?;
             check_polygon(&format!("{at}/coordinates"), &area.coordinates)?;
+            check_counts(&at, &rule_counts(&area.rule))?;
             out.areas.push(area);
         }
         for (key, value) in object(node, "lines")? {
             let at = format!("{ROOT}/lines/{key}");
             let line: Line = entity(&at, key, value)?;
             check_segment(&format!("{at}/coordinates"), &line.coordinates)?;
+            if let LineRule::Tailgating { seconds } = line.rule {
+                check_counts(&at, &[("seconds", seconds)])?;
+            }
             out.lines.push(line);
         }
         if let Some(v) = node.get("motionArea") {
@@ -715,6 +755,16 @@ mod tests {
                 "seconds: -1 is not allowed",
             ),
             (
+                EntityWrite { seconds: Some(2_147_483_648), ..ok() },
+                AreaKind::Loitering,
+                "seconds: 2147483648 is not allowed: must be between 0 and 2147483647",
+            ),
+            (
+                EntityWrite { object_count: Some(4_294_967_295), ..ok() },
+                AreaKind::Crowding,
+                "objectCount: 4294967295 is not allowed",
+            ),
+            (
                 EntityWrite { seconds: Some(5), ..ok() },
                 AreaKind::Intrusion,
                 "seconds: does not apply to intrusion areas",
@@ -787,6 +837,11 @@ mod tests {
                 LineKind::Tailgating,
                 "seconds: -2 is not allowed",
             ),
+            (
+                EntityWrite { seconds: Some(1 << 31), ..line(&[(0.1, 0.1), (0.5, 0.5)]) },
+                LineKind::Tailgating,
+                "seconds: 2147483648 is not allowed",
+            ),
         ];
         for (w, kind, want) in line_cases {
             let err = w.into_line(Uuid::nil(), kind).unwrap_err().to_string();
@@ -806,6 +861,11 @@ mod tests {
         assert_eq!(cfg.appearance_search, AppearanceSearch::Person);
         let mut two_points = serde_json::to_value(&area).unwrap();
         two_points["coordinates"] = json!([{"x": 0.1, "y": 0.1}, {"x": 0.2, "y": 0.2}]);
+        let loitering = EntityWrite { coordinates: square(), ..Default::default() }
+            .into_area(id, AreaKind::Loitering)
+            .unwrap();
+        let mut too_long = serde_json::to_value(&loitering).unwrap();
+        too_long["seconds"] = json!(2_147_483_648_u32);
         let other = Uuid::new_v4();
         let bad = [
             (json!({"SecuRT": 1}), "SecuRT: must be an object"),
@@ -825,6 +885,10 @@ mod tests {
                 "SecuRT/exclusionAreas[0]",
             ),
             (json!({"SecuRT": {"appearanceSearch": "Cats"}}), "SecuRT/appearanceSearch: invalid"),
+            (
+                json!({"SecuRT": {"areas": {id.to_string(): too_long}}}),
+                "/seconds: 2147483648 is not allowed",
+            ),
         ];
         for (t, want) in bad {
             let err = SecurtConfig::from_tree(t.as_object().unwrap()).unwrap_err().to_string();

@@ -335,6 +335,15 @@ async fn invalid_areas_and_lines_are_refused_and_change_nothing() {
     let l = |t: &str| format!("/v1/securt/instance/{id}/line/{t}");
     let two = r#"[{"x": 0.1, "y": 0.1}, {"x": 0.5, "y": 0.5}]"#;
     let unknown = uuid::Uuid::new_v4();
+    let too_long_in_tree = json!({
+        "path": format!("SecuRT/areas/{unknown}"),
+        "jsonValue": json!({
+            "id": unknown, "type": "AreaObjectLeft", "name": "", "coordinates": square(),
+            "color": [1, 0, 0, 1], "seconds": 3_000_000_000_u32,
+        })
+        .to_string(),
+    })
+    .to_string();
     let cases = vec![
         Case::new(
             "POST",
@@ -388,6 +397,29 @@ async fn invalid_areas_and_lines_are_refused_and_change_nothing() {
             Some(&format!(r#"{{"coordinates": {SQUARE}, "objectCount": -1}}"#)),
             400,
             "objectCount: -1 is not allowed",
+        ),
+        // Found by schemathesis: a count above int32 was stored, and every
+        // later listing of the instance's entities failed with 500.
+        Case::new(
+            "POST",
+            a("loitering"),
+            Some(&format!(r#"{{"coordinates": {SQUARE}, "seconds": 2147483648}}"#)),
+            400,
+            "seconds: 2147483648 is not allowed: must be between 0 and 2147483647",
+        ),
+        Case::new(
+            "POST",
+            a("crowding"),
+            Some(&format!(r#"{{"coordinates": {SQUARE}, "objectCount": 4294967295}}"#)),
+            400,
+            "objectCount: 4294967295 is not allowed",
+        ),
+        Case::new(
+            "POST",
+            format!("/v1/core/instance/{id}/config"),
+            Some(&too_long_in_tree),
+            400,
+            "/seconds: 3000000000 is not allowed",
         ),
         Case::new(
             "POST",
@@ -482,6 +514,13 @@ async fn invalid_areas_and_lines_are_refused_and_change_nothing() {
             Some(&format!(r#"{{"coordinates": {two}, "seconds": -1}}"#)),
             400,
             "seconds: -1 is not allowed",
+        ),
+        Case::new(
+            "POST",
+            l("tailgating"),
+            Some(&format!(r#"{{"coordinates": {two}, "seconds": 2147483648}}"#)),
+            400,
+            "seconds: 2147483648 is not allowed",
         ),
         Case::new(
             "POST",
