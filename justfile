@@ -5,6 +5,8 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 cache := env("RT_CACHE_DIR", env("HOME") + "/.cache/rt-server")
 redocly_version := "2.77.0"
 redocly := cache / "tools/redocly-" + redocly_version / "node_modules/.bin/redocly"
+schemathesis_version := "4.32.5"
+schemathesis_venv := cache / "tools/schemathesis-" + schemathesis_version
 demo_id := "00000000-0000-4000-8000-00000000de70"
 
 # List the recipes.
@@ -19,6 +21,17 @@ setup:
         echo "setup: installing @redocly/cli {{redocly_version}}" >&2
         mkdir -p "{{cache}}/tools/redocly-{{redocly_version}}"
         npm install --silent --no-audit --no-fund --prefix "{{cache}}/tools/redocly-{{redocly_version}}" "@redocly/cli@{{redocly_version}}" >/dev/null
+    fi
+    if ! "{{schemathesis_venv}}/bin/st" --version 2>/dev/null | grep -qx "st, version {{schemathesis_version}}"; then
+        echo "setup: installing schemathesis {{schemathesis_version}}" >&2
+        if ! python3 -c 'import ensurepip' 2>/dev/null; then
+            # Debian's python3 has no ensurepip (so no `python3 -m venv`) without it.
+            apt-get update -qq >/dev/null
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+        fi
+        rm -rf "{{schemathesis_venv}}"
+        python3 -m venv "{{schemathesis_venv}}"
+        "{{schemathesis_venv}}/bin/pip" install --quiet --disable-pip-version-check "schemathesis=={{schemathesis_version}}"
     fi
 
 # Run the server on 127.0.0.1:3546 (data in rt-data/) with a running demo instance.
@@ -77,8 +90,15 @@ conformance url *args:
     cargo build -p rt-conformance
     "${CARGO_TARGET_DIR:-target}/debug/rt-conformance" --base-url {{url}} {{args}}
 
-# Every check: lint, the contract, unit and integration tests.
-test: lint
+# schemathesis against the real server (debug build): generated requests from
+# openapi/openapi.yaml, fixed seed, bounded; any 5xx or off-contract answer fails.
+schemathesis: setup
+    cargo build -p rt-server
+    scripts/schemathesis.sh "${CARGO_TARGET_DIR:-target}/debug/rt-server" "{{schemathesis_venv}}/bin/st"
+
+# Every check: lint, the contract (schemathesis too), unit and integration
+# tests. nextest runs last: its summary line ends the output.
+test: lint schemathesis
     cargo test --workspace --doc
     cargo nextest run --workspace --profile ci
 
