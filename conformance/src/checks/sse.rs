@@ -136,11 +136,20 @@ fn sse_path(instance: Uuid) -> String {
     format!("/v1/core/instance/{instance}/consume_events_sse")
 }
 
-/// Pushes a frame every 200 ms so a running `Manual` instance has traffic.
-pub(super) fn pump(ctx: &Ctx, instance: Uuid) -> JoinHandle<()> {
+/// Pushes a frame every 200 ms so a running `Manual` instance has traffic,
+/// until dropped (also when a check times out and its future is dropped).
+pub(super) struct Pump(JoinHandle<()>);
+
+impl Drop for Pump {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+pub(super) fn pump(ctx: &Ctx, instance: Uuid) -> Pump {
     let http = ctx.http.clone();
     let url = ctx.url(&format!("/v1/core/instance/{instance}/push/compressed"));
-    tokio::spawn(async move {
+    Pump(tokio::spawn(async move {
         for n in 0u64.. {
             let form = reqwest::multipart::Form::new()
                 .part(
@@ -154,7 +163,7 @@ pub(super) fn pump(ctx: &Ctx, instance: Uuid) -> JoinHandle<()> {
             let _ = http.post(&url).multipart(form).timeout(Duration::from_secs(5)).send().await;
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-    })
+    }))
 }
 
 /// Reads records (skipping comments) until `n` arrived or `wait` passed.
@@ -239,27 +248,22 @@ fn ids_increase(records: &[Record]) -> Result<(), String> {
 
 async fn framing(ctx: &Ctx) -> CheckResult {
     let instance = ctx.instance("securt", State::Running).await?;
-    let pumping = pump(ctx, instance);
-    let result = async {
-        let (reply, response) = stream(ctx, &sse_path(instance), &[]).await?;
-        ensure!(
-            reply.header("cache-control").is_some_and(|v| v.contains("no-cache")),
-            "Cache-Control is {:?}, the contract says no-cache",
-            reply.header("cache-control")
-        );
-        let got = records(response, 5, RECORD_WAIT).await?;
-        ensure!(
-            got.len() >= 3,
-            "only {} records in {RECORD_WAIT:?} from a running instance",
-            got.len()
-        );
-        let faults: Vec<String> = got.iter().flat_map(|r| record_faults(ctx, r)).collect();
-        ensure!(faults.is_empty(), "{}", faults.join("\n"));
-        ids_increase(&got).map_err(Fail::new)
-    }
-    .await;
-    pumping.abort();
-    result
+    let _pumping = pump(ctx, instance);
+    let (reply, response) = stream(ctx, &sse_path(instance), &[]).await?;
+    ensure!(
+        reply.header("cache-control").is_some_and(|v| v.contains("no-cache")),
+        "Cache-Control is {:?}, the contract says no-cache",
+        reply.header("cache-control")
+    );
+    let got = records(response, 5, RECORD_WAIT).await?;
+    ensure!(
+        got.len() >= 3,
+        "only {} records in {RECORD_WAIT:?} from a running instance",
+        got.len()
+    );
+    let faults: Vec<String> = got.iter().flat_map(|r| record_faults(ctx, r)).collect();
+    ensure!(faults.is_empty(), "{}", faults.join("\n"));
+    ids_increase(&got).map_err(Fail::new)
 }
 
 async fn keepalive(ctx: &Ctx) -> CheckResult {
@@ -295,51 +299,46 @@ async fn keepalive(ctx: &Ctx) -> CheckResult {
 
 async fn resume(ctx: &Ctx) -> CheckResult {
     let instance = ctx.instance("securt", State::Running).await?;
-    let pumping = pump(ctx, instance);
-    let result = async {
-        let (_, response) = stream(ctx, &sse_path(instance), &[]).await?;
-        let first = records(response, 4, RECORD_WAIT).await?;
-        ensure!(
-            first.len() >= 2,
-            "only {} records in {RECORD_WAIT:?} from a running instance",
-            first.len()
-        );
-        let (from, next) =
-            (first[0].id.clone().unwrap_or_default(), first[1].id.clone().unwrap_or_default());
-        let client = rt_client::Client::new_with_client(&ctx.settings.base_url, ctx.http.clone());
-        let mut events =
-            client.event_stream(&instance).last_event_id(from.clone()).max_reconnects(0).build();
-        ctx.record(Exchange {
-            method: "GET".into(),
-            url: ctx.url(&sse_path(instance)),
-            request_headers: vec![("Last-Event-ID".into(), from.clone())],
-            request_body: None,
-            status: None,
-            content_type: None,
-            response_body: Some("(typed event stream)".into()),
-            error: None,
-            millis: 0,
-        });
-        let event = match tokio::time::timeout(RECORD_WAIT, events.next()).await {
-            Err(_) => {
-                return Err(Fail::new(format!(
-                    "nothing after resuming from id {from} in {RECORD_WAIT:?}"
-                )));
-            }
-            Ok(None) => return Err(Fail::new("the resumed stream ended at once")),
-            Ok(Some(Err(e))) => return Err(Fail::new(format!("resumed stream: {e}"))),
-            Ok(Some(Ok(event))) => event,
-        };
-        ensure!(
-            event.id.as_deref() == Some(next.as_str()),
-            "resuming after id {from} gave id {:?} first; the stream had sent {next} next",
-            event.id
-        );
-        Ok(())
-    }
-    .await;
-    pumping.abort();
-    result
+    let _pumping = pump(ctx, instance);
+    let (_, response) = stream(ctx, &sse_path(instance), &[]).await?;
+    let first = records(response, 4, RECORD_WAIT).await?;
+    ensure!(
+        first.len() >= 2,
+        "only {} records in {RECORD_WAIT:?} from a running instance",
+        first.len()
+    );
+    let (from, next) =
+        (first[0].id.clone().unwrap_or_default(), first[1].id.clone().unwrap_or_default());
+    let client = rt_client::Client::new_with_client(&ctx.settings.base_url, ctx.http.clone());
+    let mut events =
+        client.event_stream(&instance).last_event_id(from.clone()).max_reconnects(0).build();
+    ctx.record(Exchange {
+        method: "GET".into(),
+        url: ctx.url(&sse_path(instance)),
+        request_headers: vec![("Last-Event-ID".into(), from.clone())],
+        request_body: None,
+        status: None,
+        content_type: None,
+        response_body: Some("(typed event stream)".into()),
+        error: None,
+        millis: 0,
+    });
+    let event = match tokio::time::timeout(RECORD_WAIT, events.next()).await {
+        Err(_) => {
+            return Err(Fail::new(format!(
+                "nothing after resuming from id {from} in {RECORD_WAIT:?}"
+            )));
+        }
+        Ok(None) => return Err(Fail::new("the resumed stream ended at once")),
+        Ok(Some(Err(e))) => return Err(Fail::new(format!("resumed stream: {e}"))),
+        Ok(Some(Ok(event))) => event,
+    };
+    ensure!(
+        event.id.as_deref() == Some(next.as_str()),
+        "resuming after id {from} gave id {:?} first; the stream had sent {next} next",
+        event.id
+    );
+    Ok(())
 }
 
 #[cfg(test)]
