@@ -155,6 +155,8 @@ pub struct Settings {
     pub read_only_instance: Option<Uuid>,
     /// `POST /v1/core/system/shutdown` may be sent (as the last check).
     pub allow_shutdown: bool,
+    /// Hold answers to RT's contract only: `x-rt-extension` properties are optional.
+    pub strict_rt: bool,
 }
 
 /// What a run created and has not deleted yet; shared by every check so the
@@ -294,7 +296,9 @@ impl Ctx {
                     self.violation(format!("{}: status {} body is not JSON", op.id, reply.status))
                 }
                 Some(body) => {
-                    if let Err(errors) = self.contract.validate(schema, body) {
+                    if let Err(errors) =
+                        self.contract.validate(schema, body, self.settings.strict_rt)
+                    {
                         self.violation(format!(
                             "{}: status {} body does not match the contract's schema: {}",
                             op.id,

@@ -143,6 +143,7 @@ pub async fn run(
         prefix: format!("rt-conformance-{}-", &run_id[..8]),
         read_only_instance: options.read_only_instance,
         allow_shutdown: options.allow_shutdown,
+        strict_rt: options.strict_rt,
     });
     let http = reqwest::Client::builder()
         .connect_timeout(options.request_timeout)

@@ -76,6 +76,9 @@ pub struct Contract {
     operations: Vec<Operation>,
     /// `components` converted to JSON Schema, the root every `$ref` resolves in.
     components: Value,
+    /// The same for strict-RT mode: properties marked `x-rt-extension` are
+    /// not required (the contract: "required of this server only").
+    components_strict: Value,
     raw_components: Value,
     validators: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
 }
@@ -118,7 +121,8 @@ impl Contract {
         }
         Ok(Self {
             operations,
-            components: to_json_schema(&raw_components),
+            components: to_json_schema(&raw_components, false),
+            components_strict: to_json_schema(&raw_components, true),
             raw_components,
             validators: Mutex::new(HashMap::new()),
         })
@@ -160,9 +164,15 @@ impl Contract {
     }
 
     /// Validates `body` against `schema` (an OpenAPI schema of this contract);
-    /// the errors name where in the body each fault is.
-    pub fn validate(&self, schema: &Value, body: &Value) -> Result<(), Vec<String>> {
-        let validator = self.validator(schema).map_err(|e| vec![e])?;
+    /// the errors name where in the body each fault is. In `strict_rt` mode
+    /// properties marked `x-rt-extension` are not required.
+    pub fn validate(
+        &self,
+        schema: &Value,
+        body: &Value,
+        strict_rt: bool,
+    ) -> Result<(), Vec<String>> {
+        let validator = self.validator(schema, strict_rt).map_err(|e| vec![e])?;
         let errors: Vec<String> = validator
             .iter_errors(body)
             .take(5)
@@ -175,20 +185,31 @@ impl Contract {
     }
 
     /// Validates against a component schema by name (`TrackEvent`).
-    pub fn validate_component(&self, name: &str, body: &Value) -> Result<(), Vec<String>> {
-        self.validate(&serde_json::json!({"$ref": format!("#/components/schemas/{name}")}), body)
+    pub fn validate_component(
+        &self,
+        name: &str,
+        body: &Value,
+        strict_rt: bool,
+    ) -> Result<(), Vec<String>> {
+        let schema = serde_json::json!({"$ref": format!("#/components/schemas/{name}")});
+        self.validate(&schema, body, strict_rt)
     }
 
-    fn validator(&self, schema: &Value) -> Result<Arc<jsonschema::Validator>, String> {
-        let key = schema.to_string();
+    fn validator(
+        &self,
+        schema: &Value,
+        strict_rt: bool,
+    ) -> Result<Arc<jsonschema::Validator>, String> {
+        let key = format!("{strict_rt} {schema}");
         if let Some(v) = self.validators.lock().expect("validator cache").get(&key) {
             return Ok(v.clone());
         }
-        let mut root = to_json_schema(schema);
+        let components = if strict_rt { &self.components_strict } else { &self.components };
+        let mut root = to_json_schema(schema, strict_rt);
         if let Value::Object(map) = &mut root {
-            map.insert("components".into(), self.components.clone());
+            map.insert("components".into(), components.clone());
         } else {
-            root = serde_json::json!({"allOf": [root], "components": self.components});
+            root = serde_json::json!({"allOf": [root], "components": components});
         }
         let validator = jsonschema::draft202012::options()
             .should_validate_formats(true)
@@ -280,9 +301,11 @@ fn parse_operation(
 /// OpenAPI 3.0 schema -> JSON Schema 2020-12: `nullable` becomes a `null`
 /// alternative, boolean `exclusiveMinimum`/`Maximum` become numbers, and the
 /// keywords JSON Schema does not know (`example`, `discriminator`, `x-*` ...) go.
-pub fn to_json_schema(schema: &Value) -> Value {
+/// With `strict_rt`, properties marked `x-rt-extension` leave `required`.
+pub fn to_json_schema(schema: &Value, strict_rt: bool) -> Value {
+    let convert = |v: &Value| to_json_schema(v, strict_rt);
     match schema {
-        Value::Array(items) => Value::Array(items.iter().map(to_json_schema).collect()),
+        Value::Array(items) => Value::Array(items.iter().map(convert).collect()),
         Value::Object(map) => {
             let mut out = Map::new();
             for (k, v) in map {
@@ -295,14 +318,30 @@ pub fn to_json_schema(schema: &Value) -> Value {
                             .as_object()
                             .map(|p| {
                                 p.iter()
-                                    .map(|(name, s)| (name.clone(), to_json_schema(s)))
+                                    .map(|(name, s)| (name.clone(), convert(s)))
                                     .collect()
                             })
                             .unwrap_or_default();
                         out.insert(k.clone(), Value::Object(props));
                     }
+                    "required" if strict_rt => {
+                        let extension = |name: &str| {
+                            map.get("properties")
+                                .and_then(|p| p.get(name))
+                                .and_then(|p| p.get("x-rt-extension"))
+                                == Some(&Value::Bool(true))
+                        };
+                        let kept: Vec<Value> = v
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter(|n| !n.as_str().is_some_and(extension))
+                            .cloned()
+                            .collect();
+                        out.insert(k.clone(), Value::Array(kept));
+                    }
                     _ => {
-                        out.insert(k.clone(), to_json_schema(v));
+                        out.insert(k.clone(), convert(v));
                     }
                 }
             }
@@ -358,8 +397,25 @@ mod tests {
             ),
         ];
         for (input, want) in cases {
-            assert_eq!(to_json_schema(&input), want, "{input}");
+            assert_eq!(to_json_schema(&input, false), want, "{input}");
         }
+    }
+
+    #[test]
+    fn strict_rt_does_not_require_extension_properties() {
+        let schema = json!({
+            "type": "object",
+            "required": ["rt", "ours"],
+            "properties": {"rt": {"type": "string"}, "ours": {"type": "string", "x-rt-extension": true}}
+        });
+        assert_eq!(to_json_schema(&schema, false)["required"], json!(["rt", "ours"]));
+        assert_eq!(to_json_schema(&schema, true)["required"], json!(["rt"]));
+        let c = Contract::embedded().unwrap();
+        let s = json!({"$ref": "#/components/schemas/Error"});
+        assert!(
+            c.validate(&s, &json!({"request_id": "r"}), true).is_err(),
+            "message stays required"
+        );
     }
 
     #[test]
@@ -386,7 +442,7 @@ mod tests {
             (json!([]), false),
         ];
         for (body, ok) in cases {
-            assert_eq!(c.validate(&schema, &body).is_ok(), ok, "{body}");
+            assert_eq!(c.validate(&schema, &body, false).is_ok(), ok, "{body}");
         }
     }
 }

@@ -225,7 +225,9 @@ pub fn record_faults(ctx: &Ctx, r: &Record) -> Vec<String> {
     if !data.get("$version").is_some_and(Value::is_number) {
         faults.push(format!("{label}: data has no numeric `$version`"));
     }
-    if let Err(errors) = ctx.contract.validate_component("SseEventPayload", &data) {
+    if let Err(errors) =
+        ctx.contract.validate_component("SseEventPayload", &data, ctx.settings.strict_rt)
+    {
         faults.push(format!("{label}: data does not match SseEventPayload: {}", errors.join("; ")));
     }
     faults
