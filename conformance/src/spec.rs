@@ -316,11 +316,7 @@ pub fn to_json_schema(schema: &Value, strict_rt: bool) -> Value {
                     "properties" => {
                         let props = v
                             .as_object()
-                            .map(|p| {
-                                p.iter()
-                                    .map(|(name, s)| (name.clone(), convert(s)))
-                                    .collect()
-                            })
+                            .map(|p| p.iter().map(|(name, s)| (name.clone(), convert(s))).collect())
                             .unwrap_or_default();
                         out.insert(k.clone(), Value::Object(props));
                     }
