@@ -37,6 +37,27 @@ pub struct Exchange {
     pub millis: u64,
 }
 
+impl Exchange {
+    /// A request about to be sent: nothing has come back yet.
+    pub fn request(
+        method: impl Into<String>,
+        url: impl Into<String>,
+        headers: Vec<(String, String)>,
+    ) -> Self {
+        Self {
+            method: method.into(),
+            url: url.into(),
+            request_headers: headers,
+            request_body: None,
+            status: None,
+            content_type: None,
+            response_body: None,
+            error: None,
+            millis: 0,
+        }
+    }
+}
+
 /// Why a check failed (or, with [`Fail::skip`], why it could not run).
 #[derive(Debug, Clone)]
 pub struct Fail {
@@ -357,17 +378,8 @@ impl Ctx {
             format!("{url}?{}", q.join("&"))
         };
         let started = Instant::now();
-        let mut exchange = Exchange {
-            method: req.method.to_string(),
-            url: shown_url,
-            request_headers,
-            request_body,
-            status: None,
-            content_type: None,
-            response_body: None,
-            error: None,
-            millis: 0,
-        };
+        let mut exchange = Exchange::request(req.method.as_str(), shown_url, request_headers);
+        exchange.request_body = request_body;
         let result = async {
             let response = builder.send().await?;
             let status = response.status().as_u16();

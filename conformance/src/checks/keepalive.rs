@@ -62,22 +62,14 @@ async fn keepalive(ctx: &Ctx, op: &Operation) -> CheckResult {
     for (how, head, body) in requests {
         let started = Instant::now();
         let answer = tokio::time::timeout(bound, conn.exchange(&head, body)).await;
-        let mut exchange = Exchange {
-            method: op.method.clone(),
-            url: ctx.url(&path),
-            request_headers: head
-                .lines()
-                .skip(1)
-                .filter_map(|l| l.split_once(": "))
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-            request_body: (!body.is_empty()).then(|| String::from_utf8_lossy(body).into_owned()),
-            status: None,
-            content_type: None,
-            response_body: None,
-            error: None,
-            millis: 0,
-        };
+        let headers = head.lines().skip(1).filter_map(|l| l.split_once(": "));
+        let mut exchange = Exchange::request(
+            op.method.as_str(),
+            ctx.url(&path),
+            headers.map(|(k, v)| (k.into(), v.into())).collect(),
+        );
+        exchange.request_body =
+            (!body.is_empty()).then(|| String::from_utf8_lossy(body).into_owned());
         let result = match answer {
             Err(_) => {
                 Err(format!("{} {how}: no answer within {bound:?} (the server hangs)", op.method))

@@ -65,17 +65,8 @@ pub async fn open(
         builder = builder.header(*k, *v);
     }
     let started = Instant::now();
-    let mut exchange = Exchange {
-        method: "GET".into(),
-        url: url.clone(),
-        request_headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-        request_body: None,
-        status: None,
-        content_type: None,
-        response_body: None,
-        error: None,
-        millis: 0,
-    };
+    let shown = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let mut exchange = Exchange::request("GET", url.clone(), shown);
     // Only the headers are bounded: the body is a stream.
     let sent = tokio::time::timeout(ctx.settings.request_timeout, builder.send()).await;
     exchange.millis = started.elapsed().as_millis() as u64;
@@ -314,17 +305,13 @@ async fn resume(ctx: &Ctx) -> CheckResult {
     let client = rt_client::Client::new_with_client(&ctx.settings.base_url, ctx.http.clone());
     let mut events =
         client.event_stream(&instance).last_event_id(from.clone()).max_reconnects(0).build();
-    ctx.record(Exchange {
-        method: "GET".into(),
-        url: ctx.url(&sse_path(instance)),
-        request_headers: vec![("Last-Event-ID".into(), from.clone())],
-        request_body: None,
-        status: None,
-        content_type: None,
-        response_body: Some("(typed event stream)".into()),
-        error: None,
-        millis: 0,
-    });
+    let mut exchange = Exchange::request(
+        "GET",
+        ctx.url(&sse_path(instance)),
+        vec![("Last-Event-ID".into(), from.clone())],
+    );
+    exchange.response_body = Some("(typed event stream)".into());
+    ctx.record(exchange);
     let event = match tokio::time::timeout(RECORD_WAIT, events.next()).await {
         Err(_) => {
             return Err(Fail::new(format!(
