@@ -178,6 +178,29 @@ pub struct Settings {
     pub allow_shutdown: bool,
     /// Hold answers to RT's contract only: `x-rt-extension` properties are optional.
     pub strict_rt: bool,
+    /// A discovered ONVIF camera and its credentials, offered for the ONVIF checks.
+    pub onvif_camera: Option<OnvifCamera>,
+    /// A discovered camera that cannot be reached (state `Unknown`).
+    pub onvif_unreachable_camera: Option<String>,
+}
+
+/// An ONVIF camera the operator lets the suite store credentials for: the
+/// given ones, and for the 403 check wrong ones for a moment.
+#[derive(Clone)]
+pub struct OnvifCamera {
+    /// Its uuid or address, as `GET /v1/onvif/cameras` lists it.
+    pub id: String,
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for OnvifCamera {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnvifCamera")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a run created and has not deleted yet; shared by every check so the

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use rt_conformance::ctx::OnvifCamera;
 use rt_conformance::{Contract, Error, Format, Options, Outcome, plan, render, run, summary};
 
 /// Checks an RT-compatible server against the RT Server REST API contract.
@@ -45,6 +46,25 @@ struct Cli {
     /// Also check POST /v1/core/system/shutdown (run last: it stops the server).
     #[arg(long)]
     allow_shutdown: bool,
+    /// An ONVIF camera the server has discovered (uuid or address, as GET /v1/onvif/cameras
+    /// lists it), for the ONVIF checks: the suite stores the credentials given with it, and
+    /// wrong ones for a moment (the 403 check), then the given ones again.
+    #[arg(long, value_name = "ID", requires_all = ["onvif_username", "onvif_password"])]
+    onvif_camera: Option<String>,
+    /// The user name for --onvif-camera.
+    #[arg(long, requires = "onvif_camera")]
+    onvif_username: Option<String>,
+    /// The password for --onvif-camera.
+    #[arg(
+        long,
+        env = "RT_CONFORMANCE_ONVIF_PASSWORD",
+        hide_env_values = true,
+        requires = "onvif_camera"
+    )]
+    onvif_password: Option<String>,
+    /// A discovered camera that cannot be reached (state Unknown), for the ONVIF 406 check.
+    #[arg(long, value_name = "ID")]
+    onvif_unreachable_camera: Option<String>,
     /// List the selected checks and exit.
     #[arg(long)]
     list: bool,
@@ -76,6 +96,12 @@ async fn main_inner(cli: Cli) -> Result<bool, Error> {
         check_timeout: seconds(cli.check_timeout, "check-timeout")?,
         read_only_instance: cli.read_only_instance,
         allow_shutdown: cli.allow_shutdown,
+        onvif_camera: cli.onvif_camera.clone().map(|id| OnvifCamera {
+            id,
+            username: cli.onvif_username.clone().unwrap_or_default(),
+            password: cli.onvif_password.clone().unwrap_or_default(),
+        }),
+        onvif_unreachable_camera: cli.onvif_unreachable_camera.clone(),
         stop: Some(stop.clone()),
     };
     let checks = plan(&contract, &options);

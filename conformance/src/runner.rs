@@ -9,7 +9,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::checks::{self, Check};
-use crate::ctx::{Ctx, Exchange, Settings, clean_up};
+use crate::ctx::{Ctx, Exchange, OnvifCamera, Settings, clean_up};
 use crate::spec::Contract;
 
 /// What to run, against what.
@@ -26,6 +26,10 @@ pub struct Options {
     pub read_only_instance: Option<Uuid>,
     /// Run the shutdown operation's check, last: it stops the server.
     pub allow_shutdown: bool,
+    /// A discovered ONVIF camera and its credentials, for the ONVIF checks.
+    pub onvif_camera: Option<OnvifCamera>,
+    /// A discovered camera that cannot be reached, for the ONVIF 406 check.
+    pub onvif_unreachable_camera: Option<String>,
     /// Ends the run early (after cleaning up) when notified.
     pub stop: Option<Arc<tokio::sync::Notify>>,
 }
@@ -40,6 +44,8 @@ impl Options {
             check_timeout: Duration::from_secs(60),
             read_only_instance: None,
             allow_shutdown: false,
+            onvif_camera: None,
+            onvif_unreachable_camera: None,
             stop: None,
         }
     }
@@ -144,6 +150,8 @@ pub async fn run(
         read_only_instance: options.read_only_instance,
         allow_shutdown: options.allow_shutdown,
         strict_rt: options.strict_rt,
+        onvif_camera: options.onvif_camera.clone(),
+        onvif_unreachable_camera: options.onvif_unreachable_camera.clone(),
     });
     let http = reqwest::Client::builder()
         .connect_timeout(options.request_timeout)

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{Check, check};
-use crate::ctx::{Body, CheckResult, Ctx, Fail, Req, State};
+use crate::ctx::{Body, CheckResult, Ctx, Fail, OnvifCamera, Req, State};
 use crate::spec::{Contract, Operation};
 
 /// How long an HLS output may take to write its first playlist.
@@ -277,13 +277,56 @@ async fn rule(ctx: &Ctx, instance: &str, line: bool) -> Result<String, Fail> {
 
 async fn success(ctx: &Ctx, op: &Operation, status: u16) -> CheckResult {
     if op.path_params.iter().any(|p| p == "cameraId") {
-        return Err(Fail::skip("it needs an ONVIF camera on the network"));
+        return camera_success(ctx, op, status).await;
     }
     if op.id == "get_hls_file" {
         return hls_file(ctx, op).await;
     }
     let t = target(ctx, op, status, None).await?;
     t.send(ctx, op, status).await
+}
+
+/// The camera the operator offered, or why the check cannot run.
+fn camera(ctx: &Ctx) -> Result<OnvifCamera, Fail> {
+    ctx.settings.onvif_camera.clone().ok_or_else(|| {
+        Fail::skip("it needs an ONVIF camera the server has discovered: pass --onvif-camera with its credentials")
+    })
+}
+
+/// Stores `username`/`password` for the camera `id`.
+async fn store_credentials(ctx: &Ctx, id: &str, username: &str, password: &str) -> CheckResult {
+    let req = Req::new(Method::POST, "").json(json!({"username": username, "password": password}));
+    ctx.expect("onvif_set_credentials", &[("cameraId", id)], req, 204).await?;
+    Ok(())
+}
+
+/// Stores the offered credentials (`onvif_set_credentials` 204), then
+/// reads the streams they unlock (`onvif_get_streams` 200).
+async fn camera_success(ctx: &Ctx, op: &Operation, status: u16) -> CheckResult {
+    let cam = camera(ctx)?;
+    store_credentials(ctx, &cam.id, &cam.username, &cam.password).await?;
+    if op.id == "onvif_set_credentials" {
+        return Ok(());
+    }
+    let t = Target { params: vec![("cameraId".into(), cam.id)], req: Req::new(Method::GET, "") };
+    t.send(ctx, op, status).await
+}
+
+/// Stores credentials the camera refuses, reads its streams (403), and
+/// stores the offered ones again, whatever happened.
+async fn camera_refuses(ctx: &Ctx, op: &Operation) -> CheckResult {
+    let cam = camera(ctx)?;
+    let refused = async {
+        store_credentials(ctx, &cam.id, &cam.username, &ctx.name("wrong-password")).await?;
+        let t = Target {
+            params: vec![("cameraId".into(), cam.id.clone())],
+            req: Req::new(Method::GET, ""),
+        };
+        t.send(ctx, op, 403).await
+    }
+    .await;
+    let restored = store_credentials(ctx, &cam.id, &cam.username, &cam.password).await;
+    refused.and(restored)
 }
 
 /// Enables HLS on a running instance fed with frames, then waits for its playlist.
@@ -350,8 +393,11 @@ async fn bad_request(ctx: &Ctx, op: &Operation) -> CheckResult {
 }
 
 async fn forbidden(ctx: &Ctx, op: &Operation) -> CheckResult {
+    if op.id == "onvif_get_streams" {
+        return camera_refuses(ctx, op).await;
+    }
     if !op.path_params.iter().any(|p| p == "instanceId") {
-        return Err(Fail::skip("403 is only reachable with a camera refusing credentials"));
+        return Err(Fail::skip("no refused write known for this operation"));
     }
     let Some(read_only) = ctx.settings.read_only_instance else {
         return Err(Fail::skip("403 needs a read-only instance: pass --read-only-instance <id>"));
@@ -413,7 +459,16 @@ async fn wrong_state(ctx: &Ctx, op: &Operation) -> CheckResult {
         "unload_instance" | "get_instance_state" | "set_instance_state" => State::Registered,
         "start_instance" => State::Running,
         "stop_instance" | "restart_instance" => State::Loaded,
-        "onvif_get_streams" => return Err(Fail::skip("406 needs an unreachable ONVIF camera")),
+        "onvif_get_streams" => {
+            let Some(id) = ctx.settings.onvif_unreachable_camera.clone() else {
+                return Err(Fail::skip(
+                    "406 needs an unreachable camera: pass --onvif-unreachable-camera",
+                ));
+            };
+            let t =
+                Target { params: vec![("cameraId".into(), id)], req: Req::new(Method::GET, "") };
+            return t.send(ctx, op, 406).await;
+        }
         _ => return Err(Fail::skip("no forbidding state known for this operation")),
     };
     let instance = ctx.instance("securt", state).await?;

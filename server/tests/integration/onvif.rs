@@ -24,12 +24,12 @@ use tokio::net::{TcpListener, UdpSocket};
 use crate::common::TestServer;
 use crate::media::{Record, read_sse};
 
-const USER: &str = "admin";
-const PASSWORD: &str = "Sup3r-S3cret!";
+pub(crate) const USER: &str = "admin";
+pub(crate) const PASSWORD: &str = "Sup3r-S3cret!";
 
 /// How a simulated camera answers SOAP calls.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Behaviour {
+pub(crate) enum Behaviour {
     Normal,
     /// Every answer cut in the middle.
     Truncated,
@@ -44,8 +44,8 @@ enum Behaviour {
 }
 
 /// One simulated camera.
-struct SimCamera {
-    uuid: String,
+pub(crate) struct SimCamera {
+    pub(crate) uuid: String,
     name: &'static str,
     behaviour: Behaviour,
     /// What GetStreamUri returns for the main profile.
@@ -55,9 +55,9 @@ struct SimCamera {
 }
 
 /// A WS-Discovery responder plus one HTTP server per camera.
-struct Simulator {
+pub(crate) struct Simulator {
     udp: Arc<UdpSocket>,
-    cameras: Arc<Vec<SimCamera>>,
+    pub(crate) cameras: Arc<Vec<SimCamera>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -269,7 +269,7 @@ fn announcement(kind: &str, cam: &SimCamera, relates_to: Option<&str>) -> String
 impl Simulator {
     /// Starts cameras `(name, behaviour, rtsp uri)`; a `Behaviour::Hang`
     /// camera named `dead` gets an XAddr on a port nobody listens on.
-    async fn start(specs: &[(&'static str, Behaviour, String)]) -> Simulator {
+    pub(crate) async fn start(specs: &[(&'static str, Behaviour, String)]) -> Simulator {
         let mut cameras = Vec::new();
         let mut listeners = Vec::new();
         for (name, behaviour, rtsp) in specs {
@@ -325,12 +325,12 @@ impl Simulator {
     }
 }
 
-fn free_udp_port() -> u16 {
+pub(crate) fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The `onvif` block aimed at the simulator.
-fn onvif_config(sim: &Simulator, listen_port: u16) -> Value {
+pub(crate) fn onvif_config(sim: &Simulator, listen_port: u16) -> Value {
     json!({"onvif": {
         "probe_address": sim.probe_address(),
         "listen_address": format!("127.0.0.1:{listen_port}"),
