@@ -10,13 +10,16 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 
-/// Splits and checks a tree path: it must be non-empty and have no empty
-/// segment (`A//B`, a leading or a trailing `/`).
+/// Splits and checks a tree path. Leading and trailing `/` are ignored, as
+/// RT's resolver does (`/A/B`, `A/B` and `A/B/` are one node; CVEDIA's own
+/// code writes `/Zone/Zones/<id>`); what remains must be non-empty and have
+/// no empty segment (`A//B`).
 pub fn parse_path(path: &str) -> Result<Vec<&str>> {
-    if path.is_empty() {
-        return Err(Error::invalid("path", "must not be empty"));
+    let trimmed = path.trim_matches('/');
+    if trimmed.is_empty() {
+        return Err(Error::invalid("path", format!("'{path}' names no node")));
     }
-    let segments: Vec<&str> = path.split('/').collect();
+    let segments: Vec<&str> = trimmed.split('/').collect();
     if let Some(pos) = segments.iter().position(|s| s.is_empty()) {
         return Err(Error::invalid(
             "path",
@@ -137,6 +140,18 @@ mod tests {
     }
 
     #[test]
+    fn leading_and_trailing_slashes_name_the_same_node() {
+        for path in ["A/B", "/A/B", "A/B/", "/A/B/"] {
+            let mut t = Map::new();
+            set(&mut t, path, json!(1)).unwrap();
+            assert_eq!(Value::Object(t.clone()), json!({"A": {"B": 1}}), "{path}");
+            for read in ["A/B", "/A/B", "A/B/"] {
+                assert_eq!(get(&t, read), Some(&json!(1)), "{path} read as {read}");
+            }
+        }
+    }
+
+    #[test]
     fn overwrite_replaces_the_node_and_keeps_siblings() {
         let mut t = tree(json!({"A": {"B": {"x": 1}, "C": 2}}));
         set(&mut t, "A/B", json!(5)).unwrap();
@@ -147,10 +162,10 @@ mod tests {
     fn bad_paths_and_values_are_refused_without_change() {
         let original = tree(json!({"A": {"s": "text", "n": 1, "l": [1]}}));
         let cases: &[(&str, &str)] = &[
-            ("", "must not be empty"),
+            ("", "'' names no node"),
+            ("/", "'/' names no node"),
             ("A//B", "empty segment at position 2"),
-            ("/A", "empty segment at position 1"),
-            ("A/", "empty segment at position 2"),
+            ("/A//B/", "empty segment at position 2"),
             ("A/s/x", "'A/s' is a string, not an object"),
             ("A/n/x/y", "'A/n' is a number, not an object"),
             ("A/l/0", "'A/l' is an array, not an object"),

@@ -222,6 +222,16 @@ pub enum InputType {
     Http,
 }
 
+/// Whether `uri` starts with a URI scheme and `://` (RFC 3986: a letter,
+/// then letters, digits, `+`, `-` or `.`).
+fn has_scheme(uri: &str) -> bool {
+    uri.split_once("://").is_some_and(|(scheme, rest)| {
+        !rest.is_empty()
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    })
+}
+
 /// Where an instance reads its video from; stored under `Input` in the tree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputSource {
@@ -233,19 +243,26 @@ pub struct InputSource {
 }
 
 impl InputSource {
-    /// Checks that the URI fits the input type.
+    /// Checks that the URI fits the input type. `RTSP` takes any URI
+    /// GStreamer may open (`scheme://...`) or an absolute file path: RT's
+    /// generated clients know only `Manual` and `RTSP`, so that is how they
+    /// ask for a file or an HTTP stream.
     pub fn validate(&self) -> Result<()> {
         let uri = self.uri.as_deref().unwrap_or("");
         let ok_schemes: &[&str] = match self.kind {
             InputType::Manual => return Ok(()),
-            InputType::Rtsp => &["rtsp://", "rtsps://", "rtspt://"],
+            InputType::Rtsp => &["<scheme>://", "/"],
             InputType::File => &["file://", "/"],
             InputType::Http => &["http://", "https://"],
         };
         if uri.is_empty() {
             return Err(Error::invalid("uri", "is required for this input type"));
         }
-        if !ok_schemes.iter().any(|s| uri.starts_with(s)) {
+        let fits = match self.kind {
+            InputType::Rtsp => uri.starts_with('/') || has_scheme(uri),
+            _ => ok_schemes.iter().any(|s| uri.starts_with(s)),
+        };
+        if !fits {
             return Err(Error::invalid(
                 "uri",
                 format!(
@@ -256,6 +273,12 @@ impl InputSource {
             ));
         }
         Ok(())
+    }
+
+    /// The URI GStreamer opens: an absolute path becomes a `file://` URI.
+    pub fn gst_uri(&self) -> Option<String> {
+        let uri = self.uri.as_deref()?;
+        Some(if uri.starts_with('/') { format!("file://{uri}") } else { uri.to_string() })
     }
 
     /// Reads the `Input` node, if it names a type.
@@ -367,6 +390,11 @@ mod tests {
     fn input_uri_must_fit_its_type() {
         let ok = [
             (InputType::Rtsp, Some("rtsp://cam/1")),
+            // RT's clients can only say RTSP: files and HTTP come that way.
+            (InputType::Rtsp, Some("file:///data/vtest.avi")),
+            (InputType::Rtsp, Some("/data/vtest.avi")),
+            (InputType::Rtsp, Some("https://host/v.mp4")),
+            (InputType::Rtsp, Some("srt://host:9000")),
             (InputType::Manual, None),
             (InputType::File, Some("/data/vtest.avi")),
             (InputType::File, Some("file:///data/vtest.avi")),
@@ -377,7 +405,11 @@ mod tests {
         }
         let bad = [
             (InputType::Rtsp, None, "uri: is required"),
-            (InputType::Rtsp, Some("http://x"), "does not fit input type Rtsp"),
+            (InputType::Rtsp, Some("cam/1"), "does not fit input type Rtsp"),
+            (InputType::Rtsp, Some("rtsp://"), "does not fit input type Rtsp"),
+            (InputType::Rtsp, Some("1rtsp://cam"), "does not fit input type Rtsp"),
+            (InputType::Rtsp, Some("rt sp://cam"), "does not fit input type Rtsp"),
+            (InputType::Http, Some("rtsp://cam/1"), "does not fit input type Http"),
             (InputType::File, Some("relative.avi"), "does not fit input type File"),
             (InputType::Http, Some(""), "uri: is required"),
         ];

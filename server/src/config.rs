@@ -8,6 +8,7 @@
 //!                   "cors": { "enabled": false } },
 //!   "data_dir": "rt-data",
 //!   "log_level": "info",
+//!   "engine_version": "2024.2.4",
 //!   "onvif": { "interface": null, "probe_address": "239.255.255.250:3702",
 //!              "listen_address": "0.0.0.0:3702", "request_timeout_ms": 5000 }
 //! }
@@ -35,6 +36,11 @@ pub const DEFAULT_DATA_DIR: &str = "rt-data";
 pub const CONFIG_FILE_NAME: &str = "rtconfig.json";
 /// Log levels accepted by `log_level`.
 pub const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
+/// What `GET /v1/core/version` reports by default: the CVEDIA-RT SDK
+/// release whose API this server follows (`shared/reference/rt-events.md`,
+/// "Release 2024.2.4"), in RT's `YYYY.MINOR.PATCH` form, for plugins that
+/// gate on RT's version.
+pub const DEFAULT_ENGINE_VERSION: &str = "2024.2.4";
 
 /// The typed settings read from `rtconfig.json` (and the command line).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +53,11 @@ pub struct RtConfig {
     /// One of error, warn, info, debug, trace. Default: `info`.
     #[serde(default = "default_log_level")]
     pub log_level: String,
+    /// The RT version reported as `engine` by `GET /v1/core/version` and
+    /// as every instance's `version`, `YYYY.MINOR.PATCH`. Default:
+    /// [`DEFAULT_ENGINE_VERSION`].
+    #[serde(default = "default_engine_version")]
+    pub engine_version: String,
     /// The object detector.
     #[serde(default)]
     pub detector: Detector,
@@ -239,6 +250,19 @@ fn default_data_dir() -> PathBuf {
 fn default_log_level() -> String {
     "info".into()
 }
+fn default_engine_version() -> String {
+    DEFAULT_ENGINE_VERSION.into()
+}
+
+/// Whether `v` has RT's version form `YYYY.MINOR.PATCH` (digits only).
+fn is_rt_version(v: &str) -> bool {
+    let parts: Vec<&str> = v.split('.').collect();
+    parts.len() == 3
+        && parts[0].len() == 4
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()))
+}
 
 impl Default for WebServer {
     fn default() -> Self {
@@ -257,6 +281,7 @@ impl Default for RtConfig {
             web_server: WebServer::default(),
             data_dir: default_data_dir(),
             log_level: default_log_level(),
+            engine_version: default_engine_version(),
             detector: Detector::default(),
             onvif: Onvif::default(),
             database: Database::default(),
@@ -281,6 +306,8 @@ pub enum LoadError {
     },
     #[error("invalid configuration in {}: log_level must be one of {}", path.display(), LOG_LEVELS.join(", "))]
     LogLevel { path: PathBuf },
+    #[error("invalid configuration in {}: engine_version must look like 2024.2.4 (YYYY.MINOR.PATCH), not {given:?}", path.display())]
+    EngineVersion { path: PathBuf, given: String },
 }
 
 /// The config file as read: the typed view plus the whole document.
@@ -309,6 +336,10 @@ impl ConfigFile {
             serde_json::from_value(Value::Object(raw.clone())).map_err(parse_err)?;
         if !LOG_LEVELS.contains(&config.log_level.as_str()) {
             return Err(LoadError::LogLevel { path: path.into() });
+        }
+        if !is_rt_version(&config.engine_version) {
+            let given = config.engine_version;
+            return Err(LoadError::EngineVersion { path: path.into(), given });
         }
         Ok(ConfigFile { path: path.into(), config, raw })
     }
@@ -375,7 +406,15 @@ mod tests {
     fn bad_files_are_refused_with_the_path() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rtconfig.json");
-        for bad in [r#"{"web_server": {"port": "x"}}"#, r#"{"log_level": "loud"}"#, "{", "[]"] {
+        for bad in [
+            r#"{"web_server": {"port": "x"}}"#,
+            r#"{"log_level": "loud"}"#,
+            r#"{"engine_version": "0.1.0"}"#,
+            r#"{"engine_version": "2024.2"}"#,
+            r#"{"engine_version": "2024.2.x"}"#,
+            "{",
+            "[]",
+        ] {
             std::fs::write(&path, bad).unwrap();
             let err = ConfigFile::load(&path, true).unwrap_err().to_string();
             assert!(err.contains("rtconfig.json"), "{bad}: {err}");

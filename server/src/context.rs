@@ -38,6 +38,8 @@ pub struct ServerContext {
     pub started: Instant,
     /// Where HLS outputs write (served at `/hls/`).
     pub hls_dir: PathBuf,
+    /// The RT version this server reports (`engine_version` in rtconfig.json).
+    pub engine_version: String,
 }
 
 impl std::fmt::Debug for ServerContext {
@@ -56,7 +58,9 @@ impl ServerContext {
         level: Option<LevelControl>,
         hls_dir: PathBuf,
     ) -> Self {
+        let engine_version = config.config.engine_version.clone();
         ServerContext {
+            engine_version,
             engine,
             onvif,
             writer,

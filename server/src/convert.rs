@@ -3,9 +3,10 @@
 
 use rt_api::core as wire;
 use rt_pipeline::settings as dom;
-use rt_pipeline::{ENGINE_VERSION, InstanceSnapshot, LifecycleState, solutions};
+use rt_pipeline::{InstanceSnapshot, LifecycleState, solutions};
 
-pub fn instance_read(s: InstanceSnapshot) -> wire::InstanceRead {
+/// `version` is the RT version the server reports (`engine_version`).
+pub fn instance_read(s: InstanceSnapshot, version: &str) -> wire::InstanceRead {
     let st = s.settings;
     wire::InstanceRead {
         instance_id: s.id,
@@ -19,7 +20,7 @@ pub fn instance_read(s: InstanceSnapshot) -> wire::InstanceRead {
         loaded: s.state != LifecycleState::Registered,
         running: s.state == LifecycleState::Running,
         fps: s.fps,
-        version: ENGINE_VERSION.to_string(),
+        version: version.to_string(),
         frame_rate_limit: st.frame_rate_limit,
         metadata_mode: st.metadata_mode,
         statistics_mode: st.statistics_mode,

@@ -9,14 +9,14 @@ use base64::Engine as _;
 use dropshot::{
     ApiDescription, Body, Header, HttpError, HttpResponseCreated, HttpResponseDeleted,
     HttpResponseOk, HttpResponseUpdatedNoContent, MultipartBody, Path, Query, RequestContext,
-    TypedBody, UntypedBody,
+    UntypedBody,
 };
 use rt_api::core::*;
 use rt_api::database::*;
 use rt_api::onvif::*;
 use rt_api::registry::*;
 use rt_api::securt::*;
-use rt_api::{RtApi, rt_api_mod};
+use rt_api::{JsonBody, RtApi, rt_api_mod};
 use rt_pipeline::runtime::PushedKind;
 use rt_pipeline::{ENGINE_VERSION, solutions};
 
@@ -47,22 +47,43 @@ fn engine_err(e: rt_pipeline::Error) -> HttpError {
     Error::from(e).into()
 }
 
+/// `count` of `GET /v1/core/log`: RT's client types it as a double and
+/// sends `50.000000000000000`, so any whole, non-negative value is taken.
+fn whole_count(count: f64) -> Result<usize, rt_pipeline::Error> {
+    if !(count.is_finite() && count >= 0.0 && count.fract() == 0.0) {
+        return Err(rt_pipeline::Error::invalid(
+            "count",
+            format!("must be a non-negative whole number, not {count}"),
+        ));
+    }
+    // Beyond usize it means "everything retained" anyway.
+    Ok(if count >= usize::MAX as f64 { usize::MAX } else { count as usize })
+}
+
 impl RtApi for RtApiImpl {
     type Context = Arc<ServerContext>;
 
-    async fn get_version(_rqctx: Ctx) -> Result<HttpResponseOk<Version>, HttpError> {
-        Ok(HttpResponseOk(Version { engine: ENGINE_VERSION.to_string() }))
+    async fn get_version(rqctx: Ctx) -> Result<HttpResponseOk<Version>, HttpError> {
+        Ok(HttpResponseOk(Version {
+            engine: rqctx.context().engine_version.clone(),
+            server_version: Some(ENGINE_VERSION.to_string()),
+        }))
     }
 
     async fn list_instances(rqctx: Ctx) -> Result<HttpResponseOk<InstanceList>, HttpError> {
-        let instances =
-            rqctx.context().engine.list().into_iter().map(convert::instance_read).collect();
+        let ctx = rqctx.context();
+        let instances = ctx
+            .engine
+            .list()
+            .into_iter()
+            .map(|s| convert::instance_read(s, &ctx.engine_version))
+            .collect();
         Ok(HttpResponseOk(InstanceList { instances }))
     }
 
     async fn create_instance(
         rqctx: Ctx,
-        body: TypedBody<InstanceWrite>,
+        body: JsonBody<InstanceWrite>,
     ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError> {
         let patch = convert::settings_patch(body.into_inner());
         let instance_id = rqctx.context().engine.create(None, &patch).map_err(engine_err)?;
@@ -72,7 +93,7 @@ impl RtApi for RtApiImpl {
     async fn create_instance_with_id(
         rqctx: Ctx,
         path: Path<InstancePath>,
-        body: TypedBody<InstanceWrite>,
+        body: JsonBody<InstanceWrite>,
     ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError> {
         let id = path.into_inner().instance_id;
         let patch = convert::settings_patch(body.into_inner());
@@ -85,13 +106,13 @@ impl RtApi for RtApiImpl {
         path: Path<InstancePath>,
     ) -> Result<HttpResponseOk<InstanceRead>, HttpError> {
         let snap = rqctx.context().engine.get(path.into_inner().instance_id).map_err(engine_err)?;
-        Ok(HttpResponseOk(convert::instance_read(snap)))
+        Ok(HttpResponseOk(convert::instance_read(snap, &rqctx.context().engine_version)))
     }
 
     async fn update_instance(
         rqctx: Ctx,
         path: Path<InstancePath>,
-        body: TypedBody<InstanceWrite>,
+        body: JsonBody<InstanceWrite>,
     ) -> Done {
         let patch = convert::settings_patch(body.into_inner());
         done(rqctx.context().engine.update(path.into_inner().instance_id, &patch))
@@ -137,7 +158,7 @@ impl RtApi for RtApiImpl {
     async fn set_instance_config(
         rqctx: Ctx,
         path: Path<InstancePath>,
-        body: TypedBody<ConfigValueWrite>,
+        body: JsonBody<ConfigValueWrite>,
     ) -> Done {
         let w = body.into_inner();
         done(rqctx.context().engine.set_config(
@@ -159,7 +180,7 @@ impl RtApi for RtApiImpl {
     async fn set_instance_state(
         rqctx: Ctx,
         path: Path<InstancePath>,
-        body: TypedBody<ConfigValueWrite>,
+        body: JsonBody<ConfigValueWrite>,
     ) -> Done {
         let w = body.into_inner();
         done(rqctx.context().engine.set_state(
@@ -172,7 +193,7 @@ impl RtApi for RtApiImpl {
     async fn set_instance_input(
         rqctx: Ctx,
         path: Path<InstancePath>,
-        body: TypedBody<InputWrite>,
+        body: JsonBody<InputWrite>,
     ) -> Done {
         let input = convert::input_source(body.into_inner());
         done(rqctx.context().engine.set_input(path.into_inner().instance_id, &input))
@@ -241,7 +262,7 @@ impl RtApi for RtApiImpl {
     async fn set_tentative_tracks(
         rqctx: Ctx,
         path: Path<InstancePath>,
-        body: TypedBody<EnabledWrite>,
+        body: JsonBody<EnabledWrite>,
     ) -> Done {
         let enabled = body.into_inner().enabled;
         done(rqctx.context().engine.set_config(
@@ -254,7 +275,7 @@ impl RtApi for RtApiImpl {
     async fn set_output_rtsp(
         rqctx: Ctx,
         path: Path<InstancePath>,
-        body: TypedBody<OutputRtspWrite>,
+        body: JsonBody<OutputRtspWrite>,
     ) -> Done {
         let b = body.into_inner();
         let id = path.into_inner().instance_id;
@@ -264,7 +285,7 @@ impl RtApi for RtApiImpl {
     async fn set_output_hls(
         rqctx: Ctx,
         path: Path<InstancePath>,
-        body: TypedBody<OutputHlsWrite>,
+        body: JsonBody<OutputHlsWrite>,
     ) -> Result<http::Response<Body>, HttpError> {
         let host = rqctx.request.headers().get(http::header::HOST).and_then(|h| h.to_str().ok());
         let id = path.into_inner().instance_id;
@@ -288,7 +309,7 @@ impl RtApi for RtApiImpl {
     async fn set_render_preset(
         rqctx: Ctx,
         path: Path<InstancePath>,
-        body: TypedBody<RenderPresetWrite>,
+        body: JsonBody<RenderPresetWrite>,
     ) -> Done {
         let preset = body.into_inner().preset_name;
         done(rqctx.context().engine.set_render_preset(path.into_inner().instance_id, &preset))
@@ -338,8 +359,7 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         query: Query<LogQuery>,
     ) -> Result<HttpResponseOk<LogTail>, HttpError> {
-        let count = query.into_inner().count.unwrap_or(0);
-        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        let count = whole_count(query.into_inner().count.unwrap_or(0.0)).map_err(engine_err)?;
         Ok(HttpResponseOk(LogTail { log: rqctx.context().log.tail(count) }))
     }
 
@@ -359,7 +379,7 @@ impl RtApi for RtApiImpl {
         Ok(HttpResponseOk(SystemConfig { system_config }))
     }
 
-    async fn update_system_config(rqctx: Ctx, body: TypedBody<SystemConfigUpdate>) -> Done {
+    async fn update_system_config(rqctx: Ctx, body: JsonBody<SystemConfigUpdate>) -> Done {
         done(system_config::update(rqctx.context(), &body.into_inner().system_config))
     }
 
@@ -396,7 +416,7 @@ impl RtApi for RtApiImpl {
 
     async fn securt_create_instance(
         rqctx: Ctx,
-        body: TypedBody<SecuRTInstanceWrite>,
+        body: JsonBody<SecuRTInstanceWrite>,
     ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError> {
         Ok(HttpResponseCreated(securt::create_instance(rqctx.context(), None, body.into_inner())?))
     }
@@ -404,7 +424,7 @@ impl RtApi for RtApiImpl {
     async fn securt_create_instance_with_id(
         rqctx: Ctx,
         path: Path<InstancePath>,
-        body: TypedBody<SecuRTInstanceWrite>,
+        body: JsonBody<SecuRTInstanceWrite>,
     ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError> {
         let id = Some(path.into_inner().instance_id);
         Ok(HttpResponseCreated(securt::create_instance(rqctx.context(), id, body.into_inner())?))
@@ -420,7 +440,7 @@ impl RtApi for RtApiImpl {
     async fn securt_update_instance(
         rqctx: Ctx,
         path: Path<InstancePath>,
-        body: TypedBody<SecuRTInstanceWrite>,
+        body: JsonBody<SecuRTInstanceWrite>,
     ) -> Done {
         let id = path.into_inner().instance_id;
         done(securt::update_instance(rqctx.context(), id, body.into_inner()))
@@ -459,7 +479,7 @@ impl RtApi for RtApiImpl {
     async fn securt_set_motion_area(
         rqctx: Ctx,
         path: Path<InstancePath>,
-        body: TypedBody<MotionAreaWrite>,
+        body: JsonBody<MotionAreaWrite>,
     ) -> Done {
         let id = path.into_inner().instance_id;
         done(securt::set_motion_area(rqctx.context(), id, body.into_inner()))
@@ -468,7 +488,7 @@ impl RtApi for RtApiImpl {
     async fn securt_set_exclusion_areas(
         rqctx: Ctx,
         path: Path<InstancePath>,
-        body: TypedBody<ExclusionAreasWrite>,
+        body: JsonBody<ExclusionAreasWrite>,
     ) -> Done {
         let id = path.into_inner().instance_id;
         done(securt::set_exclusion_areas(rqctx.context(), id, body.into_inner()))
@@ -477,7 +497,7 @@ impl RtApi for RtApiImpl {
     async fn securt_set_appearance_search(
         rqctx: Ctx,
         path: Path<InstancePath>,
-        body: TypedBody<AppearanceSearchWrite>,
+        body: JsonBody<AppearanceSearchWrite>,
     ) -> Done {
         let id = path.into_inner().instance_id;
         done(securt::set_appearance_search(rqctx.context(), id, body.into_inner()))
@@ -526,7 +546,7 @@ impl RtApi for RtApiImpl {
     async fn securt_create_area(
         rqctx: Ctx,
         path: Path<AreaRefPath>,
-        body: TypedBody<EntityWrite>,
+        body: JsonBody<EntityWrite>,
     ) -> Result<HttpResponseCreated<AreaCreated>, HttpError> {
         let p = path.into_inner();
         let created = securt::create_area(
@@ -542,7 +562,7 @@ impl RtApi for RtApiImpl {
     async fn securt_create_area_with_id(
         rqctx: Ctx,
         path: Path<AreaRefIdPath>,
-        body: TypedBody<EntityWrite>,
+        body: JsonBody<EntityWrite>,
     ) -> Result<HttpResponseCreated<AreaCreated>, HttpError> {
         let p = path.into_inner();
         let created = securt::create_area(
@@ -567,7 +587,7 @@ impl RtApi for RtApiImpl {
     async fn securt_create_line(
         rqctx: Ctx,
         path: Path<LineRefPath>,
-        body: TypedBody<EntityWrite>,
+        body: JsonBody<EntityWrite>,
     ) -> Result<HttpResponseCreated<LineCreated>, HttpError> {
         let p = path.into_inner();
         let created = securt::create_line(
@@ -583,7 +603,7 @@ impl RtApi for RtApiImpl {
     async fn securt_create_line_with_id(
         rqctx: Ctx,
         path: Path<LineRefIdPath>,
-        body: TypedBody<EntityWrite>,
+        body: JsonBody<EntityWrite>,
     ) -> Result<HttpResponseCreated<LineCreated>, HttpError> {
         let p = path.into_inner();
         let created = securt::create_line(
@@ -624,7 +644,7 @@ impl RtApi for RtApiImpl {
     async fn onvif_set_credentials(
         rqctx: Ctx,
         path: Path<CameraPath>,
-        body: TypedBody<OnvifCredentials>,
+        body: JsonBody<OnvifCredentials>,
     ) -> Done {
         let id = path.into_inner().camera_id;
         done(onvif::set_credentials(rqctx.context(), &id, body.into_inner()).await)
@@ -691,21 +711,21 @@ impl RtApi for RtApiImpl {
 
     async fn database_query_events(
         rqctx: Ctx,
-        body: TypedBody<EventsQuery>,
+        body: JsonBody<EventsQuery>,
     ) -> Result<HttpResponseOk<EventsResult>, HttpError> {
         Ok(HttpResponseOk(database::events(&rqctx.context().db, body.into_inner()).await?))
     }
 
     async fn database_query_tracks(
         rqctx: Ctx,
-        body: TypedBody<TracksQuery>,
+        body: JsonBody<TracksQuery>,
     ) -> Result<HttpResponseOk<TracksResult>, HttpError> {
         Ok(HttpResponseOk(database::tracks(&rqctx.context().db, body.into_inner()).await?))
     }
 
     async fn database_query_analytics(
         rqctx: Ctx,
-        body: TypedBody<AnalyticsQuery>,
+        body: JsonBody<AnalyticsQuery>,
     ) -> Result<HttpResponseOk<AnalyticsResult>, HttpError> {
         Ok(HttpResponseOk(database::analytics(&rqctx.context().db, body.into_inner()).await?))
     }

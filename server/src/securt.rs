@@ -57,7 +57,7 @@ pub fn create_instance(
 }
 
 pub fn get_instance(ctx: &ServerContext, id: Uuid) -> Result<wire::SecuRTInstanceRead, Error> {
-    let r = convert::instance_read(ctx.engine.securt_instance(id)?);
+    let r = convert::instance_read(ctx.engine.securt_instance(id)?, &ctx.engine_version);
     Ok(wire::SecuRTInstanceRead {
         instance_id: r.instance_id,
         version: r.version,

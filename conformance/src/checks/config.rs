@@ -1,7 +1,8 @@
 //! The `config` group: `POST .../config` with `path`/`jsonValue` creates
 //! nested nodes, overwrites, reads back equal for every JSON type, refuses
-//! invalid JSON and empty segments with 400 (changing nothing), and keeps
-//! keys it does not know through other writes.
+//! invalid JSON and empty inner segments with 400 (changing nothing), reads
+//! `/A/B`, `A/B` and `A/B/` as one node (RT's resolver ignores the outer
+//! slashes), and keeps keys it does not know through other writes.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -50,16 +51,23 @@ pub fn checks() -> Vec<Check> {
             "config.empty_segments",
             "config",
             false,
-            "an empty path or an empty segment gives 400 and changes nothing",
+            "an empty path or an empty inner segment gives 400 and changes nothing",
             |ctx| async move {
                 let cases = [
                     ("empty path", String::new(), "1"),
+                    ("only a slash", "/".to_string(), "1"),
                     ("empty middle segment", format!("{ROOT}//x"), "1"),
-                    ("leading slash", format!("/{ROOT}/x"), "1"),
-                    ("trailing slash", format!("{ROOT}/x/"), "1"),
+                    ("empty middle segment with outer slashes", format!("/{ROOT}//x/"), "1"),
                 ];
                 refused(&ctx, &cases).await
             },
+        ),
+        check(
+            "config.outer_slashes",
+            "config",
+            false,
+            "/A/B, A/B and A/B/ write and read the same node",
+            |ctx| async move { outer_slashes(&ctx).await },
         ),
         check(
             "config.unknown_keys_preserved",
@@ -166,6 +174,25 @@ async fn overwrite(ctx: &Ctx) -> CheckResult {
             "after writing {value}, {path} reads back {:?}",
             at(&t, &path)
         );
+    }
+    Ok(())
+}
+
+async fn outer_slashes(ctx: &Ctx) -> CheckResult {
+    let id = ctx.instance("securt", State::Registered).await?;
+    let node = format!("{ROOT}/slashes");
+    for (n, path) in [format!("/{node}"), format!("{node}/"), format!("/{node}/"), node.clone()]
+        .iter()
+        .enumerate()
+    {
+        write_ok(ctx, id, path, &n.to_string()).await?;
+        let t = tree(ctx, id).await?;
+        ensure!(
+            at(&t, &node) == Some(&json!(n)),
+            "after writing {n} at {path:?}, {node} reads back {:?}",
+            at(&t, &node)
+        );
+        ensure!(t.get("").is_none(), "writing at {path:?} created a key named \"\"");
     }
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! The `lifecycle` group: `Registered -> Loaded -> Running` as the contract
 //! describes it, with the `loaded`/`running` flags agreeing at each step,
-//! `start` loading first, `unload` stopping first, and a 406 whose message
-//! names the state that forbade it.
+//! `start` loading first, `unload` stopping first, a repeated `start` or
+//! `stop` that succeeds and changes nothing, and a 406 whose message names
+//! the state that forbade it.
 
 use reqwest::Method;
 use serde_json::Value;
@@ -19,6 +20,14 @@ pub fn checks() -> Vec<Check> {
             false,
             "load, start, restart, stop, unload, start from Registered, unload from Running: flags follow",
             |ctx| async move { transitions(&ctx).await },
+        ),
+        check(
+            "lifecycle.repeat_is_noop",
+            "lifecycle",
+            // RT's own behaviour here is not known; the contract decides it.
+            true,
+            "start on a running instance and stop on a stopped one give 204 and change nothing",
+            |ctx| async move { repeat_is_noop(&ctx).await },
         ),
         check(
             "lifecycle.406_names_state",
@@ -86,8 +95,8 @@ async fn names_state(ctx: &Ctx) -> CheckResult {
     // (instance state, forbidden action, words one of which the message must hold)
     let cases: [(State, &str, &[&str]); 3] = [
         (State::Registered, "unload_instance", &["Registered", "not loaded"]),
-        (State::Loaded, "stop_instance", &["Loaded", "not running"]),
-        (State::Running, "start_instance", &["Running"]),
+        (State::Loaded, "restart_instance", &["Loaded", "not running"]),
+        (State::Running, "load_instance", &["Running"]),
     ];
     let mut faults = Vec::new();
     for (state, op, words) in cases {
@@ -101,6 +110,29 @@ async fn names_state(ctx: &Ctx) -> CheckResult {
         } else if !words.iter().any(|w| message.to_lowercase().contains(&w.to_lowercase())) {
             faults.push(format!(
                 "{op} on a {state:?} instance: the message {message:?} does not name the state"
+            ));
+        }
+    }
+    ensure!(faults.is_empty(), "{}", faults.join("\n"));
+    Ok(())
+}
+
+async fn repeat_is_noop(ctx: &Ctx) -> CheckResult {
+    // (state, action, (loaded, running) before and after)
+    let cases = [
+        (State::Running, "start_instance", (true, true)),
+        (State::Loaded, "stop_instance", (true, false)),
+        (State::Registered, "stop_instance", (false, false)),
+    ];
+    let mut faults = Vec::new();
+    for (state, op, want) in cases {
+        let id = ctx.instance("securt", state).await?;
+        let status = action(ctx, op, id).await?;
+        let now = flags(ctx, id).await?;
+        if status != 204 || now != want {
+            faults.push(format!(
+                "{op} on a {state:?} instance: expected 204 and (loaded, running) {want:?}, \
+                 got {status} and {now:?}"
             ));
         }
     }

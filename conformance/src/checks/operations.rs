@@ -457,8 +457,7 @@ async fn wrong_state(ctx: &Ctx, op: &Operation) -> CheckResult {
     let state = match op.id.as_str() {
         "load_instance" => State::Loaded,
         "unload_instance" | "get_instance_state" | "set_instance_state" => State::Registered,
-        "start_instance" => State::Running,
-        "stop_instance" | "restart_instance" => State::Loaded,
+        "restart_instance" => State::Loaded,
         "onvif_get_streams" => {
             let Some(id) = ctx.settings.onvif_unreachable_camera.clone() else {
                 return Err(Fail::skip(

@@ -285,14 +285,10 @@ impl Engine {
     }
 
     /// Creates an instance. `id` is generated when `None`; an existing `id`
-    /// is refused. `patch.solution` is required.
+    /// is refused. `patch.solution` defaults to `securt`, as RT's own
+    /// clients assume.
     pub fn create(&self, id: Option<Uuid>, patch: &SettingsPatch) -> Result<Uuid> {
-        let Some(solution) = patch.solution.as_deref() else {
-            return Err(Error::invalid(
-                "solution",
-                "is required when creating an instance (e.g. \"securt\")",
-            ));
-        };
+        let solution = patch.solution.as_deref().unwrap_or(crate::solutions::SECURT);
         let id = id.unwrap_or_else(Uuid::new_v4);
         let mut map = self.lock();
         if map.contains_key(&id) {
@@ -411,7 +407,7 @@ impl Engine {
     /// Registered -> Loaded.
     pub fn load(&self, id: Uuid) -> Result<()> {
         self.transition(id, "load", |s| match s {
-            LifecycleState::Registered => Ok(LifecycleState::Loaded),
+            LifecycleState::Registered => Ok(Some(LifecycleState::Loaded)),
             _ => Err(""),
         })
     }
@@ -420,30 +416,33 @@ impl Engine {
     pub fn unload(&self, id: Uuid) -> Result<()> {
         self.transition(id, "unload", |s| match s {
             LifecycleState::Registered => Err(""),
-            _ => Ok(LifecycleState::Registered),
+            _ => Ok(Some(LifecycleState::Registered)),
         })
     }
 
-    /// Registered or Loaded -> Running (loading first when needed).
+    /// Registered or Loaded -> Running (loading first when needed). On a
+    /// running instance it changes nothing: clients retry, and nothing in
+    /// CVEDIA's SDK shows RT refusing it.
     pub fn start(&self, id: Uuid) -> Result<()> {
         self.transition(id, "start", |s| match s {
-            LifecycleState::Running => Err("; stop it first, or use restart"),
-            _ => Ok(LifecycleState::Running),
+            LifecycleState::Running => Ok(None),
+            _ => Ok(Some(LifecycleState::Running)),
         })
     }
 
-    /// Running -> Loaded.
+    /// Running -> Loaded. On an instance that is not running it changes
+    /// nothing (a Registered one stays Registered), for the same reason.
     pub fn stop(&self, id: Uuid) -> Result<()> {
         self.transition(id, "stop", |s| match s {
-            LifecycleState::Running => Ok(LifecycleState::Loaded),
-            _ => Err(""),
+            LifecycleState::Running => Ok(Some(LifecycleState::Loaded)),
+            _ => Ok(None),
         })
     }
 
     /// Running -> Running, through a stop and a start.
     pub fn restart(&self, id: Uuid) -> Result<()> {
         self.transition(id, "restart", |s| match s {
-            LifecycleState::Running => Ok(LifecycleState::Running),
+            LifecycleState::Running => Ok(Some(LifecycleState::Running)),
             _ => Err("; use start"),
         })
     }
@@ -460,17 +459,23 @@ impl Engine {
         }
     }
 
+    /// Moves the instance to the state `next` gives for its current one:
+    /// `Ok(None)` leaves it as it is, `Err(hint)` refuses with 406.
     fn transition(
         &self,
         id: Uuid,
         action: &'static str,
-        next: impl FnOnce(LifecycleState) -> Result<LifecycleState, &'static str>,
+        next: impl FnOnce(LifecycleState) -> Result<Option<LifecycleState>, &'static str>,
     ) -> Result<()> {
         let mut map = self.lock();
         let inst = map.get_mut(&id).ok_or(Error::InstanceNotFound(id))?;
         let from = inst.state;
-        let to =
-            next(from).map_err(|hint| Error::InvalidState { id, action, state: from, hint })?;
+        let Some(to) =
+            next(from).map_err(|hint| Error::InvalidState { id, action, state: from, hint })?
+        else {
+            info!(instance_id = %id, action, state = ?from, "instance lifecycle: nothing to do");
+            return Ok(());
+        };
         if to == LifecycleState::Registered {
             inst.runtime.clear();
         }
@@ -627,15 +632,16 @@ mod tests {
     fn lifecycle_table() {
         use LifecycleState::*;
         type Step = fn(&Engine, Uuid) -> Result<()>;
+        // Some(to): succeeds and ends in `to`; None: refused, state kept.
         let cases: &[(&str, LifecycleState, Step, Option<LifecycleState>)] = &[
             ("load", Registered, Engine::load, Some(Loaded)),
             ("load", Loaded, Engine::load, None),
             ("load", Running, Engine::load, None),
             ("start", Registered, Engine::start, Some(Running)),
             ("start", Loaded, Engine::start, Some(Running)),
-            ("start", Running, Engine::start, None),
-            ("stop", Registered, Engine::stop, None),
-            ("stop", Loaded, Engine::stop, None),
+            ("start", Running, Engine::start, Some(Running)),
+            ("stop", Registered, Engine::stop, Some(Registered)),
+            ("stop", Loaded, Engine::stop, Some(Loaded)),
             ("stop", Running, Engine::stop, Some(Loaded)),
             ("unload", Registered, Engine::unload, None),
             ("unload", Loaded, Engine::unload, Some(Registered)),
@@ -678,7 +684,10 @@ mod tests {
         let e = Engine::in_memory(runner.clone());
         let id = e.create(None, &securt()).unwrap();
         e.start(id).unwrap();
+        // A repeated start or stop is a no-op: no pipeline starts or stops.
+        e.start(id).unwrap();
         e.restart(id).unwrap();
+        e.stop(id).unwrap();
         e.stop(id).unwrap();
         e.start(id).unwrap();
         e.unload(id).unwrap();
@@ -722,10 +731,11 @@ mod tests {
     }
 
     #[test]
-    fn create_requires_a_known_solution_and_a_free_id() {
+    fn create_defaults_to_securt_and_requires_a_known_solution_and_a_free_id() {
         let e = Engine::in_memory(test_runner::runner());
-        let err = e.create(None, &SettingsPatch::default()).unwrap_err().to_string();
-        assert!(err.starts_with("solution: is required"), "{err}");
+        let id = e.create(None, &SettingsPatch::default()).unwrap();
+        assert_eq!(e.get(id).unwrap().settings.solution, "securt");
+        e.delete(id).unwrap();
         let err = e
             .create(None, &SettingsPatch { solution: Some("lpr".into()), ..Default::default() })
             .unwrap_err()

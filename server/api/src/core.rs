@@ -14,9 +14,13 @@ pub struct InstancePath {
 
 /// `GET /v1/core/version`.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Version {
-    /// Engine version string.
+    /// The RT release whose API is implemented, `YYYY.MINOR.PATCH`.
     pub engine: String,
+    /// This server's own version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -180,8 +184,9 @@ pub struct LicenseList {
 /// `?count=N`: the last N lines; 0 (the default) for all that are retained.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct LogQuery {
+    /// A whole number; RT's client sends it as a double (`50.000000000000000`).
     #[serde(default)]
-    pub count: Option<u64>,
+    pub count: Option<f64>,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]

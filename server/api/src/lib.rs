@@ -8,6 +8,9 @@
 //! This crate depends on dropshot, serde, schemars and uuid only: the
 //! contract and the drift test build without the engine.
 //!
+//! Every JSON body is a [`JsonBody`], read as JSON whatever its
+//! `Content-Type` says, as RT does.
+//!
 //! # Layout
 //!
 //! - [`core`]: wire types of the `/v1/core` namespace.
@@ -18,16 +21,18 @@
 //! - [`RtApi`]: the endpoints, one trait method per contract operation
 //!   (the method name is the contract's `operationId`).
 
+mod body;
 pub mod core;
 pub mod database;
 pub mod onvif;
 pub mod registry;
 pub mod securt;
 
+pub use body::JsonBody;
+
 use dropshot::{
     Body, Header, HttpError, HttpResponseCreated, HttpResponseDeleted, HttpResponseOk,
-    HttpResponseUpdatedNoContent, MultipartBody, Path, Query, RequestContext, TypedBody,
-    UntypedBody,
+    HttpResponseUpdatedNoContent, MultipartBody, Path, Query, RequestContext, UntypedBody,
 };
 
 use crate::core::*;
@@ -65,7 +70,7 @@ pub trait RtApi {
     #[endpoint { method = POST, path = "/v1/core/instance", tags = ["core"] }]
     async fn create_instance(
         rqctx: RequestContext<Self::Context>,
-        body: TypedBody<InstanceWrite>,
+        body: JsonBody<InstanceWrite>,
     ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError>;
 
     /// Creates an instance with the id given in the path.
@@ -73,7 +78,7 @@ pub trait RtApi {
     async fn create_instance_with_id(
         rqctx: RequestContext<Self::Context>,
         path: Path<InstancePath>,
-        body: TypedBody<InstanceWrite>,
+        body: JsonBody<InstanceWrite>,
     ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError>;
 
     /// Reads one instance.
@@ -88,7 +93,7 @@ pub trait RtApi {
     async fn update_instance(
         rqctx: RequestContext<Self::Context>,
         path: Path<InstancePath>,
-        body: TypedBody<InstanceWrite>,
+        body: JsonBody<InstanceWrite>,
     ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
 
     /// Deletes an instance (stopping it first).
@@ -145,7 +150,7 @@ pub trait RtApi {
     async fn set_instance_config(
         rqctx: RequestContext<Self::Context>,
         path: Path<InstancePath>,
-        body: TypedBody<ConfigValueWrite>,
+        body: JsonBody<ConfigValueWrite>,
     ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
 
     /// The runtime state tree (loaded or running instances only).
@@ -160,7 +165,7 @@ pub trait RtApi {
     async fn set_instance_state(
         rqctx: RequestContext<Self::Context>,
         path: Path<InstancePath>,
-        body: TypedBody<ConfigValueWrite>,
+        body: JsonBody<ConfigValueWrite>,
     ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
 
     /// Sets the instance's video source.
@@ -168,7 +173,7 @@ pub trait RtApi {
     async fn set_instance_input(
         rqctx: RequestContext<Self::Context>,
         path: Path<InstancePath>,
-        body: TypedBody<InputWrite>,
+        body: JsonBody<InputWrite>,
     ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
 
     /// The instance's last error.
@@ -205,7 +210,7 @@ pub trait RtApi {
     async fn set_tentative_tracks(
         rqctx: RequestContext<Self::Context>,
         path: Path<InstancePath>,
-        body: TypedBody<EnabledWrite>,
+        body: JsonBody<EnabledWrite>,
     ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
 
     /// Enables or disables the RTSP re-stream.
@@ -213,7 +218,7 @@ pub trait RtApi {
     async fn set_output_rtsp(
         rqctx: RequestContext<Self::Context>,
         path: Path<InstancePath>,
-        body: TypedBody<OutputRtspWrite>,
+        body: JsonBody<OutputRtspWrite>,
     ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
 
     /// Enables (200 with the playlist URI) or disables (204) HLS.
@@ -221,7 +226,7 @@ pub trait RtApi {
     async fn set_output_hls(
         rqctx: RequestContext<Self::Context>,
         path: Path<InstancePath>,
-        body: TypedBody<OutputHlsWrite>,
+        body: JsonBody<OutputHlsWrite>,
     ) -> Result<http::Response<Body>, HttpError>;
 
     /// Chooses the overlay drawn on output video.
@@ -229,7 +234,7 @@ pub trait RtApi {
     async fn set_render_preset(
         rqctx: RequestContext<Self::Context>,
         path: Path<InstancePath>,
-        body: TypedBody<RenderPresetWrite>,
+        body: JsonBody<RenderPresetWrite>,
     ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
 
     /// Pushes one image (JPEG, PNG, BMP) to a `Manual` input.
@@ -295,7 +300,7 @@ pub trait RtApi {
     #[endpoint { method = PUT, path = "/v1/core/system/config", tags = ["core"] }]
     async fn update_system_config(
         rqctx: RequestContext<Self::Context>,
-        body: TypedBody<SystemConfigUpdate>,
+        body: JsonBody<SystemConfigUpdate>,
     ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
 
     /// Stops the server gracefully.
@@ -327,7 +332,7 @@ pub trait RtApi {
     #[endpoint { method = POST, path = "/v1/securt/instance", tags = ["securt"] }]
     async fn securt_create_instance(
         rqctx: RequestContext<Self::Context>,
-        body: TypedBody<SecuRTInstanceWrite>,
+        body: JsonBody<SecuRTInstanceWrite>,
     ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError>;
 
     /// Creates a SecuRT instance with the id in the path.
@@ -335,7 +340,7 @@ pub trait RtApi {
     async fn securt_create_instance_with_id(
         rqctx: RequestContext<Self::Context>,
         path: Path<InstancePath>,
-        body: TypedBody<SecuRTInstanceWrite>,
+        body: JsonBody<SecuRTInstanceWrite>,
     ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError>;
 
     /// Reads a SecuRT instance.
@@ -350,7 +355,7 @@ pub trait RtApi {
     async fn securt_update_instance(
         rqctx: RequestContext<Self::Context>,
         path: Path<InstancePath>,
-        body: TypedBody<SecuRTInstanceWrite>,
+        body: JsonBody<SecuRTInstanceWrite>,
     ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
 
     /// Deletes a SecuRT instance.
@@ -379,7 +384,7 @@ pub trait RtApi {
     async fn securt_set_motion_area(
         rqctx: RequestContext<Self::Context>,
         path: Path<InstancePath>,
-        body: TypedBody<MotionAreaWrite>,
+        body: JsonBody<MotionAreaWrite>,
     ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
 
     /// Replaces the exclusion areas.
@@ -387,7 +392,7 @@ pub trait RtApi {
     async fn securt_set_exclusion_areas(
         rqctx: RequestContext<Self::Context>,
         path: Path<InstancePath>,
-        body: TypedBody<ExclusionAreasWrite>,
+        body: JsonBody<ExclusionAreasWrite>,
     ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
 
     /// Sets the appearance search mode.
@@ -395,7 +400,7 @@ pub trait RtApi {
     async fn securt_set_appearance_search(
         rqctx: RequestContext<Self::Context>,
         path: Path<InstancePath>,
-        body: TypedBody<AppearanceSearchWrite>,
+        body: JsonBody<AppearanceSearchWrite>,
     ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
 
     /// Every area, by type.
@@ -432,7 +437,7 @@ pub trait RtApi {
     async fn securt_create_area(
         rqctx: RequestContext<Self::Context>,
         path: Path<AreaRefPath>,
-        body: TypedBody<EntityWrite>,
+        body: JsonBody<EntityWrite>,
     ) -> Result<HttpResponseCreated<AreaCreated>, HttpError>;
 
     /// Creates an area of type `areaRef` with id `areaId`.
@@ -440,7 +445,7 @@ pub trait RtApi {
     async fn securt_create_area_with_id(
         rqctx: RequestContext<Self::Context>,
         path: Path<AreaRefIdPath>,
-        body: TypedBody<EntityWrite>,
+        body: JsonBody<EntityWrite>,
     ) -> Result<HttpResponseCreated<AreaCreated>, HttpError>;
 
     /// Deletes the area whose id is `areaRef` (contract: `{areaId}`).
@@ -455,7 +460,7 @@ pub trait RtApi {
     async fn securt_create_line(
         rqctx: RequestContext<Self::Context>,
         path: Path<LineRefPath>,
-        body: TypedBody<EntityWrite>,
+        body: JsonBody<EntityWrite>,
     ) -> Result<HttpResponseCreated<LineCreated>, HttpError>;
 
     /// Creates a line of type `lineRef` with id `lineId`.
@@ -463,7 +468,7 @@ pub trait RtApi {
     async fn securt_create_line_with_id(
         rqctx: RequestContext<Self::Context>,
         path: Path<LineRefIdPath>,
-        body: TypedBody<EntityWrite>,
+        body: JsonBody<EntityWrite>,
     ) -> Result<HttpResponseCreated<LineCreated>, HttpError>;
 
     /// Deletes the line whose id is `lineRef` (contract: `{lineId}`).
@@ -502,7 +507,7 @@ pub trait RtApi {
     async fn onvif_set_credentials(
         rqctx: RequestContext<Self::Context>,
         path: Path<CameraPath>,
-        body: TypedBody<OnvifCredentials>,
+        body: JsonBody<OnvifCredentials>,
     ) -> Result<HttpResponseUpdatedNoContent, HttpError>;
 
     /// The keys of the registry, sorted, optionally only those starting
@@ -568,20 +573,20 @@ pub trait RtApi {
     #[endpoint { method = POST, path = "/v1/database/events", tags = ["database"] }]
     async fn database_query_events(
         rqctx: RequestContext<Self::Context>,
-        body: TypedBody<EventsQuery>,
+        body: JsonBody<EventsQuery>,
     ) -> Result<HttpResponseOk<EventsResult>, HttpError>;
 
     /// Subsampled track positions, oldest first by default.
     #[endpoint { method = POST, path = "/v1/database/tracks", tags = ["database"] }]
     async fn database_query_tracks(
         rqctx: RequestContext<Self::Context>,
-        body: TypedBody<TracksQuery>,
+        body: JsonBody<TracksQuery>,
     ) -> Result<HttpResponseOk<TracksResult>, HttpError>;
 
     /// Metrics over stored events, grouped by columns and time buckets.
     #[endpoint { method = POST, path = "/v1/database/analytics", tags = ["database"] }]
     async fn database_query_analytics(
         rqctx: RequestContext<Self::Context>,
-        body: TypedBody<AnalyticsQuery>,
+        body: JsonBody<AnalyticsQuery>,
     ) -> Result<HttpResponseOk<AnalyticsResult>, HttpError>;
 }

@@ -128,7 +128,14 @@ async fn bad_config_writes_are_400_and_change_nothing() {
             &cfg,
             Some(r#"{"path": "", "jsonValue": "1"}"#),
             400,
-            "path: must not be empty",
+            "path: '' names no node",
+        ),
+        Case::new(
+            "POST",
+            &cfg,
+            Some(r#"{"path": "/", "jsonValue": "1"}"#),
+            400,
+            "path: '/' names no node",
         ),
         Case::new(
             "POST",
@@ -140,9 +147,9 @@ async fn bad_config_writes_are_400_and_change_nothing() {
         Case::new(
             "POST",
             &cfg,
-            Some(r#"{"path": "/A", "jsonValue": "1"}"#),
+            Some(r#"{"path": "/A//B/", "jsonValue": "1"}"#),
             400,
-            "empty segment at position 1",
+            "empty segment at position 2",
         ),
         Case::new(
             "POST",

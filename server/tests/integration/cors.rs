@@ -102,7 +102,7 @@ async fn every_response_carries_allow_origin() {
         ("DELETE", "/v1/core/version".into(), o, None, 405),
         // Not a preflight (no Access-Control-Request-Method): dropshot's.
         ("OPTIONS", "/v1/core/version".into(), o, None, 405),
-        ("POST", format!("{i}/stop"), o, None, 406),
+        ("POST", format!("{i}/restart"), o, None, 406),
     ];
     let mut failures = Vec::new();
     for (method, path, headers, body, want) in &cases {

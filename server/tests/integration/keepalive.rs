@@ -71,7 +71,7 @@ async fn writes_share_one_connection(s: TestServer) {
         ("POST", format!("{i}/unload"), Some("{}"), 204),
         ("POST", format!("{i}/load"), Some("{}"), 204),
         ("POST", format!("{i}/unload"), None, 204),
-        ("POST", format!("{i}/stop"), None, 406),
+        ("POST", format!("{i}/restart"), None, 406),
         ("GET", i.to_string(), None, 200),
         ("PATCH", i.to_string(), Some("{}"), 204),
         ("DELETE", format!("/v1/core/instance/{doomed}"), Some("{}"), 204),

@@ -25,7 +25,7 @@ async fn log_tail_shows_the_servers_own_lines() {
     let all = c.get_log(None).await.unwrap().into_inner().log;
     assert!(all.contains("listening on http://"), "{all}");
     assert!(all.contains("not-a-uuid"), "request lines are logged: {all}");
-    let two = c.get_log(Some(2)).await.unwrap().into_inner().log;
+    let two = c.get_log(Some(2.0)).await.unwrap().into_inner().log;
     assert_eq!(two.lines().count(), 2, "{two}");
     check_cases(
         &s,
