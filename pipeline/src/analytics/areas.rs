@@ -10,6 +10,8 @@
 
 use std::collections::BTreeMap;
 
+use uuid::Uuid;
+
 use super::geometry::{distance, polygon_contains};
 use super::hysteresis::{Change, Debounced, Stillness};
 use super::rule::{Emitter, Frame, OpenEvent, Rule, RuleRef, Seen};
@@ -378,6 +380,26 @@ impl Rule for AreaRuleState {
             event_count: self.event_count,
             current_count: active.then_some(inside as u64),
             totals: None,
+        }
+    }
+
+    fn open_events(&self, out: &mut Vec<(u64, Uuid)>) {
+        for (&tid, track) in &self.tracks {
+            if let Some(open) = track.open {
+                out.push((tid, open.id));
+            }
+        }
+        match &self.behaviour {
+            Behaviour::Crowding { open: Some(open), .. } => out.extend(
+                self.tracks
+                    .iter()
+                    .filter(|(_, t)| t.state.stable() == Some(true))
+                    .map(|(&tid, _)| (tid, open.id)),
+            ),
+            Behaviour::ObjectRemoved { spots, .. } => {
+                out.extend(spots.iter().filter_map(|s| Some((s.tracking_id, s.open.as_ref()?.id))))
+            }
+            _ => {}
         }
     }
 

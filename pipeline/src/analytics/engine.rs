@@ -3,7 +3,7 @@
 //! live replacement of that set. The rules themselves are in `areas` and
 //! `lines`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use uuid::Uuid;
 
@@ -193,5 +193,20 @@ impl RuleEngine {
     /// Per-rule counters, areas first, in configuration order.
     pub fn stats(&self) -> Vec<RuleStats> {
         self.rules.iter().map(|s| s.rule.stats()).collect()
+    }
+
+    /// The open events each track takes part in after the last
+    /// [`Self::process`], by tracking id, in rule order (group events such
+    /// as crowding listed for every object in the group).
+    pub fn open_events(&self) -> HashMap<u64, Vec<Uuid>> {
+        let mut pairs = Vec::new();
+        for slot in &self.rules {
+            slot.rule.open_events(&mut pairs);
+        }
+        let mut by_track: HashMap<u64, Vec<Uuid>> = HashMap::new();
+        for (tid, event) in pairs {
+            by_track.entry(tid).or_default().push(event);
+        }
+        by_track
     }
 }

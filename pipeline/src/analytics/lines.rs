@@ -9,6 +9,8 @@
 
 use std::collections::BTreeMap;
 
+use uuid::Uuid;
+
 use super::geometry::{Side, segments_intersect, side_of};
 use super::hysteresis::Debounced;
 use super::rule::{Emitter, Frame, Rule, RuleRef, Seen};
@@ -224,6 +226,10 @@ impl Rule for LineRuleState {
             current_count: None,
             totals: (self.kind == LineKind::Counting).then(|| self.totals.clone()),
         }
+    }
+
+    fn open_events(&self, _out: &mut Vec<(u64, Uuid)>) {
+        // Line events are instantaneous: none is ever open.
     }
 
     fn rename(&mut self, name: &str) {

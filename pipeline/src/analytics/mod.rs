@@ -162,7 +162,9 @@ pub enum CrossingDirection {
     Down,
 }
 
-/// The SSE event names the engine emits.
+/// The SSE event names the engine emits: RT's own where CVEDIA's SDK shows
+/// them (`shared/reference/rt-events.md` §1), ours for rules and ends RT
+/// does not have.
 pub mod event_names {
     pub const INTRUSION: &str = "event-intrusion";
     pub const INTRUSION_END: &str = "event-intrusion-end";
@@ -170,14 +172,19 @@ pub mod event_names {
     pub const AREA_EXIT: &str = "event-area-exit";
     pub const LOITERING: &str = "event-loitering";
     pub const LOITERING_END: &str = "event-loitering-end";
-    pub const CROWD: &str = "event-crowd";
-    pub const CROWD_END: &str = "event-crowd-end";
+    /// RT's crowding event.
+    pub const CROWD: &str = "event-crowd-detection";
+    /// Ours: RT's crowding event has no end.
+    pub const CROWD_END: &str = "event-crowd-detection-end";
     pub const OCCUPANCY: &str = "event-occupancy";
     pub const DWELLING: &str = "event-dwelling";
-    pub const OBJECT_LEFT: &str = "event-object-left";
-    pub const OBJECT_LEFT_END: &str = "event-object-left-end";
-    pub const OBJECT_REMOVED: &str = "event-object-removed";
-    pub const OBJECT_REMOVED_END: &str = "event-object-removed-end";
+    /// RT's one event for object left and object removed areas (one model
+    /// serves both); the `area_id` tells which area fired.
+    pub const OBJECT_LEFT: &str = "event-object-left-removed";
+    /// Ours: RT's event has no end.
+    pub const OBJECT_LEFT_END: &str = "event-object-left-removed-end";
+    pub const OBJECT_REMOVED: &str = OBJECT_LEFT;
+    pub const OBJECT_REMOVED_END: &str = OBJECT_LEFT_END;
     pub const FALLEN_PERSON: &str = "event-fallen-person";
     pub const FALLEN_PERSON_END: &str = "event-fallen-person-end";
     pub const LINE_CROSSING: &str = "event-line-crossing";
@@ -199,8 +206,8 @@ pub struct AnalyticsEvent {
     pub rule_name: String,
     pub is_line: bool,
     pub tracking_id: Option<u64>,
-    /// Tailgating: the track that crossed first. `event-object-removed-end`:
-    /// the track of the returned object (often a new one).
+    /// Tailgating: the track that crossed first. The end of an object
+    /// removed event: the track of the returned object (often a new one).
     pub ref_tracking_id: Option<u64>,
     pub object_class: Option<ObjectClass>,
     pub location: Option<BBox>,

@@ -40,6 +40,11 @@ pub(crate) trait Rule: fmt::Debug {
     /// Ends every open event (the rule is deleted or restarts).
     fn close(&mut self, now_ms: i64, out: &mut Vec<AnalyticsEvent>);
     fn stats(&self) -> RuleStats;
+    /// Adds `(tracking id, event id)` for every open event each track takes
+    /// part in: its own (intrusion, loitering, ...) and group events such as
+    /// crowding, for every object that makes the group. Instantaneous events
+    /// are never open.
+    fn open_events(&self, out: &mut Vec<(u64, Uuid)>);
     /// A name change alone keeps the rule's state.
     fn rename(&mut self, name: &str);
 }

@@ -1332,3 +1332,49 @@ fn movement_thresholds_follow_sensitivity() {
         assert_eq!(starts, want, "{s:?}");
     }
 }
+
+/// What `track` updates list in `events`: every open event a track takes part
+/// in, its own and group ones, for exactly as long as the event is open.
+#[test]
+fn open_events_list_each_track_in_its_open_events() {
+    let crowd = area(AreaRule::Crowding { classes: all(), object_count: 2, seconds: 0 }, &square());
+    let intrusion = area(AreaRule::Intrusion { classes: all() }, &square());
+    let mut e = engine(vec![crowd, intrusion], vec![], &Setup::default());
+    // Person 1 inside from frame 0; person 2 joins in frames 10-29; person 3
+    // stays outside throughout.
+    let script = Script::new()
+        .stay(&person(1), IN, 0, 50)
+        .stay(&person(2), OUT, 0, 10)
+        .stay(&person(2), p(0.45, 0.5), 10, 20)
+        .stay(&person(2), OUT, 30, 20)
+        .stay(&person(3), OUT_RIGHT, 0, 50);
+    let mut crowd_id = None;
+    let mut intrusion_of_1 = None;
+    for k in 0..50 {
+        for ev in script.run_frame(&mut e, k) {
+            match ev.event_type {
+                ev::CROWD => crowd_id = Some(ev.event_id),
+                ev::INTRUSION if ev.tracking_id == Some(1) => intrusion_of_1 = Some(ev.event_id),
+                _ => {}
+            }
+        }
+        let open = e.open_events();
+        let of = |tid: u64| open.get(&tid).cloned().unwrap_or_default();
+        assert!(of(3).is_empty(), "frame {k}: person 3 is never inside: {:?}", of(3));
+        // The crowd opens in frame 14 and ends in frame 34 (see `crowding`).
+        let crowd_open = (14..34).contains(&k);
+        let crowd = crowd_id.filter(|_| crowd_open);
+        assert_eq!(of(1).contains(&crowd_id.unwrap_or_default()), crowd.is_some(), "frame {k}");
+        // Person 2 is accepted outside again in frame 32; the crowd's end
+        // is debounced until frame 34, without person 2 in it.
+        if let Some(c) = crowd {
+            assert_eq!(of(2).contains(&c), k < 32, "frame {k}: person 2: {:?}", of(2));
+        }
+        if k >= 2 {
+            // Person 1's own intrusion is open throughout, beside the crowd.
+            let own = intrusion_of_1.expect("person 1 intruded by frame 2");
+            assert!(of(1).contains(&own), "frame {k}: {:?}", of(1));
+        }
+    }
+    assert!(crowd_id.is_some(), "no crowd event");
+}

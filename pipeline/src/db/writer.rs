@@ -123,7 +123,6 @@ pub fn event_type(kind: &str) -> Option<String> {
     let words: Vec<String> = name
         .split('-')
         .map(|w| match w {
-            "crowd" => "Crowding".to_string(),
             "alpr" => "ALPR".to_string(),
             w => {
                 let mut c = w.chars();
@@ -462,10 +461,10 @@ mod tests {
             ("event-line-crossing", Some("Line Crossing")),
             ("event-intrusion-end", Some("Intrusion End")),
             ("event-area-enter", Some("Area Enter")),
-            ("event-crowd", Some("Crowding")),
-            ("event-crowd-end", Some("Crowding End")),
-            ("event-object-left", Some("Object Left")),
-            ("event-alpr", Some("ALPR")),
+            ("event-crowd-detection", Some("Crowd Detection")),
+            ("event-crowd-detection-end", Some("Crowd Detection End")),
+            ("event-object-left-removed", Some("Object Left Removed")),
+            ("event-fallen-person-end", Some("Fallen Person End")),
             ("track", None),
             ("statistics", None),
         ] {

@@ -11,6 +11,7 @@
 //! reopens the source.
 
 mod crop;
+mod gate;
 pub mod infer;
 mod output;
 mod payload;

@@ -8,6 +8,36 @@ use uuid::Uuid;
 use crate::analytics::{AnalyticsEvent, BBox, CrossingDirection};
 use crate::securt::ObjectClass;
 
+/// Tracking ids on the wire: UUIDs, as RT's. The tracker numbers a run's
+/// tracks 1, 2, 3, ... and never reuses a number; each run of an instance
+/// draws a random prefix, so an id is never reused while the server runs
+/// (nor across instances, restarts or runs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrackIds {
+    prefix: [u8; 16],
+}
+
+impl TrackIds {
+    /// Ids with a fresh random prefix.
+    pub fn new() -> Self {
+        TrackIds { prefix: *Uuid::new_v4().as_bytes() }
+    }
+
+    /// The UUID of the tracker's track `id`: the prefix's first 9 bytes (with
+    /// the version 4 and variant bits), then the low 56 bits of `id`.
+    pub fn uuid(&self, id: u64) -> Uuid {
+        let mut bytes = self.prefix;
+        bytes[9..].copy_from_slice(&id.to_be_bytes()[1..]);
+        uuid::Builder::from_random_bytes(bytes).into_uuid()
+    }
+}
+
+impl Default for TrackIds {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// The fields every payload carries.
 pub fn common(instance_id: Uuid, frame_ms: Option<i64>) -> Map<String, Value> {
     let now = Utc::now();
@@ -39,7 +69,7 @@ pub fn class_name(c: ObjectClass) -> &'static str {
 /// One `track` event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrackPayload<'a> {
-    pub tracking_id: u64,
+    pub tracking_id: Uuid,
     pub class: ObjectClass,
     pub confidence: f32,
     pub age_ms: i64,
@@ -51,7 +81,7 @@ pub struct TrackPayload<'a> {
 
 pub fn track(instance_id: Uuid, frame_ms: i64, t: &TrackPayload<'_>) -> Map<String, Value> {
     let mut m = common(instance_id, Some(frame_ms));
-    m.insert("tracking_id".into(), json!(t.tracking_id.to_string()));
+    m.insert("tracking_id".into(), json!(t.tracking_id));
     m.insert("object_class".into(), json!(class_name(t.class)));
     m.insert("detection_confidence".into(), json!(f64::from(t.confidence)));
     m.insert("age_ms".into(), json!(t.age_ms));
@@ -65,7 +95,7 @@ pub fn track(instance_id: Uuid, frame_ms: i64, t: &TrackPayload<'_>) -> Map<Stri
 }
 
 /// One analytics event (`event-<type>` / `event-<type>-end`).
-pub fn analytics(instance_id: Uuid, e: &AnalyticsEvent) -> Map<String, Value> {
+pub fn analytics(instance_id: Uuid, e: &AnalyticsEvent, ids: &TrackIds) -> Map<String, Value> {
     let mut m = common(instance_id, Some(e.time_ms));
     m.insert("event_id".into(), json!(e.event_id));
     let (id_key, name_key) =
@@ -73,10 +103,10 @@ pub fn analytics(instance_id: Uuid, e: &AnalyticsEvent) -> Map<String, Value> {
     m.insert(id_key.into(), json!(e.rule_id));
     m.insert(name_key.into(), json!(e.rule_name));
     if let Some(t) = e.tracking_id {
-        m.insert("tracking_id".into(), json!(t.to_string()));
+        m.insert("tracking_id".into(), json!(ids.uuid(t)));
     }
     if let Some(t) = e.ref_tracking_id {
-        m.insert("ref_tracking_id".into(), json!(t.to_string()));
+        m.insert("ref_tracking_id".into(), json!(ids.uuid(t)));
     }
     if let Some(c) = e.object_class {
         m.insert("object_class".into(), json!(class_name(c)));
@@ -149,16 +179,38 @@ pub fn statistics(instance_id: Uuid, s: &Statistics) -> Map<String, Value> {
 pub fn crop(
     instance_id: Uuid,
     frame_ms: i64,
-    tracking_id: u64,
+    tracking_id: Uuid,
     confidence: f32,
     at: &BBox,
     image: String,
 ) -> Map<String, Value> {
     let mut m = common(instance_id, Some(frame_ms));
-    m.insert("ref_tracking_id".into(), json!(tracking_id.to_string()));
+    m.insert("ref_tracking_id".into(), json!(tracking_id));
     m.insert("confidence".into(), json!(f64::from(confidence)));
     m.insert("crop_timestamp_ms".into(), json!(frame_ms));
     m.insert("image".into(), json!(image));
     m.insert("location".into(), location(at));
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracking_ids_are_v4_uuids_distinct_per_track_and_per_run() {
+        let (a, b) = (TrackIds::new(), TrackIds::new());
+        let ids: Vec<Uuid> = (1..=1000).map(|i| a.uuid(i)).collect();
+        for id in &ids {
+            assert_eq!(id.get_version_num(), 4, "{id}");
+            assert_eq!(id.get_variant(), uuid::Variant::RFC4122, "{id}");
+        }
+        let distinct: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+        assert_eq!(a.uuid(7), a.uuid(7), "stable for the life of the track");
+        assert_ne!(a.uuid(7), b.uuid(7), "another run numbers its tracks apart");
+        // The counter's low bits land in the last bytes, untouched by the
+        // version and variant bits.
+        assert_eq!(&a.uuid(0x0102_0304).as_bytes()[12..], &[1, 2, 3, 4]);
+    }
 }

@@ -14,6 +14,7 @@ use tracing::{debug, info};
 
 use super::MediaOptions;
 use super::crop;
+use super::gate::TrackGate;
 use super::infer::{Model, ModelOptions};
 use super::output::Outputs;
 use super::payload::{self, Statistics, TrackPayload};
@@ -111,11 +112,11 @@ impl Plan {
         Some(match input.kind {
             // Opened when the first frame arrives, for its kind.
             InputType::Manual => return None,
-            InputType::File => {
-                let uri = input.uri.clone()?;
-                SourceKind::Uri(if uri.starts_with('/') { format!("file://{uri}") } else { uri })
+            // What is played follows the URI, not the type: an `RTSP` input
+            // may name a file (RT's clients have no other type for it).
+            InputType::File | InputType::Rtsp | InputType::Http => {
+                SourceKind::Uri(input.gst_uri()?)
             }
-            InputType::Rtsp | InputType::Http => SourceKind::Uri(input.uri.clone()?),
         })
     }
 }
@@ -201,13 +202,14 @@ pub fn run(
     let mut reconnects = 0u64;
     let mut backoff = Duration::from_millis(500);
     let mut retry_at = Instant::now();
-    let tracker_for = |plan: &Plan| {
-        Tracker::new(TrackerOptions {
-            high_thresh: confidence_threshold(plan.settings.detection_sensitivity),
-            ..TrackerOptions::default()
-        })
+    let tracker_options = |plan: &Plan| TrackerOptions {
+        high_thresh: confidence_threshold(plan.settings.detection_sensitivity),
+        ..TrackerOptions::default()
     };
-    let mut tracker = tracker_for(&plan);
+    let mut tracker = Tracker::new(tracker_options(&plan));
+    // Tracking ids on the wire are UUIDs drawn afresh for each run.
+    let track_ids = payload::TrackIds::new();
+    let mut gate = TrackGate::new(plan.settings.debug_mode);
     let mut rules = RuleEngine::new(EngineOptions::default());
     rules.set_config(&plan.securt, plan.settings.detector_mode, plan.settings.movement_sensitivity);
     let mut meter = Meter::new();
@@ -240,8 +242,11 @@ pub fn run(
                         reported_no_input = false;
                     }
                     if next.settings.detection_sensitivity != plan.settings.detection_sensitivity {
-                        tracker = tracker_for(&next);
+                        // Live tracks and the id counter stay: a new track
+                        // must never take an old one's id (and its rule state).
+                        tracker.set_options(tracker_options(&next));
                     }
+                    gate.set_debug(next.settings.debug_mode);
                     rules.set_config(
                         &next.securt,
                         next.settings.detector_mode,
@@ -485,13 +490,18 @@ pub fn run(
                     })
                     .collect();
                 let events = rules.process(time_ms, &observations);
-                // Open analytics events per track, for the track payload.
-                let mut open: HashMap<u64, Vec<uuid::Uuid>> = HashMap::new();
+                // The events each track takes part in, for its payload: the
+                // open ones (group events included) and this frame's
+                // instantaneous ones.
+                let mut open = rules.open_events();
                 for e in &events {
                     if let Some(t) = e.tracking_id
                         && !e.event_type.ends_with("-end")
                     {
-                        open.entry(t).or_default().push(e.event_id);
+                        let ids = open.entry(t).or_default();
+                        if !ids.contains(&e.event_id) {
+                            ids.push(e.event_id);
+                        }
                     }
                 }
                 let mut confirmed = 0u64;
@@ -505,8 +515,9 @@ pub fn run(
                     }
                     let first = *first_seen.entry(t.id).or_insert(time_ms);
                     let speed = t.velocity.x.hypot(t.velocity.y);
+                    let part_of = open.get(&t.id).map(Vec::as_slice).unwrap_or(&[]);
                     let p = TrackPayload {
-                        tracking_id: t.id,
+                        tracking_id: track_ids.uuid(t.id),
                         class: t.class,
                         confidence: t.score,
                         age_ms: (time_ms - first).max(t.age_ms),
@@ -515,13 +526,17 @@ pub fn run(
                         // parked object stays well below 0.02/s.
                         is_moving: speed > 0.02,
                         location: bbox(&t.rect),
-                        open_events: open.get(&t.id).map(Vec::as_slice).unwrap_or(&[]),
+                        open_events: part_of,
                         tentative: !t.confirmed,
                     };
-                    ctx.bus.publish("track", payload::track(id, time_ms, &p));
+                    let update = payload::track(id, time_ms, &p);
+                    for (kind, m) in gate.track(t.id, time_ms, part_of, update) {
+                        ctx.bus.publish(kind, m);
+                    }
                 }
+                gate.forget_old(time_ms);
                 for e in &events {
-                    ctx.bus.publish(e.event_type, payload::analytics(id, e));
+                    ctx.bus.publish(e.event_type, payload::analytics(id, e, &track_ids));
                 }
                 // A crop of each newly confirmed track, within the budget,
                 // cut from the very frame the model saw (a track waits for
@@ -548,8 +563,11 @@ pub fn run(
                     }
                     cropped.insert(t.id);
                     if let Some(image) = crop::jpeg_base64(f, &t.rect) {
-                        let p = payload::crop(id, time_ms, t.id, t.score, &bbox(&t.rect), image);
-                        ctx.bus.publish("crop", p);
+                        let tid = track_ids.uuid(t.id);
+                        let p = payload::crop(id, time_ms, tid, t.score, &bbox(&t.rect), image);
+                        if let Some(p) = gate.crop(t.id, time_ms, p) {
+                            ctx.bus.publish("crop", p);
+                        }
                     }
                 }
                 // The overlay is drawn once, into the frame every output gets.
