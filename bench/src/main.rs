@@ -141,7 +141,7 @@ async fn instance(
 ) -> Result<String> {
     let r: Value = http
         .post(format!("{base}/v1/core/instance"))
-        .json(&json!({"solution": "securt", "name": "bench"}))
+        .json(&json!({"solution": "securt", "name": "bench", "debugMode": true}))
         .send()
         .await?
         .json()

@@ -115,7 +115,7 @@ async fn a_subscriber_receives_every_sse_event_on_its_topic_as_the_same_json() {
     let broker = Broker::start();
     let messages = subscribe(broker.port, "rt/#").await;
     let s = media_server();
-    let id = s.create(json!({"solution": "securt", "name": "clip"})).await;
+    let id = s.create(json!({"solution": "securt", "debugMode": true, "name": "clip"})).await;
     let input = format!(r#"{{"type": "File", "uri": "{}"}}"#, test_video());
     assert_eq!(s.raw("POST", &format!("/v1/core/instance/{id}/input"), Some(&input)).await.0, 204);
     s.client().start_instance(&id).await.unwrap();
@@ -192,7 +192,7 @@ fn decode_ts(file: &std::path::Path) -> Vec<Vec<u8>> {
 #[tokio::test]
 async fn hls_serves_a_decodable_playlist_while_enabled_and_cleans_up() {
     let s = media_server();
-    let id = s.create(json!({"solution": "securt", "name": "hls"})).await;
+    let id = s.create(json!({"solution": "securt", "debugMode": true, "name": "hls"})).await;
     let input = format!(r#"{{"type": "File", "uri": "{}"}}"#, test_video());
     assert_eq!(s.raw("POST", &format!("/v1/core/instance/{id}/input"), Some(&input)).await.0, 204);
     let hls = format!("/v1/core/instance/{id}/output/hls");
@@ -301,7 +301,7 @@ async fn receive_rtsp(url: &str, n: usize) -> Vec<Vec<u8>> {
 #[tokio::test]
 async fn rtsp_output_is_served_here_and_decodable() {
     let s = media_server();
-    let id = s.create(json!({"solution": "securt", "name": "rtsp"})).await;
+    let id = s.create(json!({"solution": "securt", "debugMode": true, "name": "rtsp"})).await;
     let input = format!(r#"{{"type": "File", "uri": "{}"}}"#, test_video());
     assert_eq!(s.raw("POST", &format!("/v1/core/instance/{id}/input"), Some(&input)).await.0, 204);
     let out = format!("/v1/core/instance/{id}/output/rtsp");
@@ -355,7 +355,7 @@ fn green_on_outline(frame: &[u8], (x0, y0, x1, y1): (f64, f64, f64, f64)) -> f64
 #[tokio::test]
 async fn the_default_preset_draws_areas_in_their_colour_and_empty_is_clean() {
     let s = media_server();
-    let id = s.create(json!({"solution": "securt", "name": "overlay"})).await;
+    let id = s.create(json!({"solution": "securt", "debugMode": true, "name": "overlay"})).await;
     let input = format!(r#"{{"type": "File", "uri": "{}"}}"#, test_video());
     assert_eq!(s.raw("POST", &format!("/v1/core/instance/{id}/input"), Some(&input)).await.0, 204);
     let square = (0.1, 0.1, 0.4, 0.4);

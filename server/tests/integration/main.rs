@@ -9,6 +9,7 @@ mod conformance;
 mod cors;
 mod database;
 mod export;
+mod fidelity;
 mod instances;
 mod keepalive;
 mod lifecycle;

@@ -111,7 +111,7 @@ pub async fn read_sse(
 }
 
 async fn start_on_clip(s: &TestServer) -> uuid::Uuid {
-    let id = s.create(json!({"solution": "securt", "name": "clip"})).await;
+    let id = s.create(json!({"solution": "securt", "debugMode": true, "name": "clip"})).await;
     let input = format!(r#"{{"type": "File", "uri": "{}"}}"#, test_video());
     assert_eq!(s.raw("POST", &format!("/v1/core/instance/{id}/input"), Some(&input)).await.0, 204);
     s.client().start_instance(&id).await.unwrap();
@@ -240,7 +240,7 @@ async fn last_event_id_resumes_without_gap_or_duplicate() {
 #[tokio::test]
 async fn a_missing_file_is_an_instance_error_not_a_crash() {
     let s = media_server();
-    let id = s.create(json!({"solution": "securt"})).await;
+    let id = s.create(json!({"solution": "securt", "debugMode": true})).await;
     let input = r#"{"type": "File", "uri": "/nonexistent/clip.mp4"}"#;
     s.raw("POST", &format!("/v1/core/instance/{id}/input"), Some(input)).await;
     s.client().start_instance(&id).await.unwrap();

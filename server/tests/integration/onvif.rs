@@ -587,7 +587,7 @@ async fn a_discovered_stream_feeds_an_instance() {
     let uri = streams[0]["uri"].as_str().unwrap().to_string();
     assert_eq!(uri, clip);
 
-    let id = s.create(json!({"solution": "securt", "name": "from ONVIF"})).await;
+    let id = s.create(json!({"solution": "securt", "debugMode": true, "name": "from ONVIF"})).await;
     let input = json!({"type": "RTSP", "uri": uri}).to_string();
     assert_eq!(s.raw("POST", &format!("/v1/core/instance/{id}/input"), Some(&input)).await.0, 204);
     s.client().start_instance(&id).await.unwrap();

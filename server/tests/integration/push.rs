@@ -56,7 +56,7 @@ async fn a_pushed_still_frame_yields_the_people_in_it() {
     let s = media_server();
     let c = s.client();
     let jpeg = still_frame();
-    let id = s.create(json!({"solution": "securt", "name": "pushed"})).await;
+    let id = s.create(json!({"solution": "securt", "debugMode": true, "name": "pushed"})).await;
     assert_eq!(
         s.raw("POST", &format!("/v1/core/instance/{id}/input"), Some(r#"{"type": "Manual"}"#))
             .await
@@ -109,7 +109,7 @@ fn persons(rs: &[Record]) -> BTreeSet<String> {
 #[tokio::test]
 async fn pushes_are_refused_clearly() {
     let s = media_server();
-    let id = s.create(json!({"solution": "securt"})).await;
+    let id = s.create(json!({"solution": "securt", "debugMode": true})).await;
     let file_input = format!(r#"{{"type": "File", "uri": "{}"}}"#, test_video());
     s.raw("POST", &format!("/v1/core/instance/{id}/input"), Some(&file_input)).await;
     s.client().start_instance(&id).await.unwrap();
@@ -176,7 +176,7 @@ fn h264_access_units(count: usize) -> Vec<Vec<u8>> {
 async fn pushed_h264_access_units_are_decoded_and_detected() {
     let s = media_server();
     let units = h264_access_units(40);
-    let id = s.create(json!({"solution": "securt"})).await;
+    let id = s.create(json!({"solution": "securt", "debugMode": true})).await;
     assert_eq!(
         s.raw("POST", &format!("/v1/core/instance/{id}/input"), Some(r#"{"type": "Manual"}"#))
             .await

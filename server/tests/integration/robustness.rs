@@ -11,7 +11,7 @@ use crate::common::TestServer;
 use crate::media::{Record, media_server, read_sse, test_video};
 
 async fn clip_instance(s: &TestServer, extra: &[(&str, &str)]) -> uuid::Uuid {
-    let id = s.create(json!({"solution": "securt"})).await;
+    let id = s.create(json!({"solution": "securt", "debugMode": true})).await;
     let input = format!(r#"{{"type": "File", "uri": "{}"}}"#, test_video());
     assert_eq!(s.raw("POST", &format!("/v1/core/instance/{id}/input"), Some(&input)).await.0, 204);
     for (path, value) in extra {
@@ -140,7 +140,7 @@ async fn files_loop_unless_told_not_to() {
     let dir = tempfile::tempdir().unwrap();
     let clip = short_clip(dir.path());
     for (looping, check) in [(true, "loops"), (false, "ends")] {
-        let id = s.create(json!({"solution": "securt"})).await;
+        let id = s.create(json!({"solution": "securt", "debugMode": true})).await;
         let input = format!(r#"{{"type": "File", "uri": "{clip}"}}"#);
         s.raw("POST", &format!("/v1/core/instance/{id}/input"), Some(&input)).await;
         for (path, value) in

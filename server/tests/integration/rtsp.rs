@@ -58,7 +58,7 @@ async fn events_resume_after_the_camera_restarts() {
     let port = free_port();
     let camera = Camera::start(port);
     let s = media_server();
-    let id = s.create(json!({"solution": "securt", "name": "camera"})).await;
+    let id = s.create(json!({"solution": "securt", "debugMode": true, "name": "camera"})).await;
     let input = format!(r#"{{"type": "RTSP", "uri": "rtsp://127.0.0.1:{port}/clip"}}"#);
     assert_eq!(s.raw("POST", &format!("/v1/core/instance/{id}/input"), Some(&input)).await.0, 204);
     s.client().start_instance(&id).await.unwrap();

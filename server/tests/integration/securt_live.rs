@@ -1,6 +1,7 @@
 //! SecuRT rules on a running instance, with the real model on the clip:
 //! intrusion start/end pairs, line crossings whose direction agrees with
-//! the walkers' motion, and rules added or removed while running.
+//! the walkers' motion, rules added or removed while running, and RT's
+//! track gating, event names and tracking ids.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -14,10 +15,16 @@ fn footpath() -> Value {
     json!([{"x": 0.35, "y": 0.25}, {"x": 0.95, "y": 0.25}, {"x": 0.95, "y": 0.6}, {"x": 0.35, "y": 0.6}])
 }
 
+/// An instance on the clip, with every track update sent (`debugMode`).
 async fn running_instance(s: &crate::common::TestServer) -> uuid::Uuid {
-    let w = serde_json::from_value(json!({"name": "live"})).unwrap();
+    instance_on_clip(s, true, json!({"type": "File", "uri": test_video()})).await
+}
+
+/// An instance on the clip, read as fast as the model goes.
+async fn instance_on_clip(s: &crate::common::TestServer, debug: bool, input: Value) -> uuid::Uuid {
+    let w = serde_json::from_value(json!({"name": "live", "debugMode": debug})).unwrap();
     let id = s.client().securt_create_instance(&w).await.unwrap().into_inner().instance_id;
-    let input = format!(r#"{{"type": "File", "uri": "{}"}}"#, test_video());
+    let input = input.to_string();
     assert_eq!(s.raw("POST", &format!("/v1/core/instance/{id}/input"), Some(&input)).await.0, 204);
     // As fast as the model goes: the clip's 80 s take a fraction of that.
     let fast = r#"{"path": "Input/realtime", "jsonValue": "false"}"#;
@@ -184,4 +191,142 @@ async fn events_seen_over_sse_survive_sigkill() {
     let lost: Vec<&u64> = seen.difference(&stored).collect();
     assert!(lost.is_empty(), "seen over SSE but not stored: {lost:?}");
     db.close().await;
+}
+
+fn uuid_of(r: &Record, key: &str) -> uuid::Uuid {
+    r.data[key]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{} {key} is not a UUID: {}", r.event, r.data))
+}
+
+fn event_ids(r: &Record) -> Vec<String> {
+    r.data["events"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+}
+
+/// A crowding area over the whole frame with count 1 gives RT's
+/// `event-crowd-detection`; the `track` updates sent are only those taking
+/// part in an event, and those that follow carry the crowd's id.
+#[tokio::test]
+async fn crowding_fires_rt_event_and_gates_tracks_on_it() {
+    let s = media_server();
+    let id = instance_on_clip(&s, false, json!({"type": "File", "uri": test_video()})).await;
+    let whole = json!([{"x": 0, "y": 0}, {"x": 1, "y": 0}, {"x": 1, "y": 1}, {"x": 0, "y": 1}]);
+    let area =
+        json!({"name": "all", "coordinates": whole, "classes": ["Person"], "objectCount": 1});
+    let path = format!("/v1/securt/instance/{id}/area/crowding");
+    let (status, body) = s.raw("POST", &path, Some(&area.to_string())).await;
+    assert_eq!(status, 201, "{body}");
+    s.client().start_instance(&id).await.unwrap();
+    let sse = format!("/v1/core/instance/{id}/consume_events_sse");
+    let records = read_sse(&s, &sse, None, Duration::from_secs(40), |rs| {
+        let start = rs.iter().position(|r| r.event == "event-crowd-detection");
+        start.is_some_and(|i| count(&rs[i..], "track") >= 10)
+    })
+    .await;
+    s.client().stop_instance(&id).await.unwrap();
+
+    let start = records
+        .iter()
+        .position(|r| r.event == "event-crowd-detection")
+        .expect("event-crowd-detection, RT's name for crowding");
+    assert!(!records.iter().any(|r| r.event == "event-crowd"), "the old name is gone");
+    let crowd = records[start].data["event_id"].as_str().unwrap().to_string();
+    let mut tracks_after = 0;
+    for r in &records {
+        match r.event.as_str() {
+            "track" => {
+                uuid_of(r, "tracking_id");
+                let events = event_ids(r);
+                assert!(!events.is_empty(), "a track update with no event was sent: {}", r.data);
+                if r.id > records[start].id {
+                    assert!(events.contains(&crowd), "{} lacks the crowd {crowd}", r.data);
+                    tracks_after += 1;
+                }
+            }
+            "crop" => {
+                uuid_of(r, "ref_tracking_id");
+                uuid_of(r, "ref_event_id");
+            }
+            "event-crowd-detection-end" => break,
+            _ => {}
+        }
+    }
+    assert!(tracks_after >= 10, "{tracks_after} track updates after the crowd started");
+}
+
+/// With only a rule nobody triggers, no `track` (and no `crop`) is sent;
+/// turning `debugMode` on sends every update, live.
+#[tokio::test]
+async fn no_track_without_an_event_unless_debug_mode() {
+    let s = media_server();
+    let id = instance_on_clip(&s, false, json!({"type": "File", "uri": test_video()})).await;
+    // A corner of the sky: nobody walks there.
+    let corner =
+        json!([{"x": 0, "y": 0}, {"x": 0.05, "y": 0}, {"x": 0.05, "y": 0.05}, {"x": 0, "y": 0.05}]);
+    let area = json!({"name": "sky", "coordinates": corner});
+    let (status, body) = s
+        .raw("POST", &format!("/v1/securt/instance/{id}/area/intrusion"), Some(&area.to_string()))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    s.client().start_instance(&id).await.unwrap();
+    let sse = format!("/v1/core/instance/{id}/consume_events_sse");
+    // Until the pipeline has seen people for a while (statistics say how
+    // many frames it processed).
+    let quiet = read_sse(&s, &sse, None, Duration::from_secs(30), |rs| {
+        rs.iter()
+            .any(|r| r.event == "statistics" && r.data["frames_processed"].as_u64() > Some(100))
+    })
+    .await;
+    assert!(count(&quiet, "statistics") >= 1, "the instance is processing");
+    assert_eq!(count(&quiet, "track"), 0, "tracks sent with no event");
+    assert_eq!(count(&quiet, "crop"), 0, "crops sent with no event");
+
+    let debug = r#"{"path": "debugMode", "jsonValue": "true"}"#;
+    assert_eq!(s.raw("POST", &format!("/v1/core/instance/{id}/config"), Some(debug)).await.0, 204);
+    let loud =
+        read_sse(&s, &sse, None, Duration::from_secs(20), |rs| count(rs, "track") >= 5).await;
+    s.client().stop_instance(&id).await.unwrap();
+    assert!(count(&loud, "track") >= 5, "debugMode sends every update");
+}
+
+/// Tracking ids are UUIDs, and a sensitivity change mid-run does not make the
+/// tracker hand out an old track's id again (it used to restart at 1). The
+/// input is RT's `RTSP` type with a `file://` URI, as RT's clients say it.
+#[tokio::test]
+async fn tracking_ids_are_uuids_never_reused_after_a_sensitivity_change() {
+    let s = media_server();
+    let input = json!({"type": "RTSP", "uri": format!("file://{}", test_video())});
+    let id = instance_on_clip(&s, true, input).await;
+    s.client().start_instance(&id).await.unwrap();
+    let sse = format!("/v1/core/instance/{id}/consume_events_sse");
+    let stream_ms = |rs: &[Record]| {
+        rs.iter().filter_map(|r| r.data["event_timestamp_ms"].as_i64()).max().unwrap_or(0)
+    };
+    // 6 s of the clip, then the change, then 6 s more.
+    let before =
+        read_sse(&s, &sse, None, Duration::from_secs(40), |rs| stream_ms(rs) >= 6000).await;
+    let last = before.iter().filter_map(|r| r.id).max().expect("records before the change");
+    let high = r#"{"path": "detectionSensitivity", "jsonValue": "\"High\""}"#;
+    assert_eq!(s.raw("POST", &format!("/v1/core/instance/{id}/config"), Some(high)).await.0, 204);
+    let until = stream_ms(&before) + 6000;
+    let after =
+        read_sse(&s, &sse, Some(last), Duration::from_secs(40), |rs| stream_ms(rs) >= until).await;
+    s.client().stop_instance(&id).await.unwrap();
+
+    // Each id's sightings form one life: a track unseen for 1 s is dropped
+    // by the tracker, so an id seen again after 3 s of stream time would be
+    // a second object under an old id.
+    let mut lives: BTreeMap<uuid::Uuid, Vec<i64>> = BTreeMap::new();
+    for r in before.iter().chain(&after).filter(|r| r.event == "track") {
+        let t = r.data["event_timestamp_ms"].as_i64().unwrap();
+        lives.entry(uuid_of(r, "tracking_id")).or_default().push(t);
+    }
+    assert!(lives.len() >= 5, "{} tracks", lives.len());
+    assert!(count(&after, "track") > 0, "tracks after the change");
+    for (tid, times) in &lives {
+        for w in times.windows(2) {
+            assert!(w[1] - w[0] < 3000, "{tid} seen at {} then again at {}", w[0], w[1]);
+        }
+    }
 }
