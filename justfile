@@ -50,10 +50,14 @@ run *args: build
         sleep 0.1
     done
     # The demo instance: created once (it is persistent), started each run,
-    # on the test clip, looping.
+    # on the test clip, looping. debugMode sends every track update, so a
+    # newcomer sees live `track` events at once (RT sends only those that
+    # take part in an analytics event).
     i="$base/v1/core/instance/{{demo_id}}"
     curl -sS -o /dev/null -X PUT "$i" -H 'Content-Type: application/json' \
-        -d '{"name": "Demo", "solution": "securt", "persistent": true}'
+        -d '{"name": "Demo", "solution": "securt", "persistent": true, "debugMode": true}'
+    curl -sS -o /dev/null -X POST "$i/config" -H 'Content-Type: application/json' \
+        -d '{"path": "debugMode", "jsonValue": "true"}'
     curl -sS -o /dev/null -X POST "$i/input" -H 'Content-Type: application/json' \
         -d "{\"type\": \"File\", \"uri\": \"$RT_TEST_VIDEO\"}"
     curl -sS -o /dev/null -X POST "$i/start"

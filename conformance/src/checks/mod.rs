@@ -17,6 +17,7 @@ mod cors;
 mod keepalive;
 mod lifecycle;
 mod operations;
+mod rt;
 mod sse;
 
 /// What runs a check.
@@ -74,5 +75,6 @@ pub fn all(contract: &Contract) -> Vec<Check> {
     checks.extend(keepalive::checks(contract));
     checks.extend(sse::checks());
     checks.extend(cors::checks());
+    checks.extend(rt::checks());
     checks
 }
