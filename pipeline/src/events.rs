@@ -190,6 +190,17 @@ mod tests {
         assert!(!e[1].data.contains('\n'));
     }
 
+    /// SSE ids are these numbers: clients in JavaScript (and any that read
+    /// them as a double) need them below 2^53; they start from the clock in
+    /// microseconds, so a bus made after a restart numbers above the last.
+    #[test]
+    fn sequence_numbers_fit_a_double() {
+        let first = small().publish("e", payload(0));
+        assert!(first < 1 << 53, "{first} does not fit a double exactly");
+        // Microseconds leave room for 2^53 until the year 2255.
+        assert!(first > u64::from(i32::MAX.unsigned_abs()), "an int32 parser must not be used");
+    }
+
     #[test]
     fn resume_replays_what_the_ring_holds_and_counts_the_rest() {
         let bus = small();
