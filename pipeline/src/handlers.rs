@@ -398,7 +398,19 @@ impl Handlers {
         table: Arc<HandlerTable>,
     ) -> Option<Handlers> {
         let rt = tokio::runtime::Handle::try_current().ok()?;
-        Some(Handlers { _task: Task(rt.spawn(supervise(id, bus, config, table))) })
+        Some(Self::start_on(&rt, id, bus, config, table))
+    }
+
+    /// Starts the supervisor on `rt` (from a thread outside the runtime,
+    /// such as an instance's supervisor).
+    pub fn start_on(
+        rt: &tokio::runtime::Handle,
+        id: Uuid,
+        bus: Arc<EventBus>,
+        config: watch::Receiver<Arc<Map<String, Value>>>,
+        table: Arc<HandlerTable>,
+    ) -> Handlers {
+        Handlers { _task: Task(rt.spawn(supervise(id, bus, config, table))) }
     }
 }
 

@@ -5,7 +5,8 @@
 //! state tree that exists only while it is loaded, and the last error it met.
 //! Persistent instances are written through [`InstanceStore`] before a change
 //! is committed in memory, so what is on disk never runs ahead of or behind
-//! what the API answered.
+//! what the API answered. Each instance has a supervisor (`supervisor`)
+//! that runs its changes in order; [`Engine`] is a directory of them.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,22 +15,28 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
-use tokio::sync::watch;
+use tokio::sync::broadcast;
 use tracing::info;
 use uuid::Uuid;
 
 mod securt;
+mod supervisor;
 
+use self::supervisor::{Core, Handle, Instance, Supervisor};
 use crate::config_tree;
 use crate::error::{Error, Result};
-use crate::events::{BusOptions, EventBus};
-use crate::handlers::{self, Handlers};
+use crate::events::EventBus;
+use crate::handlers;
 use crate::outputs::{self, OutputConfig};
 pub use crate::runtime::ErrorRecord;
-use crate::runtime::{ErrorCell, ErrorSink, PushedFrame, RunContext, RunStats, Runner, Running};
+use crate::runtime::{PushedFrame, RunStats, Runner};
 use crate::securt::SecurtConfig;
 use crate::settings::{InputSource, Settings, SettingsPatch};
-use crate::store::{InstanceFile, InstanceStore};
+use crate::store::InstanceStore;
+
+/// Lifecycle announcements kept for a slow subscriber; one that falls
+/// further behind is told it lagged and re-reads [`Engine::list`].
+const LIFECYCLE_BACKLOG: usize = 1024;
 
 /// Where an instance is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,74 +73,15 @@ pub struct InstanceSnapshot {
     pub started_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug)]
-struct Instance {
-    tree: Map<String, Value>,
-    settings: Settings,
-    state: LifecycleState,
-    runtime: Map<String, Value>,
-    read_only: bool,
-    system_instance: bool,
-    last_error: Arc<ErrorCell>,
-    started_at: Option<DateTime<Utc>>,
-    /// Outlives runs: SSE clients stay connected across stop and start.
-    bus: Arc<EventBus>,
-    /// Publishes the config tree to the running pipeline.
-    live: watch::Sender<Arc<Map<String, Value>>>,
-    stats: Arc<RunStats>,
-    running: Option<Box<dyn Running>>,
-    /// The MQTT handlers while running.
-    handlers: Option<Handlers>,
-}
-
-impl Instance {
-    fn new(tree: Map<String, Value>, settings: Settings) -> Self {
-        let (live, _) = watch::channel(Arc::new(tree.clone()));
-        Instance {
-            tree,
-            settings,
-            state: LifecycleState::Registered,
-            runtime: Map::new(),
-            read_only: false,
-            system_instance: false,
-            last_error: Arc::default(),
-            started_at: None,
-            bus: Arc::new(EventBus::new(BusOptions::default())),
-            live,
-            stats: Arc::default(),
-            running: None,
-            handlers: None,
-        }
-    }
-
-    /// Stops the pipeline, if one runs, and waits for it.
-    fn stop_pipeline(&mut self) {
-        self.handlers = None;
-        if let Some(running) = self.running.take() {
-            running.stop();
-        }
-    }
-
-    fn snapshot(&self, id: Uuid) -> InstanceSnapshot {
-        InstanceSnapshot {
-            id,
-            settings: self.settings.clone(),
-            state: self.state,
-            read_only: self.read_only,
-            system_instance: self.system_instance,
-            fps: if self.running.is_some() { self.stats.fps.get() } else { 0.0 },
-            started_at: self.started_at,
-        }
-    }
-
-    fn file(&self, id: Uuid, tree: &Map<String, Value>) -> InstanceFile {
-        InstanceFile {
-            instance_id: id,
-            read_only: self.read_only,
-            system_instance: self.system_instance,
-            config: tree.clone(),
-        }
-    }
+/// What a running instance changed into; announced on [`Engine::subscribe`]
+/// so that the store writer, handlers, metrics and anything later follow
+/// instances without polling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    Created(Uuid),
+    Started(Uuid),
+    Stopped(Uuid),
+    Deleted(Uuid),
 }
 
 /// What [`Engine::open`] found in the data directory.
@@ -145,26 +93,41 @@ pub struct RestoreReport {
     pub failed: Vec<String>,
 }
 
-/// Owns every instance. Cheap operations under one lock; persistence happens
-/// under it too, so file writes are ordered exactly like the changes. Starting
-/// and stopping a pipeline also happens under it (a stop takes well under a
-/// second), so lifecycle requests on one instance are strictly ordered.
+/// Owns every instance. The engine's map is only a directory of
+/// [`Handle`]s, locked just long enough to find or change an entry. Each
+/// instance has its own supervisor thread that owns its pipeline, its MQTT
+/// handlers and its file, and runs the instance's changes one at a time: so
+/// lifecycle calls and writes on one instance stay strictly ordered, calls on
+/// different instances run in parallel, and reads (`get`, `list`, `config`,
+/// ...) see the last committed state at once, never waiting for a start, a
+/// stop or a file write in progress.
+///
+/// Calls that change an instance wait for its supervisor (a stop can take up
+/// to a second): callers on an async runtime run them on a blocking thread.
 #[derive(Debug)]
 pub struct Engine {
-    instances: Mutex<BTreeMap<Uuid, Instance>>,
-    store: Option<InstanceStore>,
-    last_error: Arc<ErrorCell>,
-    runner: Arc<dyn Runner>,
+    dir: Mutex<BTreeMap<Uuid, Arc<Handle>>>,
+    core: Arc<Core>,
 }
 
 impl Engine {
     /// An engine that keeps nothing on disk (persistent instances are lost).
     pub fn in_memory(runner: Arc<dyn Runner>) -> Self {
+        Self::with_store(None, runner)
+    }
+
+    fn with_store(store: Option<InstanceStore>, runner: Arc<dyn Runner>) -> Self {
+        let (events, _) = broadcast::channel(LIFECYCLE_BACKLOG);
         Engine {
-            instances: Mutex::new(BTreeMap::new()),
-            store: None,
-            last_error: Arc::default(),
-            runner,
+            dir: Mutex::new(BTreeMap::new()),
+            core: Arc::new(Core {
+                store,
+                last_error: Arc::default(),
+                runner,
+                events,
+                // MQTT handlers run on the runtime the engine was made on.
+                runtime: tokio::runtime::Handle::try_current().ok(),
+            }),
         }
     }
 
@@ -176,7 +139,7 @@ impl Engine {
     ) -> Result<(Self, RestoreReport)> {
         let store = InstanceStore::open(instances_dir)?;
         let (files, bad) = store.load_all()?;
-        let engine = Engine { store: Some(store), ..Engine::in_memory(runner) };
+        let engine = Self::with_store(Some(store), runner);
         let mut report = RestoreReport::default();
         for b in bad {
             let msg = format!("skipped instance file {}: {}", b.path.display(), b.reason);
@@ -184,26 +147,23 @@ impl Engine {
             report.failed.push(msg);
         }
         let mut autostart = Vec::new();
-        {
-            let mut map = engine.lock();
-            for f in files {
-                let id = f.instance_id;
-                match validate(&f.config) {
-                    Ok(settings) => {
-                        if settings.auto_start {
-                            autostart.push(id);
-                        }
-                        let mut inst = Instance::new(f.config, settings);
-                        inst.read_only = f.read_only;
-                        inst.system_instance = f.system_instance;
-                        map.insert(id, inst);
-                        report.restored += 1;
+        for f in files {
+            let id = f.instance_id;
+            match validate(&f.config) {
+                Ok(settings) => {
+                    if settings.auto_start {
+                        autostart.push(id);
                     }
-                    Err(e) => {
-                        let msg = format!("skipped instance {id}: invalid configuration: {e}");
-                        engine.record_error("store", &msg);
-                        report.failed.push(msg);
-                    }
+                    let mut inst = Instance::new(f.config, settings);
+                    inst.read_only = f.read_only;
+                    inst.system_instance = f.system_instance;
+                    engine.insert(id, inst);
+                    report.restored += 1;
+                }
+                Err(e) => {
+                    let msg = format!("skipped instance {id}: invalid configuration: {e}");
+                    engine.record_error("store", &msg);
+                    report.failed.push(msg);
                 }
             }
         }
@@ -216,59 +176,74 @@ impl Engine {
         Ok((engine, report))
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<Uuid, Instance>> {
-        // A panic while holding the lock cannot leave an instance half
-        // changed (changes are committed by plain assignments at the end),
-        // so a poisoned lock is still usable.
-        self.instances.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock_dir(&self) -> MutexGuard<'_, BTreeMap<Uuid, Arc<Handle>>> {
+        // Entries are inserted and removed whole: a poisoned lock still
+        // holds a consistent map.
+        self.dir.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn handle(&self, id: Uuid) -> Result<Arc<Handle>> {
+        self.lock_dir().get(&id).cloned().ok_or(Error::InstanceNotFound(id))
+    }
+
+    /// Adds an instance to the directory with its supervisor; refused when
+    /// the id is taken.
+    fn insert(&self, id: Uuid, inst: Instance) -> Option<Arc<Handle>> {
+        let mut dir = self.lock_dir();
+        if dir.contains_key(&id) {
+            return None;
+        }
+        let handle = Arc::new(Handle::spawn(id, inst, self.core.clone()));
+        dir.insert(id, handle.clone());
+        Some(handle)
+    }
+
+    /// Lifecycle announcements from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Lifecycle> {
+        self.core.events.subscribe()
     }
 
     /// Records a failure that is not tied to one instance.
     pub fn record_error(&self, source: &str, message: &str) {
-        tracing::warn!(source, message, "error recorded");
-        self.last_error.set(source, message);
-    }
-
-    fn error_sink(&self, id: Uuid, inst: &Instance) -> ErrorSink {
-        ErrorSink::new(id, inst.last_error.clone(), self.last_error.clone())
+        self.core.record_error(source, message);
     }
 
     fn record_instance_error(&self, id: Uuid, message: &str) {
-        let sink = self.lock().get(&id).map(|inst| self.error_sink(id, inst));
-        match sink {
-            Some(sink) => sink.report(message),
-            None => self.record_error(&format!("instance {id}"), message),
+        match self.handle(id) {
+            Ok(h) => h.shared.error_sink(&self.core).report(message),
+            Err(_) => self.record_error(&format!("instance {id}"), message),
         }
     }
 
     /// The most recent failure of any kind.
     pub fn last_error(&self) -> Option<ErrorRecord> {
-        self.last_error.get()
+        self.core.last_error.get()
     }
 
     /// The most recent failure of one instance.
     pub fn instance_error(&self, id: Uuid) -> Result<Option<ErrorRecord>> {
-        Ok(self.lock().get(&id).ok_or(Error::InstanceNotFound(id))?.last_error.get())
+        Ok(self.handle(id)?.shared.last_error.get())
     }
 
     /// The instance's event bus (it outlives runs of the instance).
     pub fn bus(&self, id: Uuid) -> Result<Arc<EventBus>> {
-        Ok(self.lock().get(&id).ok_or(Error::InstanceNotFound(id))?.bus.clone())
+        Ok(self.handle(id)?.shared.bus.clone())
     }
 
     /// The instance's live measurements.
     pub fn stats(&self, id: Uuid) -> Result<Arc<RunStats>> {
-        Ok(self.lock().get(&id).ok_or(Error::InstanceNotFound(id))?.stats.clone())
+        Ok(self.handle(id)?.shared.stats.clone())
     }
 
     /// Hands a pushed frame to a running instance (`Manual` input).
     pub fn push(&self, id: Uuid, frame: PushedFrame) -> Result<()> {
-        let map = self.lock();
-        let inst = map.get(&id).ok_or(Error::InstanceNotFound(id))?;
-        let Some(running) = &inst.running else {
+        let shared = self.handle(id)?.shared.clone();
+        let running = shared.lock_running();
+        let Some(running) = running.as_ref() else {
+            let state = shared.read().state;
             return Err(Error::PushRefused {
                 id,
-                reason: format!("it is {}: start it first", inst.state),
+                reason: format!("it is {state}: start it first"),
             });
         };
         running.push(frame).map_err(|e| Error::PushRefused { id, reason: e.to_string() })
@@ -276,12 +251,13 @@ impl Engine {
 
     /// Every instance, ordered by id.
     pub fn list(&self) -> Vec<InstanceSnapshot> {
-        self.lock().iter().map(|(id, inst)| inst.snapshot(*id)).collect()
+        let handles: Vec<Arc<Handle>> = self.lock_dir().values().cloned().collect();
+        handles.iter().map(|h| h.shared.snapshot()).collect()
     }
 
     /// One instance.
     pub fn get(&self, id: Uuid) -> Result<InstanceSnapshot> {
-        Ok(self.lock().get(&id).ok_or(Error::InstanceNotFound(id))?.snapshot(id))
+        Ok(self.handle(id)?.shared.snapshot())
     }
 
     /// Creates an instance. `id` is generated when `None`; an existing `id`
@@ -290,45 +266,38 @@ impl Engine {
     pub fn create(&self, id: Option<Uuid>, patch: &SettingsPatch) -> Result<Uuid> {
         let solution = patch.solution.as_deref().unwrap_or(crate::solutions::SECURT);
         let id = id.unwrap_or_else(Uuid::new_v4);
-        let mut map = self.lock();
-        if map.contains_key(&id) {
-            return Err(Error::InstanceExists(id));
-        }
         let mut tree = Map::new();
         let mut defaults = Settings::defaults(solution);
         defaults.name = format!("Instance {}", &id.to_string()[..8]);
         defaults.write_to(&mut tree);
         patch.apply_to(&mut tree);
         let settings = validate(&tree)?;
-        let inst = Instance::new(tree, settings);
-        if inst.settings.persistent {
-            self.save(id, &inst, &inst.tree)?;
+        let persistent = settings.persistent;
+        let handle =
+            self.insert(id, Instance::new(tree, settings)).ok_or(Error::InstanceExists(id))?;
+        if persistent && let Err(e) = handle.call(|sup| sup.save_current()) {
+            self.lock_dir().remove(&id);
+            return Err(e);
         }
-        info!(instance_id = %id, solution, persistent = inst.settings.persistent, "instance created");
-        map.insert(id, inst);
+        info!(instance_id = %id, solution, persistent, "instance created");
+        self.core.announce(Lifecycle::Created(id));
         Ok(id)
     }
 
     /// Deletes an instance, stopping it first if it runs.
     pub fn delete(&self, id: Uuid) -> Result<()> {
-        let mut map = self.lock();
-        let inst = map.get(&id).ok_or(Error::InstanceNotFound(id))?;
-        if inst.read_only {
-            return Err(Error::ReadOnly(id));
-        }
-        if inst.settings.persistent {
-            self.remove_file(id)?;
-        }
-        if let Some(mut inst) = map.remove(&id) {
-            inst.stop_pipeline();
-        }
+        let handle = self.handle(id)?;
+        handle.call(Supervisor::delete)?;
+        self.lock_dir().remove(&id);
         info!(instance_id = %id, "instance deleted");
+        self.core.announce(Lifecycle::Deleted(id));
         Ok(())
     }
 
     /// Applies a partial settings update.
     pub fn update(&self, id: Uuid, patch: &SettingsPatch) -> Result<()> {
-        self.change_tree(id, |tree| {
+        let patch = patch.clone();
+        self.change_tree(id, move |tree| {
             patch.apply_to(tree);
             Ok(())
         })
@@ -336,21 +305,28 @@ impl Engine {
 
     /// The whole config tree, handler passwords masked.
     pub fn config(&self, id: Uuid) -> Result<Map<String, Value>> {
-        let mut tree = self.lock().get(&id).ok_or(Error::InstanceNotFound(id))?.tree.clone();
+        let mut tree = self.handle(id)?.shared.read().tree.clone();
         handlers::mask_secrets(&mut tree);
         Ok(tree)
+    }
+
+    /// Reads the config tree in place.
+    fn with_tree<T>(&self, id: Uuid, f: impl FnOnce(&Map<String, Value>) -> T) -> Result<T> {
+        Ok(f(&self.handle(id)?.shared.read().tree))
     }
 
     /// `POST .../config`: writes `json_value` (JSON text) at `path`.
     pub fn set_config(&self, id: Uuid, path: &str, json_value: &str) -> Result<()> {
         let value = config_tree::parse_json_value(json_value)?;
-        self.change_tree(id, |tree| config_tree::set(tree, path, value))
+        let path = path.to_string();
+        self.change_tree(id, move |tree| config_tree::set(tree, &path, value))
     }
 
     /// `POST .../input`: sets where the instance reads video from.
     pub fn set_input(&self, id: Uuid, input: &InputSource) -> Result<()> {
         input.validate()?;
-        self.change_tree(id, |tree| {
+        let input = input.clone();
+        self.change_tree(id, move |tree| {
             input.write_to(tree);
             Ok(())
         })
@@ -358,7 +334,7 @@ impl Engine {
 
     /// `POST .../output/hls`: HLS while the instance runs (or not).
     pub fn set_output_hls(&self, id: Uuid, enabled: bool) -> Result<()> {
-        self.change_tree(id, |tree| {
+        self.change_tree(id, move |tree| {
             outputs::set_hls(tree, enabled);
             Ok(())
         })
@@ -370,8 +346,9 @@ impl Engine {
         if enabled {
             outputs::parse_rtsp(uri.unwrap_or_default(), "uri")?;
         }
-        self.change_tree(id, |tree| {
-            outputs::set_rtsp(tree, enabled, uri);
+        let uri = uri.map(String::from);
+        self.change_tree(id, move |tree| {
+            outputs::set_rtsp(tree, enabled, uri.as_deref());
             Ok(())
         })
     }
@@ -381,27 +358,32 @@ impl Engine {
         if outputs::RenderPreset::parse(preset).is_none() {
             return Err(Error::invalid("presetName", "must be \"Default\" or \"\" (clean video)"));
         }
-        self.change_tree(id, |tree| {
-            outputs::set_render_preset(tree, preset);
+        let preset = preset.to_string();
+        self.change_tree(id, move |tree| {
+            outputs::set_render_preset(tree, &preset);
             Ok(())
         })
     }
 
     /// The runtime state tree; only while loaded or running.
     pub fn state(&self, id: Uuid) -> Result<Map<String, Value>> {
-        let map = self.lock();
-        let inst = map.get(&id).ok_or(Error::InstanceNotFound(id))?;
-        require_loaded(id, inst, "read the runtime state of")?;
+        let handle = self.handle(id)?;
+        let inst = handle.shared.read();
+        require_loaded(id, &inst, "read the runtime state of")?;
         Ok(inst.runtime.clone())
     }
 
     /// `POST .../state`: writes a runtime value; lost when unloaded.
     pub fn set_state(&self, id: Uuid, path: &str, json_value: &str) -> Result<()> {
         let value = config_tree::parse_json_value(json_value)?;
-        let mut map = self.lock();
-        let inst = map.get_mut(&id).ok_or(Error::InstanceNotFound(id))?;
-        require_loaded(id, inst, "set the runtime state of")?;
-        config_tree::set(&mut inst.runtime, path, value)
+        let path = path.to_string();
+        // Through the supervisor: ordered with the load and unload that
+        // create and clear the runtime tree.
+        self.handle(id)?.call(move |sup| {
+            let mut inst = sup.shared.write();
+            require_loaded(id, &inst, "set the runtime state of")?;
+            config_tree::set(&mut inst.runtime, &path, value)
+        })
     }
 
     /// Registered -> Loaded.
@@ -447,15 +429,15 @@ impl Engine {
         })
     }
 
-    /// Stops every running instance (graceful shutdown). Their `autoStart`
-    /// setting, not this stop, decides whether they run after a restart.
+    /// Stops every running instance (graceful shutdown), all at once. Their
+    /// `autoStart` setting, not this stop, decides whether they run after a
+    /// restart.
     pub fn stop_all(&self) {
-        for inst in self.lock().values_mut() {
-            if inst.state == LifecycleState::Running {
-                inst.stop_pipeline();
-                inst.state = LifecycleState::Loaded;
-                inst.started_at = None;
-            }
+        let handles: Vec<Arc<Handle>> = self.lock_dir().values().cloned().collect();
+        let pending: Vec<_> =
+            handles.iter().map(|h| h.send(|sup| sup.stop_for_shutdown())).collect();
+        for reply in pending.into_iter().flatten() {
+            let _ = reply.recv();
         }
     }
 
@@ -465,95 +447,26 @@ impl Engine {
         &self,
         id: Uuid,
         action: &'static str,
-        next: impl FnOnce(LifecycleState) -> Result<Option<LifecycleState>, &'static str>,
+        next: impl FnOnce(LifecycleState) -> Result<Option<LifecycleState>, &'static str>
+        + Send
+        + 'static,
     ) -> Result<()> {
-        let mut map = self.lock();
-        let inst = map.get_mut(&id).ok_or(Error::InstanceNotFound(id))?;
-        let from = inst.state;
-        let Some(to) =
-            next(from).map_err(|hint| Error::InvalidState { id, action, state: from, hint })?
-        else {
-            info!(instance_id = %id, action, state = ?from, "instance lifecycle: nothing to do");
-            return Ok(());
-        };
-        if to == LifecycleState::Registered {
-            inst.runtime.clear();
-        }
-        // restart is Running -> Running: the pipeline is stopped and started.
-        inst.stop_pipeline();
-        if to == LifecycleState::Running {
-            inst.started_at = Some(Utc::now());
-            inst.stats.reset();
-            let ctx = RunContext {
-                instance_id: id,
-                bus: inst.bus.clone(),
-                config: inst.live.subscribe(),
-                stats: inst.stats.clone(),
-                errors: self.error_sink(id, inst),
-            };
-            inst.running = Some(self.runner.start(ctx));
-            inst.handlers = Handlers::start(
-                id,
-                inst.bus.clone(),
-                inst.live.subscribe(),
-                inst.stats.handlers.clone(),
-            );
-        } else {
-            inst.started_at = None;
-        }
-        inst.state = to;
-        info!(instance_id = %id, action, from = ?from, to = ?to, "instance lifecycle");
-        Ok(())
+        self.handle(id)?.call(move |sup| sup.transition(action, next))
     }
 
     /// Applies `f` to a copy of the tree, validates the result, persists it
     /// (or removes the file when the instance stops being persistent), and
-    /// only then commits it. Any failure leaves the instance unchanged.
+    /// only then commits it, all on the instance's supervisor. Any failure
+    /// leaves the instance unchanged.
     fn change_tree(
         &self,
         id: Uuid,
-        f: impl FnOnce(&mut Map<String, Value>) -> Result<()>,
+        f: impl FnOnce(&mut Map<String, Value>) -> Result<()> + Send + 'static,
     ) -> Result<()> {
-        let mut map = self.lock();
-        let inst = map.get_mut(&id).ok_or(Error::InstanceNotFound(id))?;
-        if inst.read_only {
-            return Err(Error::ReadOnly(id));
-        }
-        let mut tree = inst.tree.clone();
-        f(&mut tree)?;
-        handlers::keep_secrets(&inst.tree, &mut tree)?;
-        let settings = validate(&tree)?;
-        if settings.persistent {
-            self.save(id, inst, &tree)?;
-        } else if inst.settings.persistent {
-            self.remove_file(id)?;
-        }
-        inst.live.send_replace(Arc::new(tree.clone()));
-        inst.tree = tree;
-        inst.settings = settings;
-        Ok(())
-    }
-
-    fn remove_file(&self, id: Uuid) -> Result<()> {
-        let Some(store) = &self.store else {
-            return Ok(());
-        };
-        store.remove(id).inspect_err(|e| {
-            self.record_error(&format!("instance {id}"), &crate::error::chain(e));
-        })
-    }
-
-    fn save(&self, id: Uuid, inst: &Instance, tree: &Map<String, Value>) -> Result<()> {
-        let Some(store) = &self.store else {
-            return Ok(());
-        };
-        store.save(&inst.file(id, tree)).inspect_err(|e| {
-            self.record_error(&format!("instance {id}"), &crate::error::chain(e));
-        })
+        self.handle(id)?.call(move |sup| sup.change_tree(f))
     }
 }
 
-/// Every check a config tree must pass before it is kept.
 fn validate(tree: &Map<String, Value>) -> Result<Settings> {
     let settings = Settings::from_tree(tree)?;
     SecurtConfig::from_tree(tree)?;
@@ -619,6 +532,7 @@ mod tests {
 
     use super::*;
     use crate::settings::InputType;
+    use crate::store::InstanceFile;
 
     fn securt() -> SettingsPatch {
         SettingsPatch { solution: Some("securt".into()), ..Default::default() }
@@ -804,5 +718,138 @@ mod tests {
         assert!(matches!(err, Error::Persist { .. }), "{err}");
         assert_eq!(e.config(id).unwrap(), before);
         assert!(e.last_error().unwrap().message.contains("failed to persist"));
+    }
+}
+
+/// The supervisor: reads never wait for a stop in progress, other instances
+/// go on meanwhile, one instance's calls stay ordered, and changes are
+/// announced.
+#[cfg(test)]
+mod supervisor_tests {
+    use std::sync::mpsc;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::runtime::{PushError, PushedFrame, RunContext, Running};
+
+    /// A runner whose stops block until the test lets them go, and say when
+    /// they have begun.
+    #[derive(Debug)]
+    struct SlowStop {
+        began: Mutex<mpsc::Sender<()>>,
+        release: Arc<Mutex<mpsc::Receiver<()>>>,
+    }
+
+    #[derive(Debug)]
+    struct Run {
+        began: mpsc::Sender<()>,
+        release: Arc<Mutex<mpsc::Receiver<()>>>,
+    }
+
+    impl Runner for SlowStop {
+        fn start(&self, _ctx: RunContext) -> Box<dyn Running> {
+            let began = self.began.lock().unwrap().clone();
+            Box::new(Run { began, release: self.release.clone() })
+        }
+    }
+
+    impl Running for Run {
+        fn stop(self: Box<Self>) {
+            self.began.send(()).unwrap();
+            self.release.lock().unwrap().recv().unwrap();
+        }
+        fn push(&self, _frame: PushedFrame) -> std::result::Result<(), PushError> {
+            Ok(())
+        }
+    }
+
+    fn slow_engine() -> (Arc<Engine>, mpsc::Receiver<()>, mpsc::Sender<()>) {
+        let (began_tx, began) = mpsc::channel();
+        let (release, release_rx) = mpsc::channel();
+        let runner =
+            SlowStop { began: Mutex::new(began_tx), release: Arc::new(Mutex::new(release_rx)) };
+        (Arc::new(Engine::in_memory(Arc::new(runner))), began, release)
+    }
+
+    fn securt() -> SettingsPatch {
+        SettingsPatch { solution: Some("securt".into()), ..Default::default() }
+    }
+
+    #[test]
+    fn reads_and_other_instances_never_wait_for_a_stop_in_progress() {
+        let (e, began, release) = slow_engine();
+        let (a, b) = (e.create(None, &securt()).unwrap(), e.create(None, &securt()).unwrap());
+        e.start(a).unwrap();
+        let stopping = {
+            let e = e.clone();
+            std::thread::spawn(move || e.stop(a))
+        };
+        began.recv_timeout(Duration::from_secs(5)).expect("the stop began");
+        // While `a`'s stop is blocked: reads of it answer, with its last
+        // committed state, and `b` starts, stops and changes meanwhile.
+        assert_eq!(e.get(a).unwrap().state, LifecycleState::Running);
+        assert_eq!(e.list().len(), 2);
+        assert!(e.config(a).is_ok());
+        e.start(b).unwrap();
+        e.set_config(b, "x", "1").unwrap();
+        assert!(!stopping.is_finished(), "the stop of a is still held");
+        release.send(()).unwrap(); // b's stop, queued after a's, needs one too
+        release.send(()).unwrap();
+        stopping.join().unwrap().unwrap();
+        assert_eq!(e.get(a).unwrap().state, LifecycleState::Loaded);
+        e.stop(b).unwrap();
+        assert_eq!(e.get(b).unwrap().state, LifecycleState::Loaded);
+    }
+
+    #[test]
+    fn one_instances_calls_run_in_order_after_a_slow_stop() {
+        let (e, began, release) = slow_engine();
+        let id = e.create(None, &securt()).unwrap();
+        e.start(id).unwrap();
+        let stopping = {
+            let e = e.clone();
+            std::thread::spawn(move || e.stop(id))
+        };
+        began.recv_timeout(Duration::from_secs(5)).unwrap();
+        // Queued behind the stop: it sees the stopped instance.
+        let writing = {
+            let e = e.clone();
+            std::thread::spawn(move || e.set_config(id, "after", "\"stop\""))
+        };
+        assert!(!writing.is_finished());
+        release.send(()).unwrap();
+        stopping.join().unwrap().unwrap();
+        writing.join().unwrap().unwrap();
+        assert_eq!(e.config(id).unwrap()["after"], "stop");
+    }
+
+    #[test]
+    fn lifecycle_changes_are_announced() {
+        let e = Engine::in_memory(super::test_runner::runner());
+        let mut events = e.subscribe();
+        let id = e.create(None, &securt()).unwrap();
+        e.start(id).unwrap();
+        e.restart(id).unwrap();
+        e.stop(id).unwrap();
+        e.start(id).unwrap();
+        e.delete(id).unwrap();
+        let got: Vec<Lifecycle> = std::iter::from_fn(|| events.try_recv().ok()).collect();
+        use Lifecycle::*;
+        assert_eq!(
+            got,
+            [
+                Created(id),
+                Started(id),
+                Stopped(id),
+                Started(id),
+                Stopped(id),
+                Started(id),
+                Stopped(id),
+                Deleted(id)
+            ]
+        );
+        // A call on the deleted instance finds it gone.
+        assert!(matches!(e.start(id), Err(Error::InstanceNotFound(_))));
     }
 }

@@ -45,17 +45,15 @@ impl Engine {
 
     /// The areas, lines and options of a SecuRT instance.
     pub fn securt_config(&self, id: Uuid) -> Result<SecurtConfig> {
-        let map = self.lock();
-        let inst = map.get(&id).ok_or(Error::InstanceNotFound(id))?;
-        require_securt(id, &inst.tree)
+        self.with_tree(id, |tree| require_securt(id, tree))?
     }
 
     fn change_securt(
         &self,
         id: Uuid,
-        f: impl FnOnce(&mut Map<String, Value>, &SecurtConfig) -> Result<()>,
+        f: impl FnOnce(&mut Map<String, Value>, &SecurtConfig) -> Result<()> + Send + 'static,
     ) -> Result<()> {
-        self.change_tree(id, |tree| {
+        self.change_tree(id, move |tree| {
             let current = require_securt(id, tree)?;
             f(tree, &current)
         })
@@ -72,7 +70,7 @@ impl Engine {
     ) -> Result<Uuid> {
         let area_id = area_id.unwrap_or_else(Uuid::new_v4);
         let area = write.into_area(area_id, kind)?;
-        self.insert_entity(id, area_id, &area_path(area_id), &area)
+        self.insert_entity(id, area_id, area_path(area_id), &area)
     }
 
     /// Creates a line, like [`Engine::create_area`].
@@ -85,7 +83,7 @@ impl Engine {
     ) -> Result<Uuid> {
         let line_id = line_id.unwrap_or_else(Uuid::new_v4);
         let line = write.into_line(line_id, kind)?;
-        self.insert_entity(id, line_id, &line_path(line_id), &line)
+        self.insert_entity(id, line_id, line_path(line_id), &line)
     }
 
     /// Stores a new area or line at `path`, unless its id is taken (areas
@@ -94,23 +92,23 @@ impl Engine {
         &self,
         id: Uuid,
         entity_id: Uuid,
-        path: &str,
+        path: String,
         entity: &impl serde::Serialize,
     ) -> Result<Uuid> {
         let value =
-            serde_json::to_value(entity).map_err(|e| Error::invalid(path, e.to_string()))?;
-        self.change_securt(id, |tree, current| {
+            serde_json::to_value(entity).map_err(|e| Error::invalid(&path, e.to_string()))?;
+        self.change_securt(id, move |tree, current| {
             if current.has_id(entity_id) {
                 return Err(Error::EntityExists(entity_id));
             }
-            config_tree::set(tree, path, value)
+            config_tree::set(tree, &path, value)
         })?;
         Ok(entity_id)
     }
 
     /// Deletes one area.
     pub fn delete_area(&self, id: Uuid, area_id: Uuid) -> Result<()> {
-        self.change_securt(id, |tree, current| {
+        self.change_securt(id, move |tree, current| {
             if current.area(area_id).is_none() {
                 return Err(Error::EntityNotFound { kind: "area", id: area_id });
             }
@@ -121,7 +119,7 @@ impl Engine {
 
     /// Deletes one line.
     pub fn delete_line(&self, id: Uuid, line_id: Uuid) -> Result<()> {
-        self.change_securt(id, |tree, current| {
+        self.change_securt(id, move |tree, current| {
             if current.line(line_id).is_none() {
                 return Err(Error::EntityNotFound { kind: "line", id: line_id });
             }
@@ -174,7 +172,8 @@ impl Engine {
         value: serde_json::Result<Value>,
     ) -> Result<()> {
         let value = value.map_err(|e| Error::invalid(key, e.to_string()))?;
-        self.change_securt(id, |tree, _| config_tree::set(tree, &format!("{ROOT}/{key}"), value))
+        let path = format!("{ROOT}/{key}");
+        self.change_securt(id, move |tree, _| config_tree::set(tree, &path, value))
     }
 }
 
