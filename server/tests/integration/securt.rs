@@ -664,15 +664,30 @@ async fn options_and_entities_persist_with_the_instance() {
     assert_eq!(s.raw("DELETE", &format!("{base}/area/gate 1"), None).await.0, 204);
 }
 
+/// A server with one SecuRT instance: its id, its path, and valid
+/// bodies for an area and for a line.
+struct Rig {
+    s: TestServer,
+    id: uuid::Uuid,
+    base: String,
+    sq: String,
+    seg: String,
+}
+
+async fn rig() -> Rig {
+    let s = TestServer::start();
+    let id = securt_instance(&s).await;
+    let base = format!("/v1/securt/instance/{id}");
+    let sq = json!({"coordinates": square()}).to_string();
+    let seg = json!({"coordinates": segment()}).to_string();
+    Rig { s, id, base, sq, seg }
+}
+
 /// RT's own SDK test: an area and a line may share an id (separate
 /// namespaces); a second area with it is a conflict whatever its type.
 #[tokio::test]
 async fn an_area_and_a_line_may_share_a_caller_chosen_id() {
-    let s = TestServer::start();
-    let id = securt_instance(&s).await;
-    let base = format!("/v1/securt/instance/{id}");
-    let sq = json!({"name": "zone", "coordinates": square()}).to_string();
-    let seg = json!({"name": "wire", "coordinates": segment()}).to_string();
+    let Rig { s, id, base, sq, seg } = rig().await;
     let (status, created) =
         s.raw("PUT", &format!("{base}/area/intrusion/area_id"), Some(&sq)).await;
     assert_eq!((status, &created), (201, &json!({"areaId": "area_id"})));
@@ -741,11 +756,7 @@ async fn an_area_and_a_line_may_share_a_caller_chosen_id() {
 /// `POST` to the same path still creates an area of that type.
 #[tokio::test]
 async fn an_area_or_line_may_be_called_like_a_type() {
-    let s = TestServer::start();
-    let id = securt_instance(&s).await;
-    let base = format!("/v1/securt/instance/{id}");
-    let sq = json!({"coordinates": square()}).to_string();
-    let seg = json!({"coordinates": segment()}).to_string();
+    let Rig { s, base, sq, seg, .. } = rig().await;
     for (kind, t, body, group) in
         [("area", "intrusion", &sq, "intrusionAreas"), ("line", "crossing", &seg, "crossingLines")]
     {
@@ -780,11 +791,7 @@ async fn an_area_or_line_may_be_called_like_a_type() {
 /// 400 naming the id, and nothing is stored.
 #[tokio::test]
 async fn caller_chosen_ids_are_checked() {
-    let s = TestServer::start();
-    let id = securt_instance(&s).await;
-    let base = format!("/v1/securt/instance/{id}");
-    let sq = json!({"coordinates": square()}).to_string();
-    let seg = json!({"coordinates": segment()}).to_string();
+    let Rig { s, base, sq, seg, .. } = rig().await;
     let longest = "x".repeat(128);
     let too_long = "x".repeat(129);
     let before = s.raw("GET", &format!("{base}/analytics_entities"), None).await.1;
