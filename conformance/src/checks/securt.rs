@@ -76,23 +76,24 @@ async fn caller_chosen_ids(ctx: &Ctx) -> CheckResult {
     let instance = ctx.instance("securt", State::Registered).await?.to_string();
     // Not a UUID, as in RT's own tests (`area_id`).
     let id = ctx.name("area_id");
-    let put = |op: &'static str, create: &'static str| {
-        let instance = instance.clone();
-        let id = id.clone();
+    // `PUT .../<create's type>/{id}`, with the body of `create` (a POST).
+    let put = |create: &'static str| {
+        let (instance, id) = (instance.clone(), id.clone());
         async move {
             let req = Req::new(Method::PUT, "").json(example(ctx, create)?);
-            let params = [("instanceId", instance.as_str()), (op_param(op), id.as_str())];
-            ctx.call(op, &params, req).await
+            let param = if create.contains("_line_") { "lineId" } else { "areaId" };
+            let params = [("instanceId", instance.as_str()), (param, id.as_str())];
+            ctx.call(&format!("{create}_with_id"), &params, req).await
         }
     };
-    let area = put("securt_create_area_intrusion_with_id", "securt_create_area_intrusion").await?;
+    let area = put("securt_create_area_intrusion").await?;
     ensure!(
         area.status == 201 && area.str_at("/areaId").as_deref() == Some(id.as_str()),
         "PUT area/intrusion/{id}: expected 201 with areaId {id}, got {} {}",
         area.status,
         String::from_utf8_lossy(&area.body)
     );
-    let line = put("securt_create_line_crossing_with_id", "securt_create_line_crossing").await?;
+    let line = put("securt_create_line_crossing").await?;
     ensure!(
         line.status == 201,
         "PUT line/crossing/{id} beside an area with that id: expected 201 (areas and lines are \
@@ -100,7 +101,7 @@ async fn caller_chosen_ids(ctx: &Ctx) -> CheckResult {
         line.status,
         String::from_utf8_lossy(&line.body)
     );
-    let again = put("securt_create_area_intrusion_with_id", "securt_create_area_intrusion").await?;
+    let again = put("securt_create_area_intrusion").await?;
     ensure!(
         again.status == 409,
         "PUT area/intrusion/{id} a second time: expected 409, got {}",
@@ -113,10 +114,6 @@ async fn caller_chosen_ids(ctx: &Ctx) -> CheckResult {
          line: {all}"
     );
     Ok(())
-}
-
-fn op_param(op: &str) -> &'static str {
-    if op.contains("_line_") { "lineId" } else { "areaId" }
 }
 
 async fn entity_groups(ctx: &Ctx) -> CheckResult {
