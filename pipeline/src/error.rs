@@ -19,12 +19,12 @@ pub enum Error {
     /// The instance exists but is not a SecuRT instance.
     #[error("instance {0} is not a SecuRT instance")]
     NotSecurt(Uuid),
-    /// No area or line of the instance has this id.
-    #[error("{kind} {id} not found")]
-    EntityNotFound { kind: &'static str, id: Uuid },
-    /// An area or a line of the instance already has this id.
-    #[error("an area or line with id {0} already exists")]
-    EntityExists(Uuid),
+    /// No area (or no line: `kind`) of the instance has this id.
+    #[error("{kind} '{id}' not found")]
+    EntityNotFound { kind: &'static str, id: String },
+    /// An area (or a line: `kind`) of the instance already has this id.
+    #[error("{kind} '{id}' already exists")]
+    EntityExists { kind: &'static str, id: String },
     /// A pushed frame was refused (not running, not a `Manual` input, busy).
     #[error("cannot push a frame to instance {id}: {reason}")]
     PushRefused { id: Uuid, reason: String },

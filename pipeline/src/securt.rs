@@ -8,6 +8,10 @@
 //! - `SecuRT/areas/<id>`: one area, in the JSON form `GET .../areas` returns
 //!   (`id`, `type`, `name`, `coordinates`, `color`, and the type's options);
 //! - `SecuRT/lines/<id>`: one line, likewise;
+//!
+//! Ids are strings the caller chooses (see [`EntityKind::check_id`]), or
+//! UUIDs the server generates; areas and lines are separate namespaces, as
+//! in RT, so an area and a line may share an id.
 //! - `SecuRT/motionArea`: a polygon (empty = the whole frame);
 //! - `SecuRT/exclusionAreas`: a list of polygons;
 //! - `SecuRT/appearanceSearch`: `Off`, `Person`, `Vehicle` or `Both`.
@@ -123,7 +127,7 @@ pub enum AreaRule {
 /// An area: a closed polygon and a rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Area {
-    pub id: Uuid,
+    pub id: String,
     pub name: String,
     pub coordinates: Vec<Point>,
     pub color: Color,
@@ -149,7 +153,7 @@ pub enum LineRule {
 /// A line (tripwire): a segment from `coordinates[0]` to `coordinates[1]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Line {
-    pub id: Uuid,
+    pub id: String,
     pub name: String,
     pub coordinates: [Point; 2],
     pub color: Color,
@@ -316,6 +320,78 @@ impl LineKind {
     }
 }
 
+/// Areas or lines: the two id namespaces of a SecuRT instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntityKind {
+    Area,
+    Line,
+}
+
+/// The longest id a caller may choose, in characters.
+pub const MAX_ID_CHARS: usize = 128;
+
+impl EntityKind {
+    /// `area` or `line`, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            EntityKind::Area => "area",
+            EntityKind::Line => "line",
+        }
+    }
+
+    /// The path parameter that carries a caller-chosen id.
+    pub fn id_field(self) -> &'static str {
+        match self {
+            EntityKind::Area => "areaId",
+            EntityKind::Line => "lineId",
+        }
+    }
+
+    /// The node under [`ROOT`] that holds them.
+    pub fn node(self) -> &'static str {
+        match self {
+            EntityKind::Area => "areas",
+            EntityKind::Line => "lines",
+        }
+    }
+
+    /// The tree path of the entity `id`, for writing it.
+    pub fn path(self, id: &str) -> String {
+        format!("{ROOT}/{}/{id}", self.node())
+    }
+
+    /// Checks an id a caller chose: 1 to [`MAX_ID_CHARS`] characters, no
+    /// `/` (it would split the entity's tree path and its URL). The error
+    /// names `field`.
+    pub fn check_id(field: &str, id: &str) -> Result<()> {
+        let chars = id.chars().count();
+        if chars == 0 {
+            return Err(Error::invalid(field, "must not be empty"));
+        }
+        if chars > MAX_ID_CHARS {
+            return Err(Error::invalid(
+                field,
+                format!("is {chars} characters long; at most {MAX_ID_CHARS} are allowed"),
+            ));
+        }
+        if id.contains('/') {
+            return Err(Error::invalid(
+                field,
+                format!("'{id}' contains '/', which an id cannot hold"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The id a create uses: the caller's, checked, or a new UUID.
+    pub fn new_id(self, chosen: Option<String>) -> Result<String> {
+        match chosen {
+            Some(id) => Self::check_id(self.id_field(), &id).map(|()| id),
+            None => Ok(Uuid::new_v4().to_string()),
+        }
+    }
+}
+
 /// A create request for an area or a line: every option any type takes.
 /// Which ones apply, and their defaults, depend on the type.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -335,7 +411,7 @@ impl EntityWrite {
     /// Builds an area of `kind`, applying the type's defaults. Options that
     /// the type does not take are refused, so a client learns that they
     /// have no effect.
-    pub fn into_area(self, id: Uuid, kind: AreaKind) -> Result<Area> {
+    pub fn into_area(self, id: String, kind: AreaKind) -> Result<Area> {
         let t = kind.segment();
         check_polygon("coordinates", &self.coordinates)?;
         let color = check_color(self.color.as_deref())?;
@@ -399,7 +475,7 @@ impl EntityWrite {
     }
 
     /// Builds a line of `kind`, applying the type's defaults.
-    pub fn into_line(self, id: Uuid, kind: LineKind) -> Result<Line> {
+    pub fn into_line(self, id: String, kind: LineKind) -> Result<Line> {
         let t = kind.segment();
         let coordinates = check_segment("coordinates", &self.coordinates)?;
         let color = check_color(self.color.as_deref())?;
@@ -577,15 +653,15 @@ impl SecurtConfig {
         let Some(node) = node.as_object() else {
             return Err(Error::invalid(ROOT, format!("must be an object, not {}", describe(node))));
         };
-        for (key, value) in object(node, "areas")? {
-            let at = format!("{ROOT}/areas/{key}");
+        for (key, value) in object(node, EntityKind::Area.node())? {
+            let at = EntityKind::Area.path(key);
             let area: Area = entity(&at, key, value)?;
             check_polygon(&format!("{at}/coordinates"), &area.coordinates)?;
             check_counts(&at, &rule_counts(&area.rule))?;
             out.areas.push(area);
         }
-        for (key, value) in object(node, "lines")? {
-            let at = format!("{ROOT}/lines/{key}");
+        for (key, value) in object(node, EntityKind::Line.node())? {
+            let at = EntityKind::Line.path(key);
             let line: Line = entity(&at, key, value)?;
             check_segment(&format!("{at}/coordinates"), &line.coordinates)?;
             if let LineRule::Tailgating { seconds } = line.rule {
@@ -613,18 +689,20 @@ impl SecurtConfig {
         Ok(out)
     }
 
-    pub fn area(&self, id: Uuid) -> Option<&Area> {
+    pub fn area(&self, id: &str) -> Option<&Area> {
         self.areas.iter().find(|a| a.id == id)
     }
 
-    pub fn line(&self, id: Uuid) -> Option<&Line> {
+    pub fn line(&self, id: &str) -> Option<&Line> {
         self.lines.iter().find(|l| l.id == id)
     }
 
-    /// Whether any area or line has this id (they share one id space, so
-    /// a delete by id is never ambiguous).
-    pub fn has_id(&self, id: Uuid) -> bool {
-        self.area(id).is_some() || self.line(id).is_some()
+    /// Whether an area (or a line: a separate namespace) has this id.
+    pub fn has(&self, kind: EntityKind, id: &str) -> bool {
+        match kind {
+            EntityKind::Area => self.area(id).is_some(),
+            EntityKind::Line => self.line(id).is_some(),
+        }
     }
 }
 
@@ -643,34 +721,30 @@ fn parse<T: serde::de::DeserializeOwned>(at: &str, v: &Value) -> Result<T> {
     serde_json::from_value(v.clone()).map_err(|e| Error::invalid(at, format!("invalid: {e}")))
 }
 
+/// An entity stored under `key`: the key is an id a caller could have
+/// chosen (a `POST .../config` can write any key), and the entity's `id`
+/// repeats it.
 fn entity<T: serde::de::DeserializeOwned + HasId>(at: &str, key: &str, v: &Value) -> Result<T> {
+    EntityKind::check_id(at, key)?;
     let e: T = parse(at, v)?;
-    if e.id().to_string() != *key {
+    if e.id() != key {
         return Err(Error::invalid(format!("{at}/id"), format!("must equal the key {key}")));
     }
     Ok(e)
 }
 
 trait HasId {
-    fn id(&self) -> Uuid;
+    fn id(&self) -> &str;
 }
 impl HasId for Area {
-    fn id(&self) -> Uuid {
-        self.id
+    fn id(&self) -> &str {
+        &self.id
     }
 }
 impl HasId for Line {
-    fn id(&self) -> Uuid {
-        self.id
+    fn id(&self) -> &str {
+        &self.id
     }
-}
-
-/// Tree paths of the entities, for writing them.
-pub fn area_path(id: Uuid) -> String {
-    format!("{ROOT}/areas/{id}")
-}
-pub fn line_path(id: Uuid) -> String {
-    format!("{ROOT}/lines/{id}")
 }
 
 #[cfg(test)]
@@ -691,7 +765,7 @@ mod tests {
     fn areas_get_their_type_defaults_and_round_trip_through_json() {
         for kind in AreaKind::ALL {
             let w = EntityWrite { coordinates: square(), ..Default::default() };
-            let area = w.into_area(Uuid::new_v4(), kind).unwrap();
+            let area = w.into_area(Uuid::new_v4().to_string(), kind).unwrap();
             assert_eq!(AreaKind::of(&area.rule), kind);
             let v = serde_json::to_value(&area).unwrap();
             assert_eq!(v["type"], kind.type_name(), "{v}");
@@ -699,8 +773,8 @@ mod tests {
             assert_eq!(back, area);
         }
         let w = EntityWrite { coordinates: square(), ..Default::default() };
-        let v =
-            serde_json::to_value(w.into_area(Uuid::nil(), AreaKind::Loitering).unwrap()).unwrap();
+        let v = serde_json::to_value(w.into_area("bench".into(), AreaKind::Loitering).unwrap())
+            .unwrap();
         assert_eq!(v["seconds"], 120);
         assert_eq!(v["classes"], json!(["Person", "Vehicle", "Animal", "Face", "Unknown"]));
         assert_eq!(v["color"], json!([1.0, 0.0, 0.0, 1.0]));
@@ -711,7 +785,7 @@ mod tests {
         for kind in LineKind::ALL {
             let w =
                 EntityWrite { coordinates: pts(&[(0.0, 0.5), (1.0, 0.5)]), ..Default::default() };
-            let line = w.into_line(Uuid::new_v4(), kind).unwrap();
+            let line = w.into_line(Uuid::new_v4().to_string(), kind).unwrap();
             let v = serde_json::to_value(&line).unwrap();
             assert_eq!(v["direction"], "Both");
             assert_eq!(v["type"], kind.type_name());
@@ -806,7 +880,7 @@ mod tests {
             ),
         ];
         for (w, kind, want) in cases {
-            let err = w.into_area(Uuid::nil(), kind).unwrap_err().to_string();
+            let err = w.into_area("a".into(), kind).unwrap_err().to_string();
             assert!(err.starts_with(want), "{kind:?}: {err}");
         }
         let line = |c: &[(f64, f64)]| EntityWrite { coordinates: pts(c), ..Default::default() };
@@ -844,7 +918,7 @@ mod tests {
             ),
         ];
         for (w, kind, want) in line_cases {
-            let err = w.into_line(Uuid::nil(), kind).unwrap_err().to_string();
+            let err = w.into_line("l".into(), kind).unwrap_err().to_string();
             assert!(err.starts_with(want), "{kind:?}: {err}");
         }
     }
@@ -853,7 +927,7 @@ mod tests {
     fn the_tree_node_is_validated() {
         let id = Uuid::new_v4();
         let area = EntityWrite { coordinates: square(), ..Default::default() }
-            .into_area(id, AreaKind::Intrusion)
+            .into_area(id.to_string(), AreaKind::Intrusion)
             .unwrap();
         let good = json!({"SecuRT": {"areas": {id.to_string(): area}, "motionArea": [], "appearanceSearch": "Person"}});
         let cfg = SecurtConfig::from_tree(good.as_object().unwrap()).unwrap();
@@ -862,7 +936,7 @@ mod tests {
         let mut two_points = serde_json::to_value(&area).unwrap();
         two_points["coordinates"] = json!([{"x": 0.1, "y": 0.1}, {"x": 0.2, "y": 0.2}]);
         let loitering = EntityWrite { coordinates: square(), ..Default::default() }
-            .into_area(id, AreaKind::Loitering)
+            .into_area(id.to_string(), AreaKind::Loitering)
             .unwrap();
         let mut too_long = serde_json::to_value(&loitering).unwrap();
         too_long["seconds"] = json!(2_147_483_648_u32);
@@ -894,5 +968,76 @@ mod tests {
             let err = SecurtConfig::from_tree(t.as_object().unwrap()).unwrap_err().to_string();
             assert!(err.contains(want), "{t}: {err}");
         }
+    }
+
+    #[test]
+    fn caller_chosen_ids_are_1_to_128_characters_without_a_slash() {
+        let ok =
+            ["area_id", "intrusion", "a", "Zone 1 (north)", &"x".repeat(128), &"é".repeat(128)];
+        for id in ok {
+            EntityKind::check_id("areaId", id).unwrap_or_else(|e| panic!("{id:?}: {e}"));
+        }
+        let bad = [
+            (String::new(), "areaId: must not be empty"),
+            ("x".repeat(129), "areaId: is 129 characters long; at most 128 are allowed"),
+            ("é".repeat(129), "areaId: is 129 characters long"),
+            ("a/b".into(), "areaId: 'a/b' contains '/', which an id cannot hold"),
+            ("/".into(), "areaId: '/' contains '/'"),
+        ];
+        for (id, want) in bad {
+            let err = EntityKind::check_id("areaId", &id).unwrap_err().to_string();
+            assert!(err.starts_with(want), "{id:?}: {err}");
+        }
+        // A chosen id is kept; none gives a UUID; the field named is the kind's.
+        assert_eq!(EntityKind::Line.new_id(Some("line_id".into())).unwrap(), "line_id");
+        let generated = EntityKind::Area.new_id(None).unwrap();
+        assert!(generated.parse::<Uuid>().is_ok(), "{generated}");
+        let err = EntityKind::Line.new_id(Some(String::new())).unwrap_err().to_string();
+        assert!(err.starts_with("lineId: must not be empty"), "{err}");
+        assert_eq!(EntityKind::Area.path("area_id"), "SecuRT/areas/area_id");
+    }
+
+    #[test]
+    fn areas_and_lines_are_separate_id_namespaces() {
+        let area = EntityWrite { coordinates: square(), ..Default::default() }
+            .into_area("shared".into(), AreaKind::Intrusion)
+            .unwrap();
+        let line =
+            EntityWrite { coordinates: pts(&[(0.0, 0.5), (1.0, 0.5)]), ..Default::default() }
+                .into_line("other".into(), LineKind::Crossing)
+                .unwrap();
+        let tree = json!({"SecuRT": {"areas": {"shared": area}, "lines": {"other": line}}});
+        let cfg = SecurtConfig::from_tree(tree.as_object().unwrap()).unwrap();
+        assert!(cfg.has(EntityKind::Area, "shared") && !cfg.has(EntityKind::Line, "shared"));
+        assert!(cfg.has(EntityKind::Line, "other") && !cfg.has(EntityKind::Area, "other"));
+    }
+
+    /// Trees written when ids were UUIDs load unchanged; a key no caller
+    /// could choose (written through `POST .../config`) is refused.
+    #[test]
+    fn stored_ids_old_and_new_are_read_and_checked() {
+        let old = r#"{"SecuRT": {"areas": {"5b0e8c9e-7a1f-4a57-9a8e-0c1d2e3f4a5b": {
+            "id": "5b0e8c9e-7a1f-4a57-9a8e-0c1d2e3f4a5b", "type": "AreaIntrusion", "name": "Fence",
+            "coordinates": [{"x": 0.1, "y": 0.1}, {"x": 0.9, "y": 0.1}, {"x": 0.9, "y": 0.9}],
+            "color": [1.0, 0.0, 0.0, 1.0], "classes": ["Person"]}},
+            "lines": {"5b0e8c9e-7a1f-4a57-9a8e-0c1d2e3f4a5b": {
+            "id": "5b0e8c9e-7a1f-4a57-9a8e-0c1d2e3f4a5b", "type": "LineCrossing", "name": "",
+            "coordinates": [{"x": 0.0, "y": 0.5}, {"x": 1.0, "y": 0.5}],
+            "color": [1.0, 0.0, 0.0, 1.0], "classes": ["Person"], "direction": "Both"}}},
+            "Unknown": {"kept": true}}"#;
+        let tree: Map<String, Value> = serde_json::from_str(old).unwrap();
+        let cfg = SecurtConfig::from_tree(&tree).unwrap();
+        assert_eq!(cfg.areas[0].id, "5b0e8c9e-7a1f-4a57-9a8e-0c1d2e3f4a5b");
+        assert_eq!(cfg.lines[0].id, cfg.areas[0].id);
+        let mut long = serde_json::to_value(&cfg.areas[0]).unwrap();
+        long["id"] = json!("x".repeat(129));
+        let bad = json!({"SecuRT": {"areas": {"x".repeat(129): long}}});
+        let err = SecurtConfig::from_tree(bad.as_object().unwrap()).unwrap_err().to_string();
+        assert!(err.contains("is 129 characters long"), "{err}");
+        let mut slash = serde_json::to_value(&cfg.lines[0]).unwrap();
+        slash["id"] = json!("a/b");
+        let bad = json!({"SecuRT": {"lines": {"a/b": slash}}});
+        let err = SecurtConfig::from_tree(bad.as_object().unwrap()).unwrap_err().to_string();
+        assert!(err.starts_with("SecuRT/lines/a/b: 'a/b' contains '/'"), "{err}");
     }
 }

@@ -22,9 +22,6 @@ pub enum Error {
     /// `.../area/{areaRef}` or `.../line/{lineRef}` names no known type.
     #[error("unknown {kind} type '{given}' (known: {known})")]
     UnknownEntityType { kind: &'static str, given: String, known: String },
-    /// `DELETE .../area/{areaRef}` (or line) with a ref that is not an id.
-    #[error("{kind} id '{given}' is not a UUID")]
-    InvalidEntityId { kind: &'static str, given: String },
     /// A field required by this operation is missing.
     #[error("{0}: is required")]
     Missing(&'static str),
@@ -65,9 +62,9 @@ impl From<Error> for HttpError {
             | Error::FileNotFound(_) => {
                 client("NotFound", ClientErrorStatusCode::NOT_FOUND, message)
             }
-            Error::Engine(E::InstanceExists(_) | E::EntityExists(_) | E::PushRefused { .. }) => {
-                client("Conflict", ClientErrorStatusCode::CONFLICT, message)
-            }
+            Error::Engine(
+                E::InstanceExists(_) | E::EntityExists { .. } | E::PushRefused { .. },
+            ) => client("Conflict", ClientErrorStatusCode::CONFLICT, message),
             Error::Engine(E::InvalidState { .. } | E::CameraUnavailable { .. }) => {
                 client("InvalidState", ClientErrorStatusCode::NOT_ACCEPTABLE, message)
             }
@@ -79,7 +76,6 @@ impl From<Error> for HttpError {
             }
             Error::Engine(E::Invalid { .. })
             | Error::InvalidSystemConfig { .. }
-            | Error::InvalidEntityId { .. }
             | Error::InvalidFileName(_)
             | Error::Missing(_) => {
                 client("BadRequest", ClientErrorStatusCode::BAD_REQUEST, message)

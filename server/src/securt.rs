@@ -5,9 +5,10 @@
 use rt_api::core::InstanceCreated;
 use rt_api::securt as wire;
 use rt_pipeline::LifecycleState;
+use rt_pipeline::analytics::RuleKind;
 use rt_pipeline::securt::{
-    AppearanceSearch, AreaEvent, AreaKind, Direction, EntityWrite, LineKind, ObjectClass, Point,
-    SecurtConfig,
+    AppearanceSearch, AreaEvent, AreaKind, Direction, EntityKind, EntityWrite, LineKind,
+    ObjectClass, Point, SecurtConfig,
 };
 use rt_pipeline::settings::SettingsPatch;
 use rt_pipeline::solutions::SECURT;
@@ -59,6 +60,7 @@ pub fn create_instance(
 pub fn get_instance(ctx: &ServerContext, id: Uuid) -> Result<wire::SecuRTInstanceRead, Error> {
     let r = convert::instance_read(ctx.engine.securt_instance(id)?, &ctx.engine_version);
     Ok(wire::SecuRTInstanceRead {
+        id: r.instance_id,
         instance_id: r.instance_id,
         version: r.version,
         name: r.display_name,
@@ -100,24 +102,32 @@ pub fn stats(ctx: &ServerContext, id: Uuid) -> Result<wire::SecuRTStats, Error> 
     // Counters come from the rule engine of the running pipeline; rules it
     // has not seen yet (just added, or the instance is not running) count 0.
     let live = if running { run.rules() } else { Vec::new() };
-    let counters = |rule_id: Uuid| live.iter().find(|r| r.id == rule_id);
+    // An area and a line may share an id: the kind tells them apart.
+    let counters = |rule_id: &str, is_line: bool| {
+        live.iter().find(|r| r.id == rule_id && matches!(r.kind, RuleKind::Line(_)) == is_line)
+    };
     let mut rules = Vec::new();
     let entities = cfg
         .areas
         .iter()
         .map(|a| {
             (
-                a.id,
+                &a.id,
+                false,
                 &a.name,
                 AreaKind::of(&a.rule).type_name(),
                 rt_pipeline::analytics::inactive_reason(&a.rule),
             )
         })
-        .chain(cfg.lines.iter().map(|l| (l.id, &l.name, LineKind::of(&l.rule).type_name(), None)));
-    for (rule_id, name, type_name, reason) in entities {
-        let c = counters(rule_id);
+        .chain(
+            cfg.lines
+                .iter()
+                .map(|l| (&l.id, true, &l.name, LineKind::of(&l.rule).type_name(), None)),
+        );
+    for (rule_id, is_line, name, type_name, reason) in entities {
+        let c = counters(rule_id, is_line);
         rules.push(wire::RuleStatistics {
-            id: rule_id,
+            id: rule_id.clone(),
             name: name.clone(),
             kind: from_json(serde_json::json!(type_name))?,
             active: reason.is_none(),
@@ -241,15 +251,11 @@ fn line_kind(given: &str) -> Result<LineKind, Error> {
     })
 }
 
-fn entity_id(kind: &'static str, given: &str) -> Result<Uuid, Error> {
-    given.parse().map_err(|_| Error::InvalidEntityId { kind, given: given.into() })
-}
-
 pub fn create_area(
     ctx: &ServerContext,
     id: Uuid,
     kind: &str,
-    area_id: Option<Uuid>,
+    area_id: Option<String>,
     w: wire::EntityWrite,
 ) -> Result<wire::AreaCreated, Error> {
     let kind = area_kind(kind)?;
@@ -261,20 +267,22 @@ pub fn create_line(
     ctx: &ServerContext,
     id: Uuid,
     kind: &str,
-    line_id: Option<Uuid>,
+    line_id: Option<String>,
     w: wire::EntityWrite,
 ) -> Result<wire::LineCreated, Error> {
     let kind = line_kind(kind)?;
     let line_id = ctx.engine.create_line(id, line_id, kind, entity_write(w))?;
-    Ok(wire::LineCreated { line_id, area_id: line_id })
+    Ok(wire::LineCreated { area_id: line_id.clone(), line_id })
 }
 
+/// `DELETE .../area/{areaRef}`: `areaRef` is an id, whatever it looks like
+/// (an area may be called `intrusion`).
 pub fn delete_area(ctx: &ServerContext, id: Uuid, area_ref: &str) -> Result<(), Error> {
-    Ok(ctx.engine.delete_area(id, entity_id("area", area_ref)?)?)
+    Ok(ctx.engine.delete_entity(id, EntityKind::Area, area_ref)?)
 }
 
 pub fn delete_line(ctx: &ServerContext, id: Uuid, line_ref: &str) -> Result<(), Error> {
-    Ok(ctx.engine.delete_line(id, entity_id("line", line_ref)?)?)
+    Ok(ctx.engine.delete_entity(id, EntityKind::Line, line_ref)?)
 }
 
 pub fn set_motion_area(

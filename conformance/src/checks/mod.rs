@@ -1,6 +1,7 @@
 //! The catalogue of checks: each has a stable name (`<group>.<what>`), a
 //! group (a namespace of the contract, or a behaviour: `config`, `keepalive`,
-//! `sse`, `lifecycle`, `cors`), and says whether it checks an `x-rt-extension`
+//! `sse`, `lifecycle`, `cors`; `securt` also holds SecuRT behaviour across
+//! operations), and says whether it checks an `x-rt-extension`
 //! feature (left out by `--strict-rt`).
 
 use std::future::Future;
@@ -18,6 +19,7 @@ mod keepalive;
 mod lifecycle;
 mod operations;
 mod rt;
+mod securt;
 mod sse;
 
 /// What runs a check.
@@ -72,6 +74,7 @@ pub fn all(contract: &Contract) -> Vec<Check> {
     let mut checks = operations::checks(contract);
     checks.extend(config::checks());
     checks.extend(lifecycle::checks());
+    checks.extend(securt::checks());
     checks.extend(keepalive::checks(contract));
     checks.extend(sse::checks());
     checks.extend(cors::checks());

@@ -61,7 +61,7 @@ pub(crate) fn build(area: &Area) -> Box<dyn Rule> {
         ),
     };
     Box::new(AreaRuleState {
-        rule: RuleRef { id: area.id, name: area.name.clone(), is_line: false },
+        rule: RuleRef { id: area.id.clone(), name: area.name.clone(), is_line: false },
         kind: AreaKind::of(&area.rule),
         polygon: area.coordinates.clone(),
         classes,
@@ -372,7 +372,7 @@ impl Rule for AreaRuleState {
         };
         let inside = self.tracks.values().filter(|t| t.state.stable() == Some(true)).count();
         RuleStats {
-            id: self.rule.id,
+            id: self.rule.id.clone(),
             name: self.rule.name.clone(),
             kind: RuleKind::Area(self.kind),
             active,

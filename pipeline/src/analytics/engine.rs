@@ -41,7 +41,7 @@ struct TrackInfo {
 
 #[derive(Debug)]
 struct Slot {
-    id: Uuid,
+    id: String,
     definition: Definition,
     rule: Box<dyn Rule>,
 }
@@ -105,21 +105,21 @@ impl RuleEngine {
 
         let mut old = std::mem::take(&mut self.rules);
         let mut keep_or_build =
-            |id: Uuid, name: &str, definition: Definition, build: &dyn Fn() -> Box<dyn Rule>| {
+            |id: &str, name: &str, definition: Definition, build: &dyn Fn() -> Box<dyn Rule>| {
                 match old.iter().position(|s| s.id == id && s.definition == definition) {
                     Some(i) => {
                         let mut slot = old.remove(i);
                         slot.rule.rename(name);
                         slot
                     }
-                    None => Slot { id, definition, rule: build() },
+                    None => Slot { id: id.to_string(), definition, rule: build() },
                 }
             };
         let mut rules = Vec::new();
         for area in &config.areas {
             let definition =
                 Definition::Area { coordinates: area.coordinates.clone(), rule: area.rule.clone() };
-            rules.push(keep_or_build(area.id, &area.name, definition, &|| areas::build(area)));
+            rules.push(keep_or_build(&area.id, &area.name, definition, &|| areas::build(area)));
         }
         for line in &config.lines {
             let definition = Definition::Line {
@@ -128,7 +128,7 @@ impl RuleEngine {
                 direction: line.direction,
                 rule: line.rule.clone(),
             };
-            rules.push(keep_or_build(line.id, &line.name, definition, &|| lines::build(line)));
+            rules.push(keep_or_build(&line.id, &line.name, definition, &|| lines::build(line)));
         }
         self.retired.extend(old.into_iter().map(|s| s.rule));
         self.rules = rules;

@@ -27,7 +27,7 @@ pub(crate) fn build(line: &Line) -> Box<dyn Rule> {
         _ => 0,
     };
     Box::new(LineRuleState {
-        rule: RuleRef { id: line.id, name: line.name.clone(), is_line: true },
+        rule: RuleRef { id: line.id.clone(), name: line.name.clone(), is_line: true },
         kind: LineKind::of(&line.rule),
         a: line.coordinates[0],
         b: line.coordinates[1],
@@ -217,7 +217,7 @@ impl Rule for LineRuleState {
 
     fn stats(&self) -> RuleStats {
         RuleStats {
-            id: self.rule.id,
+            id: self.rule.id.clone(),
             name: self.rule.name.clone(),
             kind: RuleKind::Line(self.kind),
             active: true,

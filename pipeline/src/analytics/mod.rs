@@ -201,8 +201,9 @@ pub struct AnalyticsEvent {
     pub event_id: Uuid,
     /// The time of the frame that decided the event.
     pub time_ms: i64,
-    /// The area's or line's id and name.
-    pub rule_id: Uuid,
+    /// The area's or line's id and name (an area and a line may share an
+    /// id: `is_line` tells them apart).
+    pub rule_id: String,
     pub rule_name: String,
     pub is_line: bool,
     pub tracking_id: Option<u64>,
@@ -250,7 +251,7 @@ pub enum RuleKind {
 /// Counters of one rule, for `GET /v1/securt/instance/{id}/stats`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleStats {
-    pub id: Uuid,
+    pub id: String,
     pub name: String,
     pub kind: RuleKind,
     /// False for types that need a model we do not ship.

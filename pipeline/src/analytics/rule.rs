@@ -52,7 +52,7 @@ pub(crate) trait Rule: fmt::Debug {
 /// The identity events carry.
 #[derive(Debug, Clone)]
 pub(crate) struct RuleRef {
-    pub id: Uuid,
+    pub id: String,
     pub name: String,
     pub is_line: bool,
 }
@@ -90,7 +90,7 @@ impl Emitter<'_> {
             event_type,
             event_id: id,
             time_ms: self.now_ms,
-            rule_id: self.rule.id,
+            rule_id: self.rule.id.clone(),
             rule_name: self.rule.name.clone(),
             is_line: self.rule.is_line,
             tracking_id: None,

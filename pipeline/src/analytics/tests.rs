@@ -170,7 +170,7 @@ impl Script {
 
 fn area(rule: AreaRule, coordinates: &[Point]) -> Area {
     Area {
-        id: Uuid::new_v4(),
+        id: Uuid::new_v4().to_string(),
         name: "area".into(),
         coordinates: coordinates.to_vec(),
         color: DEFAULT_COLOR,
@@ -193,7 +193,7 @@ fn all() -> Vec<ObjectClass> {
 
 fn line(rule: LineRule, a: Point, b: Point, direction: Direction) -> Line {
     Line {
-        id: Uuid::new_v4(),
+        id: Uuid::new_v4().to_string(),
         name: "line".into(),
         coordinates: [a, b],
         color: DEFAULT_COLOR,
@@ -258,7 +258,7 @@ fn assert_paired(name: &str, events: &[AnalyticsEvent]) {
                     .remove(&e.event_id)
                     .unwrap_or_else(|| panic!("{name}: {e:?} ends nothing"));
                 assert_eq!(s.event_type, start, "{name}");
-                assert_eq!((s.rule_id, s.tracking_id), (e.rule_id, e.tracking_id), "{name}");
+                assert_eq!((&s.rule_id, s.tracking_id), (&e.rule_id, e.tracking_id), "{name}");
                 assert!(e.event_duration_ms.is_some_and(|d| d >= 0), "{name}: {e:?}");
             }
             None => assert!(open.insert(e.event_id, e).is_none(), "{name}: id reused"),
@@ -441,8 +441,8 @@ fn line_crossings() {
             .map(|e| {
                 assert_eq!(e.event_type, ev::LINE_CROSSING, "{name}");
                 assert_eq!(
-                    (e.rule_id, e.is_line, e.rule_name.as_str()),
-                    (line.id, true, "line"),
+                    (e.rule_id.as_str(), e.is_line, e.rule_name.as_str()),
+                    (line.id.as_str(), true, "line"),
                     "{name}"
                 );
                 (e.time_ms, e.tracking_id.unwrap(), e.direction.unwrap())
@@ -601,7 +601,7 @@ fn run_area_cases(cases: Vec<AreaCase>) {
         assert_eq!(brief(&events), c.want, "{}", c.name);
         assert_paired(c.name, &events);
         for ev in &events {
-            assert_eq!((ev.rule_id, ev.is_line), (a.id, false), "{}", c.name);
+            assert_eq!((&ev.rule_id, ev.is_line), (&a.id, false), "{}", c.name);
         }
     }
 }
@@ -796,8 +796,8 @@ fn intrusion_end_repeats_the_start_id_with_the_time_inside() {
     assert_eq!(end.event_duration_ms, Some(t(51) - t(10)));
     assert_eq!(s.event_duration_ms, None);
     assert_eq!(
-        (s.rule_id, s.rule_name.as_str(), s.object_class),
-        (a.id, "area", Some(ObjectClass::Person))
+        (s.rule_id.as_str(), s.rule_name.as_str(), s.object_class),
+        (a.id.as_str(), "area", Some(ObjectClass::Person))
     );
     // Events locate the object in the frame that decided them.
     let (from, to) = (s.location.unwrap().anchor(), end.location.unwrap().anchor());
@@ -1192,8 +1192,8 @@ fn inactive_types_never_emit_and_say_why() {
         assert_eq!(people.run(&mut e), vec![], "{rule:?}");
         let [s] = e.stats().try_into().unwrap();
         assert_eq!(
-            (s.id, s.active, s.event_count, s.current_count),
-            (a.id, false, 0, None),
+            (s.id.as_str(), s.active, s.event_count, s.current_count),
+            (a.id.as_str(), false, 0, None),
             "{rule:?}"
         );
         assert!(s.inactive_reason.unwrap().contains("does not ship"), "{rule:?}");
@@ -1282,7 +1282,7 @@ fn the_same_input_gives_the_same_events() {
     let strip = |events: Vec<AnalyticsEvent>| -> Vec<AnalyticsEvent> {
         events
             .into_iter()
-            .map(|e| AnalyticsEvent { event_id: Uuid::nil(), rule_id: Uuid::nil(), ..e })
+            .map(|e| AnalyticsEvent { event_id: Uuid::nil(), rule_id: String::new(), ..e })
             .collect()
     };
     let (a1, l1) = rules();
@@ -1305,8 +1305,11 @@ fn stats_count_start_events_and_objects_inside() {
         script.run_frame(&mut e, k);
     }
     let got: Vec<_> =
-        e.stats().iter().map(|s| (s.id, s.active, s.event_count, s.current_count)).collect();
-    assert_eq!(got, vec![(areas[0].id, true, 2, Some(2)), (areas[1].id, true, 0, Some(0))]);
+        e.stats().into_iter().map(|s| (s.id, s.active, s.event_count, s.current_count)).collect();
+    assert_eq!(
+        got,
+        vec![(areas[0].id.clone(), true, 2, Some(2)), (areas[1].id.clone(), true, 0, Some(0))]
+    );
     for k in 31..=script.last_frame() {
         script.run_frame(&mut e, k);
     }

@@ -11,8 +11,8 @@ use super::{Engine, InstanceSnapshot};
 use crate::config_tree;
 use crate::error::{Error, Result};
 use crate::securt::{
-    AppearanceSearch, AreaKind, EntityWrite, LineKind, Point, ROOT, SecurtConfig, area_path,
-    check_polygon, line_path,
+    AppearanceSearch, AreaKind, EntityKind, EntityWrite, LineKind, Point, ROOT, SecurtConfig,
+    check_polygon,
 };
 use crate::solutions::SECURT;
 
@@ -59,71 +59,65 @@ impl Engine {
         })
     }
 
-    /// Creates an area; `area_id` is generated when `None`, refused when an
-    /// area or line already has it.
+    /// Creates an area; `area_id` is the caller's (checked, see
+    /// [`EntityKind::check_id`]) or a generated UUID. Refused when an area
+    /// already has it; a line may.
     pub fn create_area(
         &self,
         id: Uuid,
-        area_id: Option<Uuid>,
+        area_id: Option<String>,
         kind: AreaKind,
         write: EntityWrite,
-    ) -> Result<Uuid> {
-        let area_id = area_id.unwrap_or_else(Uuid::new_v4);
-        let area = write.into_area(area_id, kind)?;
-        self.insert_entity(id, area_id, area_path(area_id), &area)
+    ) -> Result<String> {
+        let area_id = EntityKind::Area.new_id(area_id)?;
+        let area = write.into_area(area_id.clone(), kind)?;
+        self.insert_entity(id, EntityKind::Area, area_id, &area)
     }
 
     /// Creates a line, like [`Engine::create_area`].
     pub fn create_line(
         &self,
         id: Uuid,
-        line_id: Option<Uuid>,
+        line_id: Option<String>,
         kind: LineKind,
         write: EntityWrite,
-    ) -> Result<Uuid> {
-        let line_id = line_id.unwrap_or_else(Uuid::new_v4);
-        let line = write.into_line(line_id, kind)?;
-        self.insert_entity(id, line_id, line_path(line_id), &line)
+    ) -> Result<String> {
+        let line_id = EntityKind::Line.new_id(line_id)?;
+        let line = write.into_line(line_id.clone(), kind)?;
+        self.insert_entity(id, EntityKind::Line, line_id, &line)
     }
 
-    /// Stores a new area or line at `path`, unless its id is taken (areas
-    /// and lines share one id space).
+    /// Stores a new area or line, unless one of its kind has its id.
     fn insert_entity(
         &self,
         id: Uuid,
-        entity_id: Uuid,
-        path: String,
+        kind: EntityKind,
+        entity_id: String,
         entity: &impl serde::Serialize,
-    ) -> Result<Uuid> {
+    ) -> Result<String> {
+        let path = kind.path(&entity_id);
         let value =
             serde_json::to_value(entity).map_err(|e| Error::invalid(&path, e.to_string()))?;
+        let taken = entity_id.clone();
         self.change_securt(id, move |tree, current| {
-            if current.has_id(entity_id) {
-                return Err(Error::EntityExists(entity_id));
+            if current.has(kind, &taken) {
+                return Err(Error::EntityExists { kind: kind.name(), id: taken });
             }
             config_tree::set(tree, &path, value)
         })?;
         Ok(entity_id)
     }
 
-    /// Deletes one area.
-    pub fn delete_area(&self, id: Uuid, area_id: Uuid) -> Result<()> {
+    /// Deletes one area or line (the other kind's entity with the same id,
+    /// if any, stays).
+    pub fn delete_entity(&self, id: Uuid, kind: EntityKind, entity_id: &str) -> Result<()> {
+        EntityKind::check_id(kind.id_field(), entity_id)?;
+        let entity_id = entity_id.to_string();
         self.change_securt(id, move |tree, current| {
-            if current.area(area_id).is_none() {
-                return Err(Error::EntityNotFound { kind: "area", id: area_id });
+            if !current.has(kind, &entity_id) {
+                return Err(Error::EntityNotFound { kind: kind.name(), id: entity_id });
             }
-            node(tree, "areas").remove(&area_id.to_string());
-            Ok(())
-        })
-    }
-
-    /// Deletes one line.
-    pub fn delete_line(&self, id: Uuid, line_id: Uuid) -> Result<()> {
-        self.change_securt(id, move |tree, current| {
-            if current.line(line_id).is_none() {
-                return Err(Error::EntityNotFound { kind: "line", id: line_id });
-            }
-            node(tree, "lines").remove(&line_id.to_string());
+            node(tree, kind.node()).remove(&entity_id);
             Ok(())
         })
     }
@@ -202,24 +196,55 @@ mod tests {
         let w =
             EntityWrite { name: Some("door".into()), coordinates: square(), ..Default::default() };
         let a = e.create_area(id, None, AreaKind::Intrusion, w).unwrap();
+        assert!(a.parse::<Uuid>().is_ok(), "a generated id is a UUID: {a}");
         let line = EntityWrite {
             coordinates: vec![Point { x: 0.0, y: 0.5 }, Point { x: 1.0, y: 0.5 }],
             ..Default::default()
         };
         let l = e.create_line(id, None, LineKind::Counting, line.clone()).unwrap();
         let tree = Value::Object(e.config(id).unwrap());
-        assert_eq!(tree["SecuRT"]["areas"][a.to_string()]["name"], json!("door"));
-        assert_eq!(tree["SecuRT"]["lines"][l.to_string()]["type"], json!("LineCounting"));
-        // One id space for areas and lines.
-        assert!(matches!(
-            e.create_line(id, Some(a), LineKind::Crossing, line),
-            Err(Error::EntityExists(x)) if x == a
-        ));
-        assert!(matches!(e.delete_line(id, a), Err(Error::EntityNotFound { kind: "line", .. })));
-        e.delete_area(id, a).unwrap();
-        assert!(matches!(e.delete_area(id, a), Err(Error::EntityNotFound { kind: "area", .. })));
+        assert_eq!(tree["SecuRT"]["areas"][&a]["name"], json!("door"));
+        assert_eq!(tree["SecuRT"]["lines"][&l]["type"], json!("LineCounting"));
+        e.delete_entity(id, EntityKind::Area, &a).unwrap();
+        let gone = e.delete_entity(id, EntityKind::Area, &a);
+        assert!(matches!(gone, Err(Error::EntityNotFound { kind: "area", .. })), "{gone:?}");
         e.delete_lines(id).unwrap();
         assert!(e.securt_config(id).unwrap().lines.is_empty());
+    }
+
+    /// RT's own test: `area_id` is an area and a line at once; a second
+    /// area with it is refused, and each delete removes only its kind.
+    #[test]
+    fn an_area_and_a_line_may_share_a_caller_chosen_id() {
+        let (e, id) = engine_with(SECURT);
+        let area = || EntityWrite { coordinates: square(), ..Default::default() };
+        let line = EntityWrite {
+            coordinates: vec![Point { x: 0.0, y: 0.5 }, Point { x: 1.0, y: 0.5 }],
+            ..Default::default()
+        };
+        let shared = Some("area_id".to_string());
+        assert_eq!(
+            e.create_area(id, shared.clone(), AreaKind::Intrusion, area()).unwrap(),
+            "area_id"
+        );
+        assert_eq!(e.create_line(id, shared.clone(), LineKind::Crossing, line).unwrap(), "area_id");
+        let again = e.create_area(id, shared, AreaKind::Crossing, area());
+        assert!(
+            matches!(&again, Err(Error::EntityExists { kind: "area", id }) if id == "area_id"),
+            "{again:?}"
+        );
+        assert_eq!(again.unwrap_err().to_string(), "area 'area_id' already exists");
+        let bad = e.create_area(id, Some("a/b".into()), AreaKind::Intrusion, area());
+        assert!(bad.unwrap_err().to_string().starts_with("areaId: 'a/b' contains '/'"));
+        let bad = e.delete_entity(id, EntityKind::Line, &"x".repeat(129)).unwrap_err();
+        assert!(bad.to_string().starts_with("lineId: is 129 characters long"), "{bad}");
+        e.delete_entity(id, EntityKind::Line, "area_id").unwrap();
+        let cfg = e.securt_config(id).unwrap();
+        assert!(cfg.lines.is_empty() && cfg.area("area_id").is_some());
+        assert!(matches!(
+            e.delete_entity(id, EntityKind::Line, "area_id"),
+            Err(Error::EntityNotFound { kind: "line", .. })
+        ));
     }
 
     #[test]

@@ -130,8 +130,8 @@ pub struct EventRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "uuid_text")]
     pub instance_id: Option<String>,
+    /// An area's or a line's id: a string the caller chose.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "uuid_text")]
     pub trigger_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trigger_name: Option<String>,

@@ -5,7 +5,10 @@
 //! the server routes `.../area/{areaRef}` and `.../line/{lineRef}` and
 //! dispatches on the value: an area or line type to create, or an id to
 //! delete. The contract keeps one operation per type; the drift test maps
-//! them (see `ROUTE_MAP` there).
+//! them (see `ROUTE_MAP` there). Area and line ids are strings the caller
+//! chooses, so an area may even be called `intrusion`: `DELETE
+//! .../area/intrusion` deletes it, `POST .../area/intrusion` creates an
+//! intrusion area.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -23,13 +26,13 @@ pub struct AreaRefPath {
 }
 
 /// `{instanceId}/area/{areaRef}/{areaId}`: create an area of type
-/// `areaRef` with id `areaId`.
+/// `areaRef` with the caller's id `areaId` (checked by the engine).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AreaRefIdPath {
     pub instance_id: Uuid,
     pub area_ref: String,
-    pub area_id: Uuid,
+    pub area_id: String,
 }
 
 /// `{instanceId}/line/{lineRef}`, as [`AreaRefPath`].
@@ -46,7 +49,7 @@ pub struct LineRefPath {
 pub struct LineRefIdPath {
     pub instance_id: Uuid,
     pub line_ref: String,
-    pub line_id: Uuid,
+    pub line_id: String,
 }
 
 /// Settings of a SecuRT instance; absent fields keep their value (or take
@@ -86,9 +89,13 @@ pub struct SecuRTInstanceWrite {
     pub debug_mode: Option<bool>,
 }
 
+/// RT names the id `id`; `instanceId` repeats it (an extension, so not
+/// required of a server: `default` keeps it out of the schema's `required`).
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecuRTInstanceRead {
+    pub id: Uuid,
+    #[serde(default)]
     pub instance_id: Uuid,
     pub version: String,
     pub name: String,
@@ -118,7 +125,7 @@ pub struct LineTotals {
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RuleStatistics {
-    pub id: Uuid,
+    pub id: String,
     pub name: String,
     #[serde(rename = "type")]
     pub kind: AnalyticsType,
@@ -244,21 +251,21 @@ pub struct EntityWrite {
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AreaCreated {
-    pub area_id: Uuid,
+    pub area_id: String,
 }
 
 /// `areaId` repeats `lineId`: the 2024.2.3 SDK model names it so.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LineCreated {
-    pub line_id: Uuid,
-    pub area_id: Uuid,
+    pub line_id: String,
+    pub area_id: String,
 }
 
 /// What every stored area and line carries.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct EntityRead {
-    pub id: Uuid,
+    pub id: String,
     #[serde(rename = "type")]
     pub kind: AnalyticsType,
     pub name: String,

@@ -123,4 +123,8 @@ async fn strict_rt_leaves_out_extensions() {
         assert!(all.iter().any(|c| c.name == gone), "{gone} exists");
         assert!(!strict.iter().any(|c| c.name == gone), "{gone} is an extension");
     }
+    // What CVEDIA's SDK shows of SecuRT ids and entity groups, RT passes.
+    for kept in ["securt.caller_chosen_ids", "securt.analytics_entities_groups"] {
+        assert!(strict.iter().any(|c| c.name == kept), "{kept} runs in strict-RT mode");
+    }
 }

@@ -20,6 +20,12 @@ fn segment() -> Value {
     json!([{"x": 0.0, "y": 0.5}, {"x": 1.0, "y": 0.5}])
 }
 
+/// An area or line id for the typed client, which checks it as the
+/// contract's `EntityId`.
+fn entity_id(id: &str) -> rt_client::types::EntityId {
+    id.parse().expect("a valid area or line id")
+}
+
 async fn securt_instance(s: &TestServer) -> uuid::Uuid {
     let w = body(json!({"name": "Perimeter", "detectionSensitivity": "High"}));
     s.client().securt_create_instance(&w).await.unwrap().into_inner().instance_id
@@ -31,7 +37,7 @@ async fn securt_instances_create_read_update_delete() {
     let c = s.client();
     let id = securt_instance(&s).await;
     let got = c.securt_get_instance(&id).await.unwrap().into_inner();
-    assert_eq!((got.instance_id, got.name.as_str()), (id, "Perimeter"));
+    assert_eq!((got.id, got.instance_id, got.name.as_str()), (id, Some(id), "Perimeter"));
     // The same instance, seen through Core.
     let core = c.get_instance(&id).await.unwrap().into_inner();
     assert_eq!((core.solution_id.as_str(), core.display_name.as_str()), ("securt", "Perimeter"));
@@ -205,12 +211,15 @@ async fn every_area_and_line_type_is_created_listed_and_deleted() {
             .into_inner()
             .area_id,
     );
-    let chosen = uuid::Uuid::new_v4();
     let put = c
-        .securt_create_area_intrusion_with_id(&id, &chosen, &body(json!({"coordinates": sq})))
+        .securt_create_area_intrusion_with_id(
+            &id,
+            &entity_id("front door"),
+            &body(json!({"coordinates": sq})),
+        )
         .await
         .unwrap();
-    assert_eq!((put.status().as_u16(), put.into_inner().area_id), (201, chosen));
+    assert_eq!((put.status().as_u16(), put.into_inner().area_id.as_str()), (201, "front door"));
     let line = c
         .securt_create_line_crossing(
             &id,
@@ -221,10 +230,10 @@ async fn every_area_and_line_type_is_created_listed_and_deleted() {
         .into_inner();
     assert_eq!(line.line_id, line.area_id, "areaId repeats lineId");
     c.securt_create_line_counting(&id, &body(json!({"coordinates": segment()}))).await.unwrap();
-    let tail_id = uuid::Uuid::new_v4();
+    let tail_id = "tailgate";
     c.securt_create_line_tailgating_with_id(
         &id,
-        &tail_id,
+        &entity_id(tail_id),
         &body(json!({"coordinates": segment(), "seconds": 2})),
     )
     .await
@@ -269,6 +278,7 @@ async fn every_area_and_line_type_is_created_listed_and_deleted() {
     );
     let (_, all) =
         s.raw("GET", &format!("/v1/securt/instance/{id}/analytics_entities"), None).await;
+    assert_entries_are_typed(&all);
     assert_eq!(all["tailgatingLines"][0]["seconds"], 2);
     assert_eq!(all["crossingLines"][0]["direction"], "Up");
     assert_eq!(all["intrusionAreas"].as_array().unwrap().len(), 2);
@@ -298,11 +308,11 @@ async fn every_area_and_line_type_is_created_listed_and_deleted() {
     // Everything is in the config tree.
     let tree = Value::Object(c.get_instance_config(&id).await.unwrap().into_inner().0);
     assert_eq!(tree["SecuRT"]["areas"].as_object().unwrap().len(), 13);
-    assert_eq!(tree["SecuRT"]["lines"][tail_id.to_string()]["type"], "LineTailgating");
+    assert_eq!(tree["SecuRT"]["lines"][tail_id]["type"], "LineTailgating");
 
     // Delete one, then all.
-    c.securt_delete_area(&id, &ids[0]).await.unwrap();
-    c.securt_delete_line(&id, &tail_id).await.unwrap();
+    c.securt_delete_area(&id, &entity_id(&ids[0])).await.unwrap();
+    c.securt_delete_line(&id, &entity_id(tail_id)).await.unwrap();
     assert_eq!(c.securt_list_areas(&id).await.unwrap().into_inner().intrusion_areas.len(), 1);
     c.securt_delete_areas(&id).await.unwrap();
     c.securt_delete_lines(&id).await.unwrap();
@@ -310,6 +320,47 @@ async fn every_area_and_line_type_is_created_listed_and_deleted() {
         s.raw("GET", &format!("/v1/securt/instance/{id}/analytics_entities"), None).await;
     for (key, v) in all.as_object().unwrap() {
         assert_eq!(v, &json!([]), "{key} emptied");
+    }
+    for key in RT_ENTITY_KEYS {
+        assert!(all.get(key).is_some(), "{key} is listed even when empty");
+    }
+}
+
+/// The keys RT's `analytics_entities` always has.
+const RT_ENTITY_KEYS: [&str; 5] =
+    ["crossingAreas", "intrusionAreas", "loiteringAreas", "crowdingAreas", "crossingLines"];
+
+/// Every entry of every group of an `analytics_entities` answer carries
+/// the `type` of its group, and RT's groups are all there.
+fn assert_entries_are_typed(all: &Value) {
+    let want = [
+        ("intrusionAreas", "AreaIntrusion"),
+        ("crossingAreas", "AreaCrossing"),
+        ("loiteringAreas", "AreaLoitering"),
+        ("crowdingAreas", "AreaCrowding"),
+        ("occupancyAreas", "AreaOccupancy"),
+        ("crowdEstimationAreas", "AreaCrowdEstimation"),
+        ("dwellingAreas", "AreaDwelling"),
+        ("objectLeftAreas", "AreaObjectLeft"),
+        ("objectRemovedAreas", "AreaObjectRemoved"),
+        ("fallenPersonAreas", "AreaFallenPerson"),
+        ("armedPersonAreas", "AreaArmedPerson"),
+        ("alprAreas", "AreaAlpr"),
+        ("crossingLines", "LineCrossing"),
+        ("countingLines", "LineCounting"),
+        ("tailgatingLines", "LineTailgating"),
+    ];
+    let groups = all.as_object().expect("an object");
+    assert_eq!(groups.len(), want.len(), "{:?}", groups.keys());
+    for key in RT_ENTITY_KEYS {
+        assert!(groups.contains_key(key), "{key} missing");
+    }
+    for (key, t) in want {
+        let entries = groups[key].as_array().unwrap_or_else(|| panic!("{key}: {all}"));
+        assert!(!entries.is_empty(), "{key}: the test creates one of each type");
+        for e in entries {
+            assert_eq!(e["type"], t, "{key}: {e}");
+        }
     }
 }
 
@@ -463,23 +514,24 @@ async fn invalid_areas_and_lines_are_refused_and_change_nothing() {
             409,
             "already exists",
         ),
+        // Any area type: one namespace for areas.
         Case::new(
             "PUT",
-            format!("{}/{line}", a("crossing")),
+            format!("{}/{kept}", a("crossing")),
             Some(&format!(r#"{{"coordinates": {SQUARE}}}"#)),
             409,
             "already exists",
         ),
         Case::new(
             "PUT",
-            format!("{}/not-a-uuid", a("intrusion")),
-            Some(&format!(r#"{{"coordinates": {SQUARE}}}"#)),
-            400,
-            "UUID parsing failed",
+            format!("{}/{line}", l("tailgating")),
+            Some(&format!(r#"{{"coordinates": {two}}}"#)),
+            409,
+            "already exists",
         ),
         Case::new("DELETE", a(&unknown.to_string()), None, 404, "not found"),
-        Case::new("DELETE", a("not-a-uuid"), None, 400, "area id 'not-a-uuid' is not a UUID"),
-        Case::new("DELETE", a(&line.to_string()), None, 404, "area"),
+        Case::new("DELETE", a("not-a-uuid"), None, 404, "area 'not-a-uuid' not found"),
+        Case::new("DELETE", a(&line), None, 404, "area"),
         Case::new(
             "POST",
             l("crossing"),
@@ -530,7 +582,7 @@ async fn invalid_areas_and_lines_are_refused_and_change_nothing() {
             "unknown line type 'zigzag'",
         ),
         Case::new("DELETE", l(&unknown.to_string()), None, 404, "line"),
-        Case::new("DELETE", l(&kept.to_string()), None, 404, "line"),
+        Case::new("DELETE", l(&kept), None, 404, "line"),
         Case::new(
             "POST",
             format!("/v1/securt/instance/{id}/motion_area"),
@@ -588,6 +640,12 @@ async fn options_and_entities_persist_with_the_instance() {
     c.securt_set_motion_area(&id, &body(json!({"coordinates": square()}))).await.unwrap();
     c.securt_set_exclusion_areas(&id, &body(json!({"areas": [square()]}))).await.unwrap();
     c.securt_set_appearance_search(&id, &body(json!({"mode": "Person"}))).await.unwrap();
+    // Caller-chosen ids, one shared by an area and a line.
+    let sq = json!({"coordinates": square()}).to_string();
+    let seg = json!({"coordinates": segment()}).to_string();
+    let base = format!("/v1/securt/instance/{id}");
+    assert_eq!(s.raw("PUT", &format!("{base}/area/crowding/gate 1"), Some(&sq)).await.0, 201);
+    assert_eq!(s.raw("PUT", &format!("{base}/line/crossing/gate 1"), Some(&seg)).await.0, 201);
     let before = s.raw("GET", &format!("/v1/core/instance/{id}/config"), None).await.1;
     assert_eq!(before["SecuRT"]["appearanceSearch"], "Person");
     assert_eq!(before["SecuRT"]["exclusionAreas"].as_array().unwrap().len(), 1);
@@ -597,4 +655,190 @@ async fn options_and_entities_persist_with_the_instance() {
     assert_eq!(before, after);
     let areas = s.client().securt_list_areas(&id).await.unwrap().into_inner();
     assert_eq!(areas.loitering_areas[0].id, area);
+    assert_eq!(areas.crowding_areas[0].id, "gate 1");
+    let lines = s.client().securt_list_lines(&id).await.unwrap().into_inner();
+    assert_eq!(lines.crossing_lines[0].id, "gate 1");
+    // Still one of each kind after the restart.
+    assert_eq!(s.raw("PUT", &format!("{base}/area/intrusion/gate 1"), Some(&sq)).await.0, 409);
+    assert_eq!(s.raw("DELETE", &format!("{base}/line/gate 1"), None).await.0, 204);
+    assert_eq!(s.raw("DELETE", &format!("{base}/area/gate 1"), None).await.0, 204);
+}
+
+/// A server with one SecuRT instance: its id, its path, and valid
+/// bodies for an area and for a line.
+struct Rig {
+    s: TestServer,
+    id: uuid::Uuid,
+    base: String,
+    sq: String,
+    seg: String,
+}
+
+async fn rig() -> Rig {
+    let s = TestServer::start();
+    let id = securt_instance(&s).await;
+    let base = format!("/v1/securt/instance/{id}");
+    let sq = json!({"coordinates": square()}).to_string();
+    let seg = json!({"coordinates": segment()}).to_string();
+    Rig { s, id, base, sq, seg }
+}
+
+/// RT's own SDK test: an area and a line may share an id (separate
+/// namespaces); a second area with it is a conflict whatever its type.
+#[tokio::test]
+async fn an_area_and_a_line_may_share_a_caller_chosen_id() {
+    let Rig { s, id, base, sq, seg } = rig().await;
+    let (status, created) =
+        s.raw("PUT", &format!("{base}/area/intrusion/area_id"), Some(&sq)).await;
+    assert_eq!((status, &created), (201, &json!({"areaId": "area_id"})));
+    let (status, created) =
+        s.raw("PUT", &format!("{base}/line/crossing/area_id"), Some(&seg)).await;
+    assert_eq!((status, &created), (201, &json!({"lineId": "area_id", "areaId": "area_id"})));
+    let before = s.raw("GET", &format!("{base}/analytics_entities"), None).await.1;
+    check_cases(
+        &s,
+        &[
+            Case::new(
+                "PUT",
+                format!("{base}/area/intrusion/area_id"),
+                Some(&sq),
+                409,
+                "area 'area_id' already exists",
+            ),
+            Case::new(
+                "PUT",
+                format!("{base}/area/loitering/area_id"),
+                Some(&sq),
+                409,
+                "area 'area_id' already exists",
+            ),
+            Case::new(
+                "PUT",
+                format!("{base}/line/tailgating/area_id"),
+                Some(&seg),
+                409,
+                "line 'area_id' already exists",
+            ),
+        ],
+    )
+    .await;
+    let all = s.raw("GET", &format!("{base}/analytics_entities"), None).await.1;
+    assert_eq!(all, before, "a refused create changes nothing");
+    assert_eq!(
+        (&all["intrusionAreas"][0]["id"], &all["intrusionAreas"][0]["type"]),
+        (&json!("area_id"), &json!("AreaIntrusion"))
+    );
+    assert_eq!(
+        (&all["crossingLines"][0]["id"], &all["crossingLines"][0]["type"]),
+        (&json!("area_id"), &json!("LineCrossing"))
+    );
+    // Each counts apart in the stats.
+    let stats = s.client().securt_get_stats(&id).await.unwrap().into_inner();
+    let rules: Vec<(String, String)> =
+        stats.rules.iter().map(|r| (r.id.clone(), format!("{:?}", r.type_))).collect();
+    assert_eq!(
+        rules,
+        [("area_id".into(), "AreaIntrusion".into()), ("area_id".into(), "LineCrossing".into())]
+    );
+    // Deleting the line leaves the area, and the other way round.
+    assert_eq!(s.raw("DELETE", &format!("{base}/line/area_id"), None).await.0, 204);
+    let (status, gone) = s.raw("DELETE", &format!("{base}/line/area_id"), None).await;
+    assert_eq!((status, gone["message"].as_str()), (404, Some("line 'area_id' not found")));
+    let all = s.raw("GET", &format!("{base}/analytics_entities"), None).await.1;
+    assert_eq!(all["intrusionAreas"][0]["id"], "area_id");
+    assert_eq!(all["crossingLines"], json!([]));
+    assert_eq!(s.raw("DELETE", &format!("{base}/area/area_id"), None).await.0, 204);
+    assert_eq!(s.raw("DELETE", &format!("{base}/area/area_id"), None).await.0, 404);
+}
+
+/// The server routes `.../area/{areaRef}` and decides by method: an area
+/// whose id is a type name is created by `PUT`, deleted by `DELETE`, and
+/// `POST` to the same path still creates an area of that type.
+#[tokio::test]
+async fn an_area_or_line_may_be_called_like_a_type() {
+    let Rig { s, base, sq, seg, .. } = rig().await;
+    for (kind, t, body, group) in
+        [("area", "intrusion", &sq, "intrusionAreas"), ("line", "crossing", &seg, "crossingLines")]
+    {
+        let named = format!("{base}/{kind}/{t}");
+        let (status, created) = s.raw("PUT", &format!("{named}/{t}"), Some(body)).await;
+        assert_eq!((status, created[format!("{kind}Id")].as_str()), (201, Some(t)), "{created}");
+        let (status, other) = s.raw("POST", &named, Some(body)).await;
+        assert_eq!(status, 201, "{other}");
+        let other = other[format!("{kind}Id")].as_str().unwrap().to_string();
+        assert!(other.parse::<uuid::Uuid>().is_ok(), "a generated id is a UUID: {other}");
+        let ids = |all: &Value| -> Vec<String> {
+            all[group]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["id"].as_str().unwrap().into())
+                .collect()
+        };
+        let all = s.raw("GET", &format!("{base}/analytics_entities"), None).await.1;
+        assert_eq!(ids(&all).len(), 2, "{all}");
+        assert!(ids(&all).contains(&t.to_string()), "{all}");
+        // DELETE .../intrusion deletes the area called `intrusion`, only it.
+        assert_eq!(s.raw("DELETE", &named, None).await.0, 204);
+        let all = s.raw("GET", &format!("{base}/analytics_entities"), None).await.1;
+        assert_eq!(ids(&all), [other], "{all}");
+        let (status, gone) = s.raw("DELETE", &named, None).await;
+        assert_eq!(status, 404, "{gone}");
+    }
+}
+
+/// Ids a caller chooses: 1 to 128 characters, no `/`. Anything else is a
+/// 400 naming the id, and nothing is stored.
+#[tokio::test]
+async fn caller_chosen_ids_are_checked() {
+    let Rig { s, base, sq, seg, .. } = rig().await;
+    let longest = "x".repeat(128);
+    let too_long = "x".repeat(129);
+    let before = s.raw("GET", &format!("{base}/analytics_entities"), None).await.1;
+    // Ids as sent in the path (percent-encoded where needed).
+    let bad = [too_long.clone(), "a%2Fb".into(), "%2F".into(), "%C3%A9".repeat(129)];
+    // What the message says about each, for areas and for lines.
+    let area_messages = [
+        "areaId: is 129 characters long; at most 128 are allowed",
+        "areaId: 'a/b' contains '/', which an id cannot hold",
+        "areaId: '/' contains '/'",
+        "areaId: is 129 characters long",
+    ];
+    let line_messages = [
+        "lineId: is 129 characters long; at most 128 are allowed",
+        "lineId: 'a/b' contains '/', which an id cannot hold",
+        "lineId: '/' contains '/'",
+        "lineId: is 129 characters long",
+    ];
+    let mut cases = Vec::new();
+    for (kind, t, body, messages) in
+        [("area", "intrusion", &sq, area_messages), ("line", "crossing", &seg, line_messages)]
+    {
+        for (given, message) in bad.iter().zip(messages) {
+            let put = format!("{base}/{kind}/{t}/{given}");
+            cases.push(Case::new("PUT", put, Some(body), 400, message));
+            cases.push(Case::new("DELETE", format!("{base}/{kind}/{given}"), None, 400, message));
+        }
+    }
+    check_cases(&s, &cases).await;
+    let after = s.raw("GET", &format!("{base}/analytics_entities"), None).await.1;
+    assert_eq!(before, after, "refused ids store nothing");
+    // An empty id never reaches a handler: the router drops the trailing
+    // `/`, and `.../area/intrusion` takes POST and DELETE, not PUT.
+    for kind in ["area/intrusion", "line/crossing"] {
+        let (status, _) = s.raw("PUT", &format!("{base}/{kind}/"), Some(&sq)).await;
+        assert_eq!(status, 405, "PUT {kind}/");
+    }
+    // The limits themselves are fine, with any other character.
+    for given in [longest.as_str(), "%C3%A9", "a%20b%3F%23", "area.1"] {
+        let (status, created) =
+            s.raw("PUT", &format!("{base}/area/loitering/{given}"), Some(&sq)).await;
+        assert_eq!(status, 201, "{given}: {created}");
+        let stored = created["areaId"].as_str().unwrap().to_string();
+        let listed = s.raw("GET", &format!("{base}/areas"), None).await.1;
+        assert!(
+            listed["loiteringAreas"].as_array().unwrap().iter().any(|a| a["id"] == stored),
+            "{given}: {listed}"
+        );
+    }
 }

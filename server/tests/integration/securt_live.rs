@@ -144,7 +144,7 @@ async fn lines_added_and_deleted_while_running_take_effect() {
     })
     .await;
     assert!(count(&with, "event-line-crossing") >= 2, "the new line fires without a restart");
-    c.securt_delete_line(&id, &line).await.unwrap();
+    c.securt_delete_line(&id, &line.parse().unwrap()).await.unwrap();
     // Events already in flight may still arrive; after a moment, none.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let after = read_sse(&s, &path, None, Duration::from_secs(5), |_| false).await;
