@@ -10,15 +10,13 @@ use rt_api::database as wire;
 use rt_pipeline::db::Db;
 use rt_pipeline::db::query::{self, RowsQuery, Table};
 use rt_pipeline::db::retention::Policy;
+use rt_pipeline::engine::Lifecycle;
 use serde_json::{Map, Value};
+use tokio::sync::broadcast;
 use tracing::warn;
 
 use crate::context::ServerContext;
 use crate::error::{Error, chain};
-
-/// How often new instances are looked for. A new instance's events wait in
-/// its bus's replay ring until then, so none are missed.
-const ATTACH_EVERY: Duration = Duration::from_millis(500);
 
 fn range(r: Option<wire::TimeRange>) -> Option<query::TimeRange> {
     r.map(|r| query::TimeRange { start: r.start_time, end: r.end_time })
@@ -86,12 +84,26 @@ pub async fn analytics(db: &Db, q: wire::AnalyticsQuery) -> Result<wire::Analyti
     Ok(wire::AnalyticsResult { data: db.query_analytics(&q).await? })
 }
 
-/// Attaches each instance's bus to the writer as instances appear, and
-/// detaches it when the instance is deleted. Runs until aborted.
+/// Attaches each instance's bus to the writer as the engine announces
+/// instances, and detaches it when one is deleted. Ends when the engine's
+/// announcements do, or on [`Writer::drain`] (shutdown): then each bus is
+/// stored to its end before this returns.
+///
+/// [`Writer::drain`]: rt_pipeline::db::writer::Writer::drain
 pub async fn attach_buses(ctx: Arc<ServerContext>) {
     let (engine, writer) = (&ctx.engine, &ctx.writer);
+    // Subscribed before listing: an instance created in between is both
+    // listed and announced, and attached once.
+    let mut announced = engine.subscribe();
     let mut attached: BTreeMap<uuid::Uuid, tokio::task::JoinHandle<()>> = BTreeMap::new();
-    loop {
+    let attach = |id: uuid::Uuid, attached: &mut BTreeMap<_, tokio::task::JoinHandle<()>>| {
+        if !attached.contains_key(&id)
+            && let Ok(bus) = engine.bus(id)
+        {
+            attached.insert(id, writer.attach(id, bus));
+        }
+    };
+    let resync = |attached: &mut BTreeMap<uuid::Uuid, tokio::task::JoinHandle<()>>| {
         let ids: Vec<uuid::Uuid> = engine.list().into_iter().map(|i| i.id).collect();
         attached.retain(|id, task| {
             let keep = ids.contains(id);
@@ -100,15 +112,37 @@ pub async fn attach_buses(ctx: Arc<ServerContext>) {
             }
             keep
         });
-        for id in ids {
-            if attached.contains_key(&id) {
-                continue;
+        ids
+    };
+    for id in resync(&mut attached) {
+        attach(id, &mut attached);
+    }
+    let mut draining = writer.draining();
+    loop {
+        let announcement = tokio::select! {
+            a = announced.recv() => a,
+            _ = draining.wait_for(|d| *d) => break,
+        };
+        match announcement {
+            Ok(Lifecycle::Created(id)) => attach(id, &mut attached),
+            Ok(Lifecycle::Deleted(id)) => {
+                if let Some(task) = attached.remove(&id) {
+                    task.abort();
+                }
             }
-            if let Ok(bus) = engine.bus(id) {
-                attached.insert(id, writer.attach(id, bus));
+            Ok(Lifecycle::Started(_) | Lifecycle::Stopped(_)) => {}
+            // Missed announcements: the directory says what exists.
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                for id in resync(&mut attached) {
+                    attach(id, &mut attached);
+                }
             }
+            Err(broadcast::error::RecvError::Closed) => break,
         }
-        tokio::time::sleep(ATTACH_EVERY).await;
+    }
+    // Each forwarder stores what its bus holds, then ends.
+    for (_, task) in attached {
+        let _ = task.await;
     }
 }
 

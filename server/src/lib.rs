@@ -81,6 +81,11 @@ impl std::fmt::Debug for ServerOptions {
     }
 }
 
+/// How long shutdown waits for the store writer to store what the stopped
+/// instances published. Batches commit in milliseconds; a database that is
+/// gone must not keep the process alive.
+const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// A started server.
 pub struct Server {
     http: Option<HttpServer<Arc<ServerContext>>>,
@@ -223,8 +228,9 @@ impl Server {
         let _ = self.shutdown.wait_for(|requested| *requested).await;
     }
 
-    /// Graceful shutdown: stop taking requests, let those in flight finish,
-    /// then stop every instance.
+    /// Graceful shutdown: stop taking requests and let those in flight
+    /// finish, stop every instance, store everything they published, close
+    /// the database.
     pub async fn close(self) -> Result<(), String> {
         // Ends the event streams, which would otherwise hold connections open.
         self.ctx.shutdown.send_replace(true);
@@ -238,9 +244,23 @@ impl Server {
         };
         self.listener.abort();
         self.sweeper.abort();
-        self.attacher.abort();
         self.retention.abort();
-        self.ctx.engine.stop_all();
+        // Stop the sources: each pipeline ends its frame in hand, so every
+        // event it produced is on its bus (all instances at once; off the
+        // runtime's workers, as stops wait for threads).
+        let ctx = self.ctx.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || ctx.engine.stop_all()).await {
+            warn!(error = %e, "stopping the instances failed");
+        }
+        // Then store what the buses hold, to the last row.
+        self.ctx.writer.drain();
+        let drained = async {
+            let _ = self.attacher.await;
+            self.ctx.writer.flush().await;
+        };
+        if tokio::time::timeout(DRAIN_LIMIT, drained).await.is_err() {
+            warn!(limit = ?DRAIN_LIMIT, "the store writer did not drain in time: exiting anyway");
+        }
         self.ctx.db.close().await;
         info!("server stopped");
         result

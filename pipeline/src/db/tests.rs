@@ -571,3 +571,36 @@ async fn query_semantics_and_registry_on_postgres() {
     check_all(&db).await;
     db.close().await;
 }
+
+/// Shutdown: after `drain` the forwarding task stores what the bus holds and
+/// ends, and `flush` returns once all of it is committed: every event
+/// published before the drain is in the store, none twice.
+#[tokio::test]
+async fn drain_and_flush_store_everything_published_before() {
+    use crate::events::{BusOptions, EventBus};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open_sqlite(&dir.path().join("rt.db")).await.unwrap();
+    let bus = std::sync::Arc::new(EventBus::new(BusOptions::default()));
+    let writer = writer::Writer::start(db.clone(), Default::default());
+    let task = writer.attach(uuid::Uuid::nil(), bus.clone());
+    let n = 500;
+    for i in 0..n {
+        let e = json!({"area_name": format!("a{i}"), "system_timestamp": 1000 + i});
+        bus.publish("event-intrusion", e.as_object().unwrap().clone());
+    }
+    writer.drain();
+    tokio::time::timeout(std::time::Duration::from_secs(10), task)
+        .await
+        .expect("the forwarding task ends after a drain")
+        .unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), writer.flush())
+        .await
+        .expect("flush returns");
+    let rows = db
+        .query_rows(Table::Events, &q(json!({"limit": 10000, "columns": ["trigger_name"]})))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), n as usize, "every event published before the drain is stored");
+    db.close().await;
+}

@@ -18,6 +18,11 @@
 //!
 //! Rows are keyed by `(instance_id, seq)` (the bus's sequence number), and
 //! written with `ON CONFLICT DO NOTHING`, so a replayed event is stored once.
+//!
+//! At shutdown, once the instances have stopped, [`Writer::drain`] makes
+//! every forwarding task read what its bus still holds and end, and
+//! [`Writer::flush`] waits until every queued row is committed: nothing a
+//! pipeline published before it stopped is lost.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -194,12 +199,24 @@ pub fn track_row(instance_id: Uuid, e: &Event) -> Option<TrackRow> {
     })
 }
 
+/// What the batching task is sent. Rows are the traffic; the size of the
+/// rare flush does not matter.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+enum Msg {
+    Row(Row),
+    /// Answered once every row sent before it is committed.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
 /// The writer: attach buses to it; it stores what they publish.
 #[derive(Debug, Clone)]
 pub struct Writer {
-    tx: mpsc::Sender<Row>,
+    tx: mpsc::Sender<Msg>,
     stats: Arc<WriterStats>,
     durable: Watermarks,
+    /// Set by [`Writer::drain`]: forwarding tasks finish their bus and end.
+    draining: watch::Sender<bool>,
 }
 
 /// Per instance: the highest analytics event seq that is stored.
@@ -217,7 +234,27 @@ impl Writer {
         let (tx, rx) = mpsc::channel(QUEUE);
         let durable = Watermarks::default();
         tokio::spawn(batch_loop(db, rx, stats.clone(), durable.clone()));
-        Writer { tx, stats, durable }
+        Writer { tx, stats, durable, draining: watch::Sender::new(false) }
+    }
+
+    /// Makes every forwarding task store what its bus holds after the last
+    /// event it forwarded, then end (call it once the pipelines stopped).
+    pub fn drain(&self) {
+        self.draining.send_replace(true);
+    }
+
+    /// Whether [`Self::drain`] was called (for whoever attaches buses).
+    pub fn draining(&self) -> watch::Receiver<bool> {
+        self.draining.subscribe()
+    }
+
+    /// Resolves once every row queued before the call is committed (or
+    /// given up on after a failed batch, which is counted).
+    pub async fn flush(&self) {
+        let (ack, done) = tokio::sync::oneshot::channel();
+        if self.tx.send(Msg::Flush(ack)).await.is_ok() {
+            let _ = done.await;
+        }
     }
 
     /// The durability watermark of `instance_id` (see the module notes).
@@ -232,13 +269,14 @@ impl Writer {
     /// Stores a row now (tests, imports); waits for room in the queue.
     pub async fn push(&self, row: Row) {
         self.stats.pending.fetch_add(1, Ordering::Relaxed);
-        if self.tx.send(row).await.is_err() {
+        if self.tx.send(Msg::Row(row)).await.is_err() {
             self.stats.pending.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
     /// Forwards `bus`'s events, starting with everything its ring holds,
-    /// until the returned task is aborted or the bus closes.
+    /// until the returned task is aborted, the bus closes, or [`Self::drain`]
+    /// (then after what the bus holds).
     pub fn attach(&self, instance_id: Uuid, bus: Arc<EventBus>) -> tokio::task::JoinHandle<()> {
         let writer = self.clone();
         tokio::spawn(async move { writer.forward(instance_id, bus).await })
@@ -247,6 +285,7 @@ impl Writer {
     async fn forward(self, instance_id: Uuid, bus: Arc<EventBus>) {
         let mut last_track: HashMap<String, i64> = HashMap::new();
         let mut after = 0u64;
+        let mut draining = self.draining.subscribe();
         loop {
             let sub = bus.subscribe(Some(after));
             self.stats.dropped.fetch_add(sub.missed, Ordering::Relaxed);
@@ -255,8 +294,17 @@ impl Writer {
                 after = e.seq;
                 self.offer(instance_id, &e, &mut last_track).await;
             }
+            if *draining.borrow_and_update() {
+                // What the bus held is stored: done.
+                return;
+            }
             loop {
-                match live.recv().await {
+                let next = tokio::select! {
+                    next = live.recv() => next,
+                    // Resubscribe once more: the replay is what is left.
+                    _ = draining.changed() => break,
+                };
+                match next {
                     Ok(e) => {
                         if e.seq <= after {
                             continue;
@@ -292,27 +340,49 @@ impl Writer {
     }
 }
 
+/// Tells every flush waiting on the rows just written that they are.
+fn ack_all(acks: &mut Vec<tokio::sync::oneshot::Sender<()>>) {
+    for ack in acks.drain(..) {
+        // A waiter that gave up is fine.
+        let _ = ack.send(());
+    }
+}
+
 async fn batch_loop(
     db: Db,
-    mut rx: mpsc::Receiver<Row>,
+    mut rx: mpsc::Receiver<Msg>,
     stats: Arc<WriterStats>,
     durable: Watermarks,
 ) {
+    let mut msgs = Vec::with_capacity(BATCH);
     let mut batch = Vec::with_capacity(BATCH);
+    let mut acks = Vec::new();
     loop {
-        if rx.recv_many(&mut batch, BATCH).await == 0 {
+        if rx.recv_many(&mut msgs, BATCH).await == 0 {
             return;
         }
-        // Let a batch fill for a moment when events trickle in.
-        if batch.len() < BATCH {
+        // Let a batch fill for a moment when events trickle in (not when
+        // someone waits for a flush).
+        let flushing = |m: &[Msg]| m.iter().any(|m| matches!(m, Msg::Flush(_)));
+        if msgs.len() < BATCH && !flushing(&msgs) {
             let deadline = tokio::time::Instant::now() + FLUSH_EVERY;
-            while batch.len() < BATCH {
-                let room = BATCH - batch.len();
-                match tokio::time::timeout_at(deadline, rx.recv_many(&mut batch, room)).await {
+            while msgs.len() < BATCH && !flushing(&msgs) {
+                let room = BATCH - msgs.len();
+                match tokio::time::timeout_at(deadline, rx.recv_many(&mut msgs, room)).await {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {}
                 }
             }
+        }
+        for m in msgs.drain(..) {
+            match m {
+                Msg::Row(r) => batch.push(r),
+                Msg::Flush(ack) => acks.push(ack),
+            }
+        }
+        if batch.is_empty() {
+            ack_all(&mut acks);
+            continue;
         }
         let oldest = batch
             .iter()
@@ -357,6 +427,7 @@ async fn batch_loop(
         stats.pending.fetch_sub(n, Ordering::Relaxed);
         stats.lag_ms.store((now_micros() - oldest) / 1000, Ordering::Relaxed);
         batch.clear();
+        ack_all(&mut acks);
     }
 }
 

@@ -121,6 +121,12 @@ impl TestServer {
         let _ = self.child.wait();
     }
 
+    /// SIGTERM: the graceful shutdown an init system asks for.
+    pub fn sigterm(&self) {
+        let pid = rustix::process::Pid::from_raw(self.pid() as i32).expect("a child pid");
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+    }
+
     /// Waits for the process to exit by itself, up to `timeout`.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let deadline = std::time::Instant::now() + timeout;

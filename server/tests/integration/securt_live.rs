@@ -330,3 +330,47 @@ async fn tracking_ids_are_uuids_never_reused_after_a_sensitivity_change() {
         }
     }
 }
+
+/// SIGTERM while the clip produces events: the server exits 0 and has stored
+/// every analytics event its pipelines published. A `track` update names
+/// the events it takes part in the moment they are published, before they
+/// are stored (SSE holds analytics events back until then), so the ids it
+/// names are exactly what a hasty shutdown would lose.
+#[tokio::test]
+async fn sigterm_stores_every_event_published_before_it() {
+    let mut s = media_server();
+    let id = running_instance(&s).await;
+    let area = json!({"name": "path", "coordinates": footpath(), "classes": ["Person"]});
+    let (status, body) = s
+        .raw("POST", &format!("/v1/securt/instance/{id}/area/intrusion"), Some(&area.to_string()))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    s.client().start_instance(&id).await.unwrap();
+    let sse = format!("/v1/core/instance/{id}/consume_events_sse");
+    let named = |rs: &[Record]| -> BTreeSet<String> {
+        rs.iter().filter(|r| r.event == "track").flat_map(event_ids).collect()
+    };
+    let records =
+        read_sse(&s, &sse, None, Duration::from_secs(40), |rs| named(rs).len() >= 3).await;
+    // At once, while the clip still produces events.
+    s.sigterm();
+    let exit = s.wait_exit(Duration::from_secs(30)).expect("the server exits after SIGTERM");
+    assert!(exit.success(), "exit status {exit:?}");
+    let published = named(&records);
+    assert!(published.len() >= 3, "{} events named by tracks", published.len());
+
+    let db = rt_pipeline::db::Db::open_sqlite(&s.data_dir.join("rt.db")).await.unwrap();
+    let stored: BTreeSet<String> = db
+        .stored_events_between(id, 0, u64::MAX, 100_000)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|e| {
+            let v: Value = serde_json::from_str(&e.data).ok()?;
+            v["event_id"].as_str().map(String::from)
+        })
+        .collect();
+    let lost: Vec<&String> = published.difference(&stored).collect();
+    assert!(lost.is_empty(), "published before SIGTERM but not stored: {lost:?}");
+    db.close().await;
+}
