@@ -89,14 +89,16 @@ impl From<Error> for HttpError {
             )
             | Error::WriteConfig { .. }
             | Error::Internal(_) => {
-                // Operators need the cause (a full disk, a permission), and
-                // it reveals nothing a caller of this API should not see.
+                // The cause (a full disk, a file path, a database error) is
+                // for the operator's log, not for whoever called: the body
+                // says only that it failed, and its request_id finds the
+                // log line (dropshot logs the internal message with it).
                 let full = chain(&e);
                 tracing::error!(error = %full, "request failed");
                 HttpError {
                     status_code: ErrorStatusCode::INTERNAL_SERVER_ERROR,
                     error_code: Some("Internal".into()),
-                    external_message: full.clone(),
+                    external_message: INTERNAL_MESSAGE.into(),
                     internal_message: full,
                     headers: None,
                 }
@@ -106,3 +108,8 @@ impl From<Error> for HttpError {
 }
 
 pub use rt_pipeline::error::chain;
+
+/// The message of every 500: the details are in the server log, under the
+/// response's `request_id`.
+pub const INTERNAL_MESSAGE: &str = "internal error: the request could not be completed; the server log has the details \
+     under this request_id";

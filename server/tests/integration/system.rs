@@ -127,3 +127,29 @@ async fn the_contract_is_served_verbatim() {
     let text = resp.text().await.unwrap();
     assert_eq!(text, include_str!("../../../openapi/openapi.yaml"));
 }
+
+/// A 500 says only that the request failed, with its request_id; the cause
+/// (here a file path) is in the server's log under that id, not in the body.
+#[tokio::test]
+async fn internal_errors_keep_their_cause_in_the_log() {
+    let s = TestServer::start();
+    let id = s.create(json!({"solution": "securt", "persistent": true})).await;
+    // The instances directory is replaced by a file: the next save fails.
+    let dir = s.data_dir.join("instances");
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::write(&dir, b"not a directory").unwrap();
+    let (status, body) =
+        s.raw("PATCH", &format!("/v1/core/instance/{id}"), Some(r#"{"name": "x"}"#)).await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["error_code"], "Internal");
+    let message = body["message"].as_str().unwrap();
+    let request_id = body["request_id"].as_str().unwrap();
+    assert!(!message.contains("instances"), "the body names no path: {message}");
+    let logs = s.logs();
+    assert!(
+        logs.lines().any(|l| l.contains(request_id) && l.contains("failed to persist")),
+        "the log has the cause under {request_id}:\n{logs}"
+    );
+    // Nothing changed.
+    assert_ne!(s.client().get_instance(&id).await.unwrap().into_inner().display_name, "x");
+}
