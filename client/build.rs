@@ -1,4 +1,5 @@
-//! Generates the client from `openapi/openapi.yaml` with progenitor.
+//! Generates the client from `openapi/openapi.yaml` with progenitor, and
+//! `CONTRACT_VERSION` from the contract's `info.version`.
 //!
 //! A few contract operations are truthful RT behaviour that progenitor cannot
 //! generate (it wants one request media type and one success kind per
@@ -48,6 +49,15 @@ fn main() {
     let mut generator = progenitor::Generator::new(&settings);
     let tokens = generator.generate_tokens(&spec).expect("progenitor accepts the contract");
     let file: syn::File = syn::parse2(tokens).expect("generated code parses");
-    let out = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("codegen.rs");
-    std::fs::write(out, prettyplease::unparse(&file)).expect("write generated client");
+    let out_dir = std::env::var("OUT_DIR").expect("OUT_DIR");
+    let out = Path::new(&out_dir);
+    std::fs::write(out.join("codegen.rs"), prettyplease::unparse(&file))
+        .expect("write generated client");
+    let version = format!(
+        "/// The version of the contract (`openapi/openapi.yaml`, `info.version`) this\n\
+         /// client was generated from: it changes when the API does.\n\
+         pub const CONTRACT_VERSION: &str = {:?};\n",
+        spec.info.version
+    );
+    std::fs::write(out.join("contract_version.rs"), version).expect("write the contract version");
 }
