@@ -182,6 +182,8 @@ pub struct Settings {
     pub onvif_camera: Option<OnvifCamera>,
     /// A discovered camera that cannot be reached (state `Unknown`).
     pub onvif_unreachable_camera: Option<String>,
+    /// Sent as `Authorization: Bearer` with every request, raw ones included.
+    pub token: Option<String>,
 }
 
 /// An ONVIF camera the operator lets the suite store credentials for: the

@@ -14,7 +14,7 @@
 //! let contract = Arc::new(Contract::embedded()?);
 //! let options = Options::new("http://127.0.0.1:3546");
 //! let checks = plan(&contract, &options);
-//! let report = run(contract, &options, checks, |_, _, _| {}).await;
+//! let report = run(contract, &options, checks, |_, _, _| {}).await?;
 //! assert!(report.passed());
 //! # Ok(()) }
 //! ```

@@ -179,7 +179,7 @@ async fn run_check(fault: Fault, name: &str) -> (Report, Duration) {
     let checks = plan(&contract, &options);
     assert_eq!(checks.len(), 1, "{name} selects one check");
     let started = Instant::now();
-    let report = run(contract, &options, checks, |_, _, _| {}).await;
+    let report = run(contract, &options, checks, |_, _, _| {}).await.unwrap();
     (report, started.elapsed())
 }
 
@@ -227,6 +227,6 @@ async fn an_unreachable_server_fails_checks_instead_of_hanging() {
     options.only = vec!["core.get_version.200".into(), "lifecycle.*".into()];
     options.request_timeout = Duration::from_secs(2);
     let checks = plan(&contract, &options);
-    let report = run(contract, &options, checks, |_, _, _| {}).await;
+    let report = run(contract, &options, checks, |_, _, _| {}).await.unwrap();
     assert_eq!(report.count(Outcome::Fail), report.checks.len());
 }

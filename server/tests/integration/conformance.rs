@@ -63,7 +63,7 @@ async fn suite(s: &TestServer, options: &Options) -> Report {
     let contract = Arc::new(Contract::embedded().unwrap());
     let checks = plan(&contract, options);
     assert!(checks.len() > 300, "only {} checks planned", checks.len());
-    let report = run(contract, options, checks, |_, _, _| {}).await;
+    let report = run(contract, options, checks, |_, _, _| {}).await.unwrap();
     assert!(
         report.passed(),
         "{}\n{}\nserver log:\n{}",
