@@ -70,10 +70,15 @@ build:
 fmt:
     cargo fmt --all
 
-# Formatting, clippy with warnings as errors, and the contract lint.
-lint: openapi-lint
+# Formatting, clippy with warnings as errors (examples included), the
+# published crates' docs without warnings, and the contract lint.
+lint: openapi-lint doc
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# The docs of rt-client and rt-conformance (target/doc), with warnings as errors.
+doc:
+    RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p rt-client -p rt-conformance
 
 # Lint openapi/openapi.yaml with redocly (no errors allowed).
 openapi-lint: setup
@@ -99,6 +104,7 @@ schemathesis: setup
 # Every check: lint, the contract (schemathesis too), unit and integration
 # tests. nextest runs last: its summary line ends the output.
 test: lint schemathesis
+    cargo build -p rt-client --examples
     cargo test --workspace --doc
     cargo nextest run --workspace --profile ci
 

@@ -85,7 +85,9 @@ fn all_optional(spec: &OpenAPI) -> Vec<String> {
         .schemas
         .iter()
         .filter(|(_, schema)| match schema {
-            ReferenceOr::Item(Schema { schema_kind: SchemaKind::Type(Type::Object(o)), .. }) => {
+            ReferenceOr::Item(Schema {
+                schema_kind: SchemaKind::Type(Type::Object(o)), ..
+            }) => {
                 o.required.is_empty()
                     && !o.properties.is_empty()
                     && !o.properties.values().any(has_default)

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 
-use crate::{Client, Error};
+use crate::{Client, Error, types};
 
 /// The default bound on connecting and on each request, as [`Client::new`] has it.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -96,9 +96,10 @@ impl ClientBuilder {
 
     /// The client. Fails with [`Error::InvalidRequest`] when the token is
     /// not a valid header value or the TLS settings cannot be used.
-    // The crate's one error type, as large as the generated operations' own.
+    // The generated operations' error type (large, as theirs is), so one `?`
+    // serves both.
     #[allow(clippy::result_large_err)]
-    pub fn build(self) -> Result<Client, Error> {
+    pub fn build(self) -> Result<Client, Error<types::Error>> {
         let mut headers = HeaderMap::new();
         if let Some(token) = &self.token {
             let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {

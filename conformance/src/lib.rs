@@ -31,3 +31,8 @@ pub use error::Error;
 pub use report::{Format, render, summary};
 pub use runner::{CheckReport, Options, Outcome, Report, plan, run};
 pub use spec::Contract;
+
+/// The README's example compiles (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
