@@ -119,7 +119,7 @@ impl ClientBuilder {
             http.tls_certs_merge(self.roots)
         };
         let http = http.build().map_err(|e| {
-            Error::InvalidRequest(format!("building the HTTP client: {}", chain(&e)))
+            Error::InvalidRequest(format!("building the HTTP client: {}", crate::error_chain(&e)))
         })?;
         Ok(Client::new_with_client(&self.baseurl, http))
     }
@@ -130,16 +130,4 @@ impl Client {
     pub fn builder(baseurl: impl Into<String>) -> ClientBuilder {
         ClientBuilder::new(baseurl)
     }
-}
-
-/// An error with its causes, one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -63,6 +63,19 @@ pub mod sse;
 pub use builder::ClientBuilder;
 pub use manual::{Codec, HlsOutput};
 
+/// An error with its causes, on one line: what `Display` of a transport
+/// error leaves out (`error sending request: ...: invalid peer certificate`).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// The README's example compiles (`cargo test --doc`).
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -548,16 +548,7 @@ pub fn clip(text: &str) -> String {
 }
 
 /// An error with its causes, one line.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    s
-}
+pub use rt_client::error_chain as chain;
 
 #[cfg(test)]
 mod tests {

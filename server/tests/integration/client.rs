@@ -206,7 +206,7 @@ async fn a_given_tls_root_lets_the_client_reach_an_https_server() {
     let root = reqwest::Certificate::from_pem(&cert).unwrap();
     let trusting = Client::builder(&base).tls_root_certificate(root).tls_only_given_roots();
     let version = trusting.build().unwrap().get_version().await;
-    let version = version.map_err(|e| crate::common::chain_of(&e)).unwrap().into_inner();
+    let version = version.map_err(|e| rt_client::error_chain(&e)).unwrap().into_inner();
     assert!(!version.engine.is_empty());
     // Without that root the certificate is refused.
     match Client::builder(&base).build().unwrap().get_version().await {

@@ -367,14 +367,3 @@ pub fn cargo(args: &[&str]) -> Command {
         .stdin(Stdio::null());
     cargo
 }
-
-/// An error with its causes, one line.
-pub fn chain_of(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text = format!("{text}: {cause}");
-        source = cause.source();
-    }
-    text
-}
