@@ -36,23 +36,25 @@ async fn main() -> Result<()> {
         let Some(item) = events.next().await else { break };
         let Ok(event) = item.inspect_err(|error| eprintln!("{error}")) else { continue };
         let (n, name) = (event.id.unwrap_or_default(), event.name);
-        match event.payload {
-            P::AreaAnalyticsEvent(e) => {
-                println!("{n} {name} {}: {:?}", e.area_name, e.object_class)
-            }
-            P::AreaAnalyticsEndEvent(e) => {
-                println!("{n} {name} {}: {:?}", e.area_name, e.object_class)
-            }
+        let what = match event.payload {
+            P::AreaAnalyticsEvent(e) => format!("{}: {}", e.area_name, class(e.object_class)),
+            P::AreaAnalyticsEndEvent(e) => format!("{}: {}", e.area_name, class(e.object_class)),
             P::LineAnalyticsEvent(e) => {
-                println!("{n} {name} {}: {} {}", e.line_name, e.object_class, e.direction)
+                format!("{}: {} {}", e.line_name, e.object_class, e.direction)
             }
-            P::LaggedEvent(e) => println!("missed {} events: reading too slowly", e.missed),
+            P::LaggedEvent(e) => format!("missed {} events: reading too slowly", e.missed),
             _ => continue, // Tracks and statistics: not what this example is about.
-        }
-        (seen, last) = (seen + 1, n);
+        };
+        println!("{n} {name} {what}");
+        (seen, last) = (seen + 1, if n.is_empty() { last } else { n }); // `lagged` has no id.
     }
     println!("resume with: --resume {id} {last}");
     Ok(())
+}
+
+/// Area events name the object's class when the rule is about one object.
+fn class(class: Option<types::ObjectClass>) -> String {
+    class.map_or("-".into(), |c| c.to_string())
 }
 
 /// A SecuRT instance on `video`, with an intrusion area and a crossing line, running.
