@@ -102,9 +102,12 @@ schemathesis: setup
     scripts/schemathesis.sh "${CARGO_TARGET_DIR:-target}/debug/rt-server" "{{schemathesis_venv}}/bin/st"
 
 # Every check: lint, the contract (schemathesis too), unit and integration
-# tests. nextest runs last: its summary line ends the output.
+# tests. nextest runs last: its summary line ends the output. The examples
+# and rt-conformance are built on their own first: tests build and install
+# them the way users do, and reuse these builds.
 test: lint schemathesis
     cargo build -p rt-client --examples
+    cargo build -p rt-conformance
     cargo test --workspace --doc
     cargo nextest run --workspace --profile ci
 
