@@ -81,7 +81,7 @@ impl ClientBuilder {
 
     /// Trust this root certificate for `https://` servers, besides the
     /// system's (a private CA, or a server's self-signed certificate).
-    /// Read one with [`reqwest::Certificate::from_pem`].
+    /// Read one with [`crate::Certificate::from_pem`].
     pub fn tls_root_certificate(mut self, certificate: reqwest::Certificate) -> Self {
         self.roots.push(certificate);
         self

@@ -62,6 +62,8 @@ pub mod sse;
 
 pub use builder::ClientBuilder;
 pub use manual::{Codec, HlsOutput};
+/// A TLS root certificate for [`ClientBuilder::tls_root_certificate`].
+pub use reqwest::Certificate;
 
 /// An error with its causes, on one line: what `Display` of a transport
 /// error leaves out (`error sending request: ...: invalid peer certificate`).

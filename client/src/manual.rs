@@ -8,7 +8,7 @@ use bytes::Bytes;
 use reqwest::multipart::{Form, Part};
 use uuid::Uuid;
 
-use crate::{Client, Error, ResponseValue, types};
+use crate::{Client, ClientInfo, Error, ResponseValue, types};
 
 /// The codec of pushed access units (`codecId` in `push_encoded_frame`'s path).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,12 +126,14 @@ impl Client {
         format!("{}{path}", self.baseurl.trim_end_matches('/'))
     }
 
+    /// Sends `request` with the headers every generated operation sends.
     async fn execute(
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, Error<types::Error>> {
         let request = request
             .header(reqwest::header::ACCEPT, "application/json")
+            .header("api-version", <Self as ClientInfo<()>>::api_version())
             .build()
             .map_err(|e| Error::InvalidRequest(e.to_string()))?;
         self.client.execute(request).await.map_err(Error::CommunicationError)
