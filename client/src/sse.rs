@@ -243,10 +243,7 @@ impl crate::Client {
     pub fn event_stream(&self, instance_id: &uuid::Uuid) -> EventStreamBuilder {
         EventStreamBuilder {
             http: self.client.clone(),
-            url: format!(
-                "{}/v1/core/instance/{instance_id}/consume_events_sse",
-                self.baseurl.trim_end_matches('/')
-            ),
+            url: self.url(&format!("/v1/core/instance/{instance_id}/consume_events_sse")),
             last_event_id: None,
             reconnect_delay: Duration::from_secs(1),
             max_reconnects: None,
