@@ -74,10 +74,15 @@ build:
 fmt:
     cargo fmt --all
 
-# Formatting, clippy with warnings as errors, and the contract lint.
-lint: openapi-lint
+# Formatting, clippy with warnings as errors (examples included), the
+# published crates' docs without warnings, and the contract lint.
+lint: openapi-lint doc
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# The docs of rt-client and rt-conformance (target/doc), with warnings as errors.
+doc:
+    RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p rt-client -p rt-conformance
 
 # Lint openapi/openapi.yaml with redocly (no errors allowed).
 openapi-lint: setup
@@ -101,8 +106,12 @@ schemathesis: setup
     scripts/schemathesis.sh "${CARGO_TARGET_DIR:-target}/debug/rt-server" "{{schemathesis_venv}}/bin/st"
 
 # Every check: lint, the contract (schemathesis too), unit and integration
-# tests. nextest runs last: its summary line ends the output.
+# tests. nextest runs last: its summary line ends the output. The examples
+# and rt-conformance are built on their own first: tests build and install
+# them the way users do, and reuse these builds.
 test: lint schemathesis
+    cargo build -p rt-client --examples
+    cargo build -p rt-conformance
     cargo test --workspace --doc
     cargo nextest run --workspace --profile ci
 

@@ -1,4 +1,7 @@
-//! Generates the client from `openapi/openapi.yaml` with progenitor.
+//! Generates the client from `openapi/openapi.yaml` with progenitor, and
+//! `CONTRACT_VERSION` from the contract's `info.version`. Objects whose
+//! every property is optional (and has no default) derive `Default`, so a
+//! caller writes `InstanceWrite { name: Some(..), ..Default::default() }`.
 //!
 //! A few contract operations are truthful RT behaviour that progenitor cannot
 //! generate (it wants one request media type and one success kind per
@@ -7,7 +10,8 @@
 
 use std::path::Path;
 
-use openapiv3::{OpenAPI, ReferenceOr};
+use heck::ToPascalCase;
+use openapiv3::{OpenAPI, ReferenceOr, Schema, SchemaKind, Type};
 
 /// Operations left out of generation: (operationId, why).
 const LEFT_OUT: &[(&str, &str)] = &[
@@ -44,10 +48,52 @@ fn main() {
         }
     }
 
-    let settings = progenitor::GenerationSettings::default();
+    let mut settings = progenitor::GenerationSettings::default();
+    let mut derive_default = progenitor::TypePatch::default();
+    derive_default.with_derive("Default");
+    for name in all_optional(&spec) {
+        // typify names types in Pascal case (`SecuRTInstanceWrite` -> `SecuRtInstanceWrite`).
+        settings.with_patch(name.to_pascal_case(), &derive_default);
+    }
     let mut generator = progenitor::Generator::new(&settings);
     let tokens = generator.generate_tokens(&spec).expect("progenitor accepts the contract");
     let file: syn::File = syn::parse2(tokens).expect("generated code parses");
-    let out = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("codegen.rs");
-    std::fs::write(out, prettyplease::unparse(&file)).expect("write generated client");
+    let out_dir = std::env::var("OUT_DIR").expect("OUT_DIR");
+    let out = Path::new(&out_dir);
+    std::fs::write(out.join("codegen.rs"), prettyplease::unparse(&file))
+        .expect("write generated client");
+    let version = format!(
+        "/// The version of the contract (`openapi/openapi.yaml`, `info.version`) this\n\
+         /// client was generated from: it changes when the API does.\n\
+         pub const CONTRACT_VERSION: &str = {:?};\n",
+        spec.info.version
+    );
+    std::fs::write(out.join("contract_version.rs"), version).expect("write the contract version");
+}
+
+/// Component schemas that are objects with properties, none of them
+/// required and none with a default (typify writes `Default` itself then).
+fn all_optional(spec: &OpenAPI) -> Vec<String> {
+    let Some(components) = &spec.components else {
+        return Vec::new();
+    };
+    let has_default = |p: &ReferenceOr<Box<Schema>>| match p {
+        ReferenceOr::Item(s) => s.schema_data.default.is_some(),
+        ReferenceOr::Reference { .. } => false,
+    };
+    components
+        .schemas
+        .iter()
+        .filter(|(_, schema)| match schema {
+            ReferenceOr::Item(Schema {
+                schema_kind: SchemaKind::Type(Type::Object(o)), ..
+            }) => {
+                o.required.is_empty()
+                    && !o.properties.is_empty()
+                    && !o.properties.values().any(has_default)
+            }
+            _ => false,
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
 }

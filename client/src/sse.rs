@@ -25,6 +25,11 @@ use futures::stream::{BoxStream, Stream, StreamExt};
 
 use crate::types::SseEventPayload;
 
+/// The per-request timeout of a stream: it lifts the client's bound on
+/// whole requests (15 s with [`crate::Client::new`]), which would otherwise
+/// cut every stream after that long; connecting stays bounded.
+const OPEN_ENDED: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// One unit of the `text/event-stream` format.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
@@ -184,7 +189,9 @@ pub enum SseError {
     },
 }
 
-/// Configures an [`EventStream`]; from [`crate::Client::event_stream`].
+/// Configures an [`EventStream`]; from [`crate::Client::event_stream`]. The
+/// stream uses the client's settings (bearer token, user agent, TLS roots;
+/// see [`crate::ClientBuilder`]).
 #[derive(Debug, Clone)]
 pub struct EventStreamBuilder {
     http: reqwest::Client,
@@ -236,10 +243,7 @@ impl crate::Client {
     pub fn event_stream(&self, instance_id: &uuid::Uuid) -> EventStreamBuilder {
         EventStreamBuilder {
             http: self.client.clone(),
-            url: format!(
-                "{}/v1/core/instance/{instance_id}/consume_events_sse",
-                self.baseurl.trim_end_matches('/')
-            ),
+            url: self.url(&format!("/v1/core/instance/{instance_id}/consume_events_sse")),
             last_event_id: None,
             reconnect_delay: Duration::from_secs(1),
             max_reconnects: None,
@@ -325,8 +329,11 @@ impl State {
     }
 
     async fn connect(&mut self) -> Result<(), SseError> {
-        let mut request =
-            self.http.get(&self.url).header(reqwest::header::ACCEPT, "text/event-stream");
+        let mut request = self
+            .http
+            .get(&self.url)
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .timeout(OPEN_ENDED);
         if let Some(id) = &self.last_id {
             request = request.header("Last-Event-ID", id);
         }

@@ -182,6 +182,8 @@ pub struct Settings {
     pub onvif_camera: Option<OnvifCamera>,
     /// A discovered camera that cannot be reached (state `Unknown`).
     pub onvif_unreachable_camera: Option<String>,
+    /// Sent as `Authorization: Bearer` with every request, raw ones included.
+    pub token: Option<String>,
 }
 
 /// An ONVIF camera the operator lets the suite store credentials for: the
@@ -546,16 +548,7 @@ pub fn clip(text: &str) -> String {
 }
 
 /// An error with its causes, one line.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    s
-}
+pub use rt_client::error_chain as chain;
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,7 @@
 //! let contract = Arc::new(Contract::embedded()?);
 //! let options = Options::new("http://127.0.0.1:3546");
 //! let checks = plan(&contract, &options);
-//! let report = run(contract, &options, checks, |_, _, _| {}).await;
+//! let report = run(contract, &options, checks, |_, _, _| {}).await?;
 //! assert!(report.passed());
 //! # Ok(()) }
 //! ```
@@ -31,3 +31,8 @@ pub use error::Error;
 pub use report::{Format, render, summary};
 pub use runner::{CheckReport, Options, Outcome, Report, plan, run};
 pub use spec::Contract;
+
+/// The README's example compiles (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,20 +1,31 @@
 //! The `rt-conformance` command: runs the suite against a server and writes
-//! the report. Exit status 0 only when every selected check passes; 1 when
-//! some fail; 2 when the suite could not run.
+//! the report. Its exit statuses are stable (see the crate's README): 0 only
+//! when every selected check passes (or does not apply) and nothing was left
+//! behind; 1 when some fail, something was left behind or the run was
+//! interrupted; 2 when the suite could not run (usage, contract, I/O).
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use clap::Parser;
 use rt_conformance::ctx::OnvifCamera;
 use rt_conformance::{Contract, Error, Format, Options, Outcome, plan, render, run, summary};
 
+/// `--version`: this crate's version and the contract's it embeds.
+static VERSION: LazyLock<String> = LazyLock::new(|| {
+    format!("{} (contract {})", env!("CARGO_PKG_VERSION"), rt_client::CONTRACT_VERSION)
+});
+
 /// Checks an RT-compatible server against the RT Server REST API contract.
+///
+/// Exit status: 0 every selected check passed or did not apply; 1 some
+/// failed, something was left behind or the run was interrupted; 2 the
+/// suite could not run.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version = VERSION.as_str(), about)]
 struct Cli {
     /// The server, e.g. http://127.0.0.1:3546.
     #[arg(long)]
@@ -65,6 +76,9 @@ struct Cli {
     /// A discovered camera that cannot be reached (state Unknown), for the ONVIF 406 check.
     #[arg(long, value_name = "ID")]
     onvif_unreachable_camera: Option<String>,
+    /// A bearer token for a server that requires one (sent as `Authorization: Bearer`).
+    #[arg(long, env = "RT_CONFORMANCE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// List the selected checks and exit.
     #[arg(long)]
     list: bool,
@@ -103,6 +117,7 @@ async fn main_inner(cli: Cli) -> Result<bool, Error> {
         }),
         onvif_unreachable_camera: cli.onvif_unreachable_camera.clone(),
         stop: Some(stop.clone()),
+        token: cli.token.clone(),
     };
     let checks = plan(&contract, &options);
     if cli.list {
@@ -143,7 +158,7 @@ async fn main_inner(cli: Cli) -> Result<bool, Error> {
             }
         }
     })
-    .await;
+    .await?;
     for p in &report.cleanup_problems {
         eprintln!("left behind: {p}");
     }

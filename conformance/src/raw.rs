@@ -32,11 +32,14 @@ pub struct Conn {
     io: BufReader<TcpStream>,
     /// `host:port`, for the `Host` header.
     pub authority: String,
+    /// `Authorization: Bearer` with the run's token, when it has one.
+    authorization: Option<String>,
 }
 
 impl Conn {
-    /// Connects to the server of `base_url` (`http://` only).
-    pub async fn connect(base_url: &str) -> io::Result<Self> {
+    /// Connects to the server of `base_url` (`http://` only); every request
+    /// carries `token` as `Authorization: Bearer` when given.
+    pub async fn connect(base_url: &str, token: Option<&str>) -> io::Result<Self> {
         let authority = base_url
             .strip_prefix("http://")
             .ok_or_else(|| {
@@ -48,13 +51,17 @@ impl Conn {
             .to_string();
         let stream = TcpStream::connect(&authority).await?;
         stream.set_nodelay(true)?;
-        Ok(Self { io: BufReader::new(stream), authority })
+        let authorization = token.map(|t| format!("\r\nAuthorization: Bearer {t}"));
+        Ok(Self { io: BufReader::new(stream), authority, authorization })
     }
 
     /// Writes `head` (request line and headers, without the blank line; the
-    /// `Host` header is added) and `body`, then reads one answer.
+    /// `Host` header, and `Authorization` with a token, are added) and
+    /// `body`, then reads one answer.
     pub async fn exchange(&mut self, head: &str, body: &[u8]) -> io::Result<RawResponse> {
-        let mut request = format!("{head}\r\nHost: {}\r\n\r\n", self.authority).into_bytes();
+        let authorization = self.authorization.as_deref().unwrap_or_default();
+        let mut request =
+            format!("{head}\r\nHost: {}{authorization}\r\n\r\n", self.authority).into_bytes();
         request.extend_from_slice(body);
         self.io.get_mut().write_all(&request).await?;
         self.read_response().await

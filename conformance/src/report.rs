@@ -1,5 +1,6 @@
-//! The report of a run as JUnit XML, JSON or Markdown: each check with its
-//! outcome and, for failures, what was sent, what came back and why.
+//! The report of a run as JUnit XML, JSON, Markdown or one self-contained
+//! HTML page: each check with its outcome and, for failures, what was sent,
+//! what came back and why.
 
 use std::fmt::Write;
 
@@ -9,24 +10,33 @@ use crate::runner::{CheckReport, Outcome, Report};
 /// The report formats of `--report`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// JUnit XML: one `testsuite` per group, for CI dashboards.
     Junit,
+    /// The [`Report`] as JSON.
     Json,
+    /// A table of every check, then each failure with its exchanges.
     Markdown,
+    /// One HTML page with no outside resources: counts by group, every
+    /// check, and each failure with its requests, answers and reason.
+    Html,
 }
 
+/// The report in `format`.
 pub fn render(report: &Report, format: Format) -> String {
     match format {
         Format::Json => serde_json::to_string_pretty(report).expect("a report serialises"),
         Format::Junit => junit(report),
         Format::Markdown => markdown(report),
+        Format::Html => html(report),
     }
 }
 
 /// One line: counts and time.
 pub fn summary(report: &Report) -> String {
     format!(
-        "{} checks: {} passed, {} failed, {} skipped in {:.1} s{}{}",
+        "{} checks (contract {}): {} passed, {} failed, {} skipped in {:.1} s{}{}",
         report.checks.len(),
+        report.contract_version,
         report.count(Outcome::Pass),
         report.count(Outcome::Fail),
         report.count(Outcome::Skip),
@@ -82,6 +92,116 @@ fn xml(text: &str) -> String {
         .collect()
 }
 
+/// The groups of the report's checks, sorted, each with its checks in run order.
+fn by_group(report: &Report) -> Vec<(&str, Vec<&CheckReport>)> {
+    let mut groups: Vec<&str> = report.checks.iter().map(|c| c.group.as_str()).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    groups
+        .into_iter()
+        .map(|g| (g, report.checks.iter().filter(|c| c.group == g).collect()))
+        .collect()
+}
+
+fn outcome_name(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Pass => "pass",
+        Outcome::Fail => "fail",
+        Outcome::Skip => "skip",
+    }
+}
+
+const HTML_STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;max-width:70em}\
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}\
+.pass{color:#1a7f37}.fail{color:#cf222e;font-weight:bold}.skip{color:#6e7781}\
+pre{background:#f6f8fa;padding:.6em;overflow-x:auto;white-space:pre-wrap}";
+
+fn html(report: &Report) -> String {
+    let title = format!("rt-conformance against {}", xml(&report.base_url));
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>{title}</title>\n<style>{HTML_STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>\n\
+         <p id=\"summary\">{}</p>\n",
+        xml(&summary(report))
+    );
+    if report.strict_rt {
+        out.push_str(
+            "<p>Strict RT: checks of <code>x-rt-extension</code> features left out.</p>\n",
+        );
+    }
+    out.push_str(
+        "<h2>By group</h2>\n<table id=\"groups\">\n\
+         <tr><th>group</th><th>checks</th><th>passed</th><th>failed</th><th>skipped</th></tr>\n",
+    );
+    let groups = by_group(report);
+    for (group, checks) in &groups {
+        let count = |o| checks.iter().filter(|c| c.outcome == o).count();
+        let _ = writeln!(
+            out,
+            "<tr data-group=\"{g}\"><td><a href=\"#group-{g}\">{g}</a></td><td>{}</td>\
+             <td class=\"pass\">{}</td><td class=\"fail\">{}</td><td class=\"skip\">{}</td></tr>",
+            checks.len(),
+            count(Outcome::Pass),
+            count(Outcome::Fail),
+            count(Outcome::Skip),
+            g = xml(group),
+        );
+    }
+    out.push_str("</table>\n");
+    let failures: Vec<&CheckReport> =
+        report.checks.iter().filter(|c| c.outcome == Outcome::Fail).collect();
+    if !failures.is_empty() {
+        out.push_str("<h2>Failures</h2>\n");
+        for c in failures {
+            let exchanges: String = c.exchanges.iter().map(exchange_text).collect();
+            let _ = writeln!(
+                out,
+                "<section class=\"failure\" data-check=\"{name}\">\n<h3 id=\"fail-{name}\">\
+                 <code>{name}</code></h3>\n<p>{}</p>\n<p><b>Reason:</b></p>\n\
+                 <pre class=\"reason\">{}</pre>\n<p><b>Requests and answers:</b></p>\n\
+                 <pre class=\"exchanges\">{}</pre>\n</section>",
+                xml(&c.about),
+                xml(c.message.as_deref().unwrap_or_default()),
+                xml(&exchanges),
+                name = xml(&c.name),
+            );
+        }
+    }
+    out.push_str("<h2>Every check</h2>\n");
+    for (group, checks) in &groups {
+        let _ = writeln!(
+            out,
+            "<h3 id=\"group-{g}\">{g}</h3>\n<table class=\"checks\">\n\
+             <tr><th>check</th><th>outcome</th><th>ms</th><th>note</th></tr>",
+            g = xml(group)
+        );
+        for c in checks {
+            let outcome = outcome_name(c.outcome);
+            let note = c.message.as_deref().unwrap_or("").lines().next().unwrap_or("");
+            let _ = writeln!(
+                out,
+                "<tr class=\"check\" data-check=\"{}\" data-outcome=\"{outcome}\">\
+                 <td><code>{}</code></td><td class=\"{outcome}\">{outcome}</td><td>{}</td>\
+                 <td>{}</td></tr>",
+                xml(&c.name),
+                xml(&c.name),
+                c.millis,
+                xml(note)
+            );
+        }
+        out.push_str("</table>\n");
+    }
+    if !report.cleanup_problems.is_empty() {
+        out.push_str("<h2>Left behind</h2>\n<ul>\n");
+        for p in &report.cleanup_problems {
+            let _ = writeln!(out, "<li>{}</li>", xml(p));
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
 fn junit(report: &Report) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
@@ -92,12 +212,7 @@ fn junit(report: &Report) -> String {
         report.count(Outcome::Skip),
         report.millis as f64 / 1000.0
     );
-    let mut groups: Vec<&str> = report.checks.iter().map(|c| c.group.as_str()).collect();
-    groups.dedup();
-    groups.sort_unstable();
-    groups.dedup();
-    for group in groups {
-        let checks: Vec<&CheckReport> = report.checks.iter().filter(|c| c.group == group).collect();
+    for (group, checks) in by_group(report) {
         let fails = checks.iter().filter(|c| c.outcome == Outcome::Fail).count();
         let skips = checks.iter().filter(|c| c.outcome == Outcome::Skip).count();
         let _ = writeln!(
@@ -152,9 +267,8 @@ fn markdown(report: &Report) -> String {
     out.push_str("| check | outcome | ms | note |\n|---|---|---|---|\n");
     for c in &report.checks {
         let outcome = match c.outcome {
-            Outcome::Pass => "pass",
             Outcome::Fail => "**FAIL**",
-            Outcome::Skip => "skip",
+            other => outcome_name(other),
         };
         let note =
             c.message.as_deref().unwrap_or("").lines().next().unwrap_or("").replace('|', "\\|");
@@ -217,6 +331,7 @@ mod tests {
         };
         Report {
             base_url: "http://h".into(),
+            contract_version: "1.2.3".into(),
             strict_rt: false,
             millis: 10,
             checks: vec![
@@ -242,6 +357,30 @@ mod tests {
         let text = render(&report(), Format::Markdown);
         assert!(text.contains("| `core.get_version.200` | **FAIL** |"), "{text}");
         assert!(text.contains("< 500 application/json"), "{text}");
+    }
+
+    #[test]
+    fn html_is_one_page_with_groups_and_failures() {
+        let text = render(&report(), Format::Html);
+        assert!(text.starts_with("<!DOCTYPE html>") && text.ends_with("</html>\n"), "{text}");
+        // Self-contained: no outside scripts, styles or images.
+        for outside in ["<script", "<link", "src=", "url("] {
+            assert!(!text.contains(outside), "{outside} in {text}");
+        }
+        for group in ["config", "core", "sse"] {
+            assert!(text.contains(&format!("<tr data-group=\"{group}\">")), "{group}: {text}");
+        }
+        // The failure: its reason, and the request and answer, escaped.
+        let failure = text
+            .split("<section class=\"failure\" data-check=\"core.get_version.200\">")
+            .nth(1)
+            .expect("a failure section");
+        assert!(failure.contains("expected 200, got 500"), "{failure}");
+        assert!(failure.contains("&gt; GET http://h/v1/core/version"), "{failure}");
+        assert!(failure.contains("&lt; 500 application/json"), "{failure}");
+        assert!(failure.contains("&lt;boom&gt; &amp; co") && !text.contains("<boom>"));
+        assert_eq!(text.matches("<section class=\"failure\"").count(), 1);
+        assert!(text.contains("data-check=\"sse.resume\" data-outcome=\"skip\""), "{text}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::checks::{self, Check};
 use crate::ctx::{Ctx, Exchange, OnvifCamera, Settings, clean_up};
+use crate::error::Error;
 use crate::spec::Contract;
 
 /// What to run, against what.
@@ -32,6 +33,9 @@ pub struct Options {
     pub onvif_unreachable_camera: Option<String>,
     /// Ends the run early (after cleaning up) when notified.
     pub stop: Option<Arc<tokio::sync::Notify>>,
+    /// A bearer token for servers that require one (sent as
+    /// `Authorization: Bearer` with every request; never in the report).
+    pub token: Option<String>,
 }
 
 impl Options {
@@ -47,6 +51,7 @@ impl Options {
             onvif_camera: None,
             onvif_unreachable_camera: None,
             stop: None,
+            token: None,
         }
     }
 }
@@ -78,6 +83,8 @@ pub struct CheckReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub base_url: String,
+    /// The `info.version` of the contract the server was held to.
+    pub contract_version: String,
     pub strict_rt: bool,
     pub millis: u64,
     pub checks: Vec<CheckReport>,
@@ -135,12 +142,13 @@ pub fn plan(contract: &Contract, options: &Options) -> Vec<Check> {
 }
 
 /// Runs `checks`, calling `progress(done, total, report)` after each.
+/// Fails before sending anything when the token is not a valid header value.
 pub async fn run(
     contract: Arc<Contract>,
     options: &Options,
     checks: Vec<Check>,
     mut progress: impl FnMut(usize, usize, &CheckReport),
-) -> Report {
+) -> Result<Report, Error> {
     let started = Instant::now();
     let run_id = Uuid::new_v4().simple().to_string();
     let settings = Arc::new(Settings {
@@ -152,13 +160,23 @@ pub async fn run(
         strict_rt: options.strict_rt,
         onvif_camera: options.onvif_camera.clone(),
         onvif_unreachable_camera: options.onvif_unreachable_camera.clone(),
+        token: options.token.clone(),
     });
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = &options.token {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| Error::Usage("the token is not a valid header value".into()))?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
     let http = reqwest::Client::builder()
+        .default_headers(headers)
         .connect_timeout(options.request_timeout)
         .build()
         .expect("an HTTP client");
     let mut report = Report {
         base_url: settings.base_url.clone(),
+        contract_version: contract.version().to_string(),
         strict_rt: options.strict_rt,
         millis: 0,
         checks: Vec::new(),
@@ -225,7 +243,7 @@ pub async fn run(
         }
     }
     report.millis = started.elapsed().as_millis() as u64;
-    report
+    Ok(report)
 }
 
 #[cfg(test)]

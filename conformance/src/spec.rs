@@ -69,6 +69,8 @@ impl Operation {
 /// A parsed contract with compiled response validators.
 #[derive(Debug)]
 pub struct Contract {
+    /// `info.version`: the version of the API the document describes.
+    version: String,
     operations: Vec<Operation>,
     /// `components` converted to JSON Schema, the root every `$ref` resolves in.
     components: Value,
@@ -115,13 +117,20 @@ impl Contract {
                 )?);
             }
         }
+        let version = doc.pointer("/info/version").and_then(Value::as_str).unwrap_or_default();
         Ok(Self {
+            version: version.to_string(),
             operations,
             components: to_json_schema(&raw_components, false),
             components_strict: to_json_schema(&raw_components, true),
             raw_components,
             validators: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The contract's `info.version` (empty when it has none).
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     /// Every operation, in document order.
@@ -369,6 +378,13 @@ pub fn to_json_schema(schema: &Value, strict_rt: bool) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_embedded_contract_is_the_one_the_client_was_generated_from() {
+        let contract = Contract::embedded().unwrap();
+        assert!(!contract.version().is_empty());
+        assert_eq!(contract.version(), rt_client::CONTRACT_VERSION);
+    }
 
     #[test]
     fn converts_openapi_isms() {

@@ -4,7 +4,7 @@
 //! pass on the healthy fake, so the fault is what it caught), and the suite
 //! must finish within its bounds even when the server hangs.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rt_conformance::{Contract, Options, Outcome, Report, plan, run};
@@ -27,7 +27,12 @@ enum Fault {
 struct Request {
     method: String,
     path: String,
+    /// The `Authorization` header, as sent.
+    authorization: Option<String>,
 }
+
+/// The `Authorization` header of each request a fake received, in order.
+type Seen = Arc<Mutex<Vec<Option<String>>>>;
 
 /// Reads one request; `None` when the client is gone. A body-less POST
 /// never returns under [`Fault::HangsOnBodylessPost`].
@@ -38,7 +43,7 @@ async fn read_request(io: &mut BufReader<TcpStream>, fault: Fault) -> Option<Req
     }
     let mut parts = line.split_whitespace();
     let (method, path) = (parts.next()?.to_string(), parts.next()?.to_string());
-    let (mut length, mut chunked) = (None, false);
+    let (mut length, mut chunked, mut authorization) = (None, false, None);
     loop {
         let mut h = String::new();
         io.read_line(&mut h).await.ok()?;
@@ -50,6 +55,7 @@ async fn read_request(io: &mut BufReader<TcpStream>, fault: Fault) -> Option<Req
         match k.trim().to_ascii_lowercase().as_str() {
             "content-length" => length = v.trim().parse::<usize>().ok(),
             "transfer-encoding" => chunked = v.to_ascii_lowercase().contains("chunked"),
+            "authorization" => authorization = Some(v.trim().to_string()),
             _ => {}
         }
     }
@@ -73,7 +79,8 @@ async fn read_request(io: &mut BufReader<TcpStream>, fault: Fault) -> Option<Req
         let _ = io.read_exact(&mut byte).await;
         std::future::pending::<()>().await;
     }
-    Some(Request { method, path: path.split('?').next().unwrap_or_default().to_string() })
+    let path = path.split('?').next().unwrap_or_default().to_string();
+    Some(Request { method, path, authorization })
 }
 
 fn answer(status: u16, body: Option<String>) -> Vec<u8> {
@@ -114,9 +121,10 @@ fn sse_records(fault: Fault) -> String {
     out
 }
 
-async fn connection(stream: TcpStream, fault: Fault) {
+async fn connection(stream: TcpStream, fault: Fault, seen: Seen) {
     let mut io = BufReader::new(stream);
     while let Some(req) = read_request(&mut io, fault).await {
+        seen.lock().unwrap().push(req.authorization.clone());
         let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
         let bytes = match (req.method.as_str(), segments.as_slice()) {
             ("GET", ["v1", "core", "version"]) => {
@@ -158,14 +166,21 @@ async fn connection(stream: TcpStream, fault: Fault) {
 
 /// Starts a fake on `127.0.0.1:0`; it lives as long as the test's runtime.
 async fn fake(fault: Fault) -> String {
+    recording_fake(fault).await.0
+}
+
+/// A fake, and what it records of the requests it receives.
+async fn recording_fake(fault: Fault) -> (String, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let seen = Seen::default();
+    let sink = seen.clone();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(connection(stream, fault));
+            tokio::spawn(connection(stream, fault, sink.clone()));
         }
     });
-    format!("http://{addr}")
+    (format!("http://{addr}"), seen)
 }
 
 /// Runs the one check `name` against a fake with `fault`.
@@ -179,7 +194,7 @@ async fn run_check(fault: Fault, name: &str) -> (Report, Duration) {
     let checks = plan(&contract, &options);
     assert_eq!(checks.len(), 1, "{name} selects one check");
     let started = Instant::now();
-    let report = run(contract, &options, checks, |_, _, _| {}).await;
+    let report = run(contract, &options, checks, |_, _, _| {}).await.unwrap();
     (report, started.elapsed())
 }
 
@@ -227,6 +242,68 @@ async fn an_unreachable_server_fails_checks_instead_of_hanging() {
     options.only = vec!["core.get_version.200".into(), "lifecycle.*".into()];
     options.request_timeout = Duration::from_secs(2);
     let checks = plan(&contract, &options);
-    let report = run(contract, &options, checks, |_, _, _| {}).await;
+    let report = run(contract, &options, checks, |_, _, _| {}).await.unwrap();
     assert_eq!(report.count(Outcome::Fail), report.checks.len());
+}
+
+/// Runs the `rt-conformance` binary with `args`; returns its exit status and stdout.
+async fn cli(args: &[&str]) -> (Option<i32>, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_rt-conformance"))
+        .args(args)
+        .env_remove("RT_CONFORMANCE_TOKEN")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[tokio::test]
+async fn the_html_report_shows_a_failure_with_its_request_answer_and_reason() {
+    let (base, seen) = recording_fake(Fault::SchemaViolation).await;
+    let args = ["--base-url", &base, "--only", "core.get_version.200", "--report", "html"];
+    let (status, html) = cli(&[&args[..], &["--token", "cli-t0ken"]].concat()).await;
+    assert_eq!(status, Some(1), "a failed check exits 1:\n{html}");
+    let failure = html
+        .split("<section class=\"failure\" data-check=\"core.get_version.200\">")
+        .nth(1)
+        .expect("the failure's section");
+    let reason = failure.split("<pre class=\"reason\">").nth(1).unwrap();
+    assert!(reason.starts_with("get_version: status 200 body does not match"), "{reason}");
+    let exchanges = failure.split("<pre class=\"exchanges\">").nth(1).unwrap();
+    assert!(exchanges.starts_with(&format!("&gt; GET {base}/v1/core/version\n")), "{exchanges}");
+    assert!(
+        exchanges.contains("&lt; 200 application/json")
+            && exchanges.contains("&quot;engine&quot;:3")
+    );
+    assert!(
+        html.contains(
+            "<tr data-group=\"core\"><td><a href=\"#group-core\">core</a></td><td>1</td>"
+        )
+    );
+    // The token went with the request, and stays out of the report.
+    let seen = seen.lock().unwrap().clone();
+    assert!(!seen.is_empty() && seen.iter().all(|a| a.as_deref() == Some("Bearer cli-t0ken")));
+    assert!(!html.contains("cli-t0ken"));
+}
+
+#[tokio::test]
+async fn raw_connections_carry_the_token_too_and_exit_statuses_are_as_documented() {
+    let (base, seen) = recording_fake(Fault::None).await;
+    let args = ["--base-url", &base, "--only", "keepalive.load_instance", "--token", "raw-t0ken"];
+    let (status, report) = cli(&args).await;
+    assert_eq!(status, Some(0), "{report}");
+    // The keep-alive check's two requests on its own connection, and the fixtures' calls.
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.len() >= 4, "{seen:?}");
+    assert!(seen.iter().all(|a| a.as_deref() == Some("Bearer raw-t0ken")), "{seen:?}");
+
+    let (status, _) = cli(&["--base-url", &base, "--only", "no-such-check"]).await;
+    assert_eq!(status, Some(2), "nothing to run is a usage error");
+    let (status, version) = cli(&["--version"]).await;
+    assert_eq!(status, Some(0));
+    let contract = Contract::embedded().unwrap();
+    let want =
+        format!("rt-conformance {} (contract {})", env!("CARGO_PKG_VERSION"), contract.version());
+    assert_eq!(version.trim(), want);
 }

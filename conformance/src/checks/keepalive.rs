@@ -44,10 +44,13 @@ async fn keepalive(ctx: &Ctx, op: &Operation) -> CheckResult {
     let t = target(ctx, op, op.success().unwrap_or(204), None).await?;
     let path = t.path_and_query(op);
     let bound = ctx.settings.request_timeout;
-    let mut conn = tokio::time::timeout(bound, Conn::connect(&ctx.settings.base_url))
-        .await
-        .map_err(|_| Fail::new("could not connect in time"))?
-        .map_err(|e| Fail::skip(format!("no raw connection: {e}")))?;
+    let mut conn = tokio::time::timeout(
+        bound,
+        Conn::connect(&ctx.settings.base_url, ctx.settings.token.as_deref()),
+    )
+    .await
+    .map_err(|_| Fail::new("could not connect in time"))?
+    .map_err(|e| Fail::skip(format!("no raw connection: {e}")))?;
     let requests: [(&str, String, &[u8]); 2] = [
         ("with no body and no Content-Length", format!("{} {path} HTTP/1.1", op.method), b""),
         (

@@ -261,3 +261,115 @@ pub async fn check_cases(server: &TestServer, cases: &[Case]) {
         failures.join("\n")
     );
 }
+
+/// A TCP proxy on `127.0.0.1:0` in front of a server that records the head
+/// (request line and headers) of each request it forwards, so a test sees
+/// what a client really sent while the server still answers. It asks for one
+/// request per connection (`Connection: close`), so every head passes it.
+pub struct RecordingProxy {
+    pub base: String,
+    heads: Arc<Mutex<Vec<String>>>,
+    recorded: Arc<tokio::sync::Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RecordingProxy {
+    pub async fn start(upstream: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let recorded = Arc::new(tokio::sync::Notify::new());
+        let (sink, notify) = (heads.clone(), recorded.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                tokio::spawn(relay(client, upstream, sink.clone(), notify.clone()));
+            }
+        });
+        RecordingProxy { base, heads, recorded, task }
+    }
+
+    /// The heads recorded so far, in arrival order.
+    pub fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
+
+    /// Waits until a recorded head contains `needle`, up to `limit`.
+    pub async fn wait_for(&self, needle: &str, limit: Duration) {
+        let found = tokio::time::timeout(limit, async {
+            loop {
+                let notified = self.recorded.notified();
+                if self.heads().iter().any(|h| h.contains(needle)) {
+                    return;
+                }
+                notified.await;
+            }
+        })
+        .await;
+        assert!(found.is_ok(), "no request with {needle:?} within {limit:?}: {:?}", self.heads());
+    }
+}
+
+impl Drop for RecordingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// One connection: reads the request head, records it, forwards it with
+/// `Connection: close`, then relays bytes both ways until both ends close.
+async fn relay(
+    mut client: tokio::net::TcpStream,
+    upstream: SocketAddr,
+    heads: Arc<Mutex<Vec<String>>>,
+    recorded: Arc<tokio::sync::Notify>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let end = loop {
+        match client.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    let kept: Vec<&str> = head
+        .split("\r\n")
+        .filter(|line| !line.to_ascii_lowercase().starts_with("connection:"))
+        .collect();
+    let mut forwarded = format!("{}\r\nConnection: close\r\n\r\n", kept.join("\r\n")).into_bytes();
+    forwarded.extend_from_slice(&buf[end + 4..]);
+    heads.lock().unwrap().push(head);
+    recorded.notify_waiters();
+    let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else { return };
+    if server.write_all(&forwarded).await.is_ok() {
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+    }
+}
+
+/// The value of header `name` in a recorded request head.
+pub fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.split("\r\n").skip(1).find_map(|line| {
+        let (k, v) = line.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// `cargo` with this workspace as its directory and the target directory
+/// this test binary was built in, so what it builds reuses this build (the
+/// tests run under nextest, which holds no lock on it while they run).
+pub fn cargo(args: &[&str]) -> Command {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // <target>/debug/deps/integration-<hash>
+    let target = exe.ancestors().nth(3).expect("the target directory");
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env("CARGO_TARGET_DIR", target)
+        .stdin(Stdio::null());
+    cargo
+}

@@ -2,7 +2,8 @@
 //! check must pass, directly and through the CORS front, with what the
 //! suite needs offered to it: a read-only system instance in the data
 //! directory, and a simulated ONVIF camera (plus one that cannot be
-//! reached). The report is printed in full when a check fails.
+//! reached). The report is printed in full when a check fails. And the
+//! suite as users get it: installed with `cargo install`, run elsewhere.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use rt_conformance::ctx::OnvifCamera;
 use rt_conformance::{Contract, Format, Options, Outcome, Report, plan, render, run, summary};
 use serde_json::{Value, json};
 
-use crate::common::TestServer;
+use crate::common::{RecordingProxy, TestServer, cargo, header};
 use crate::media::media_server_in;
 use crate::onvif::{Behaviour, PASSWORD, Simulator, USER, free_udp_port, onvif_config};
 
@@ -63,7 +64,7 @@ async fn suite(s: &TestServer, options: &Options) -> Report {
     let contract = Arc::new(Contract::embedded().unwrap());
     let checks = plan(&contract, options);
     assert!(checks.len() > 300, "only {} checks planned", checks.len());
-    let report = run(contract, options, checks, |_, _, _| {}).await;
+    let report = run(contract, options, checks, |_, _, _| {}).await.unwrap();
     assert!(
         report.passed(),
         "{}\n{}\nserver log:\n{}",
@@ -127,4 +128,76 @@ async fn strict_rt_leaves_out_extensions() {
     for kept in ["securt.caller_chosen_ids", "securt.analytics_entities_groups"] {
         assert!(strict.iter().any(|c| c.name == kept), "{kept} runs in strict-RT mode");
     }
+}
+
+/// `cargo install --path conformance` gives a binary that needs nothing of
+/// the repository: run from an empty directory against this server (through
+/// a proxy that records what it sends), with the token from the environment,
+/// it writes an HTML report of the checks it ran.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_installed_suite_runs_anywhere_and_writes_an_html_report() {
+    let root = tempfile::tempdir().unwrap();
+    let root_dir = root.path().to_str().unwrap();
+    let conformance = concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance");
+    let install = ["install", "--offline", "--locked", "--debug", "--path", conformance];
+    let out = cargo(&install).args(["--root", root_dir]).output().expect("cargo runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bin = root.path().join("bin/rt-conformance");
+
+    let version = std::process::Command::new(&bin).arg("--version").output().unwrap();
+    let version = String::from_utf8_lossy(&version.stdout).into_owned();
+    let want = format!("rt-conformance 0.1.0 (contract {})", rt_client::CONTRACT_VERSION);
+    assert_eq!(version.trim(), want);
+
+    let s = crate::media::media_server();
+    let proxy = RecordingProxy::start(s.addr).await;
+    let elsewhere = tempfile::tempdir().unwrap();
+    let selection = ["core.get_version.*", "core.list_instances.*", "lifecycle.*", "sse.framing"];
+    let mut run = tokio::process::Command::new(&bin);
+    run.current_dir(elsewhere.path()).env("RT_CONFORMANCE_TOKEN", "installed-t0ken").args([
+        "--base-url",
+        &proxy.base,
+        "--report",
+        "html",
+        "--out",
+        "report.html",
+    ]);
+    for only in selection {
+        run.args(["--only", only]);
+    }
+    let out = run.kill_on_drop(true).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+
+    let html = std::fs::read_to_string(elsewhere.path().join("report.html")).unwrap();
+    let rows: Vec<(&str, &str)> = html
+        .split("<tr class=\"check\" data-check=\"")
+        .skip(1)
+        .map(|row| {
+            let (name, rest) = row.split_once('"').unwrap();
+            let outcome = rest.split("data-outcome=\"").nth(1).unwrap().split('"').next().unwrap();
+            (name, outcome)
+        })
+        .collect();
+    assert!(rows.len() >= 6, "{rows:?}");
+    assert!(rows.iter().all(|(_, outcome)| *outcome == "pass"), "{rows:?}");
+    for group in ["core", "lifecycle", "sse"] {
+        let row = format!("<tr data-group=\"{group}\">");
+        assert!(html.contains(&row), "no {group} in the summary by group");
+    }
+    let summary = format!(
+        "<p id=\"summary\">{} checks (contract {}): {} passed, 0 failed",
+        rows.len(),
+        rt_client::CONTRACT_VERSION,
+        rows.len()
+    );
+    assert!(html.contains(&summary), "{summary} not in\n{html}");
+    assert!(!html.contains("<section class=\"failure\""));
+    // Every request carried the token; the report does not.
+    let heads = proxy.heads();
+    assert!(heads.len() > rows.len(), "{heads:?}");
+    for head in &heads {
+        assert_eq!(header(head, "authorization"), Some("Bearer installed-t0ken"), "{head}");
+    }
+    assert!(!html.contains("installed-t0ken"));
 }

@@ -3,11 +3,13 @@
 //! the generated client or raw requests. One test binary keeps link times
 //! down.
 
+mod client;
 mod common;
 mod config_tree;
 mod conformance;
 mod cors;
 mod database;
+mod examples;
 mod export;
 mod fidelity;
 mod instances;

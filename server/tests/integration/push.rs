@@ -12,29 +12,24 @@ use crate::media::{Record, media_server, read_sse, test_video};
 /// Frame 135 of the clip, as JPEG: nine people in view, eight of them
 /// clearly.
 fn still_frame() -> Vec<u8> {
+    let dir = clip_jpegs(136);
+    std::fs::read(dir.path().join("f0135.jpg")).expect("frame 135")
+}
+
+/// The clip's first `count` frames as JPEG files `f0000.jpg`, `f0001.jpg`, ...
+pub fn clip_jpegs(count: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let status = std::process::Command::new("gst-launch-1.0")
         .args(["-q", "filesrc"])
         .arg(format!("location={}", test_video()))
-        .args([
-            "!",
-            "decodebin",
-            "!",
-            "videoconvert",
-            "!",
-            "identity",
-            "eos-after=136",
-            "!",
-            "jpegenc",
-            "quality=90",
-            "!",
-            "multifilesink",
-        ])
+        .args(["!", "decodebin", "!", "videoconvert", "!"])
+        .args(["identity", &format!("eos-after={count}"), "!"])
+        .args(["jpegenc", "quality=90", "!", "multifilesink"])
         .arg(format!("location={}/f%04d.jpg", dir.path().display()))
         .status()
         .expect("gst-launch-1.0 runs (./dev installs it)");
     assert!(status.success());
-    std::fs::read(dir.path().join("f0135.jpg")).expect("frame 135")
+    dir
 }
 
 async fn push(s: &TestServer, id: uuid::Uuid, jpeg: &[u8]) -> u16 {
