@@ -11,6 +11,7 @@
 //! reopens the source.
 
 mod crop;
+pub mod error;
 mod gate;
 pub mod infer;
 mod output;

@@ -31,6 +31,8 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 
+use super::error::{GstError, SourceError};
+
 /// Frames per second of the JPEG preview branch (enough for `frame` and
 /// for crops, cheap enough to ignore).
 const PREVIEW_FPS: u64 = 2;
@@ -68,8 +70,8 @@ pub enum Next {
     Timeout,
     /// End of stream.
     Eos,
-    /// The pipeline failed; the message names the element and the cause.
-    Error(String),
+    /// The pipeline failed; the error names the element and the cause.
+    Error(SourceError),
 }
 
 /// Where frames come from.
@@ -97,15 +99,16 @@ pub struct Source {
     push_clock: Option<(i64, i64)>,
 }
 
-fn element(factory: &str) -> Result<gst::Element, String> {
+/// A GStreamer element of this factory.
+pub(super) fn element(factory: &str) -> Result<gst::Element, GstError> {
     gst::ElementFactory::make(factory)
         .build()
-        .map_err(|e| format!("GStreamer element '{factory}' is not available: {e}"))
+        .map_err(|source| GstError::MissingElement { factory: factory.into(), source })
 }
 
 /// Initialises GStreamer once per process.
-pub fn init() -> Result<(), String> {
-    gst::init().map_err(|e| format!("GStreamer failed to initialise: {e}"))
+pub fn init() -> Result<(), GstError> {
+    gst::init().map_err(GstError::Init)
 }
 
 /// Whether a URI carries `user@` or `user:password@`.
@@ -125,7 +128,7 @@ impl Source {
         height: u32,
         realtime: bool,
         login: Option<(String, String)>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SourceError> {
         init()?;
         let pipeline = gst::Pipeline::new();
         let convert = element("videoconvert")?;
@@ -163,7 +166,7 @@ impl Source {
         q_jpeg.set_property("max-size-buffers", 2u32);
         let min_gap = Duration::from_millis(1000 / PREVIEW_FPS);
         let last = std::sync::Mutex::new(None::<std::time::Instant>);
-        q_jpeg.static_pad("src").ok_or("queue has no src pad")?.add_probe(
+        q_jpeg.static_pad("src").ok_or(GstError::MissingPad("queue", "src"))?.add_probe(
             gst::PadProbeType::BUFFER,
             move |_, _| {
                 let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
@@ -190,16 +193,16 @@ impl Source {
 
         pipeline
             .add_many([&convert, &yuv, &tee, &q_model, &scale, &to_rgb, &q_jpeg, &jpegenc, &q_full])
-            .map_err(|e| e.to_string())?;
+            .map_err(GstError::from)?;
         pipeline
             .add_many([model.upcast_ref::<gst::Element>(), jpeg.upcast_ref(), full.upcast_ref()])
-            .map_err(|e| e.to_string())?;
-        gst::Element::link_many([&convert, &yuv, &tee]).map_err(|e| e.to_string())?;
+            .map_err(GstError::from)?;
+        gst::Element::link_many([&convert, &yuv, &tee]).map_err(GstError::from)?;
         gst::Element::link_many([&tee, &q_model, &scale, &to_rgb, model.upcast_ref()])
-            .map_err(|e| e.to_string())?;
+            .map_err(GstError::from)?;
         gst::Element::link_many([&tee, &q_jpeg, &jpegenc, jpeg.upcast_ref()])
-            .map_err(|e| e.to_string())?;
-        gst::Element::link_many([&tee, &q_full, full.upcast_ref()]).map_err(|e| e.to_string())?;
+            .map_err(GstError::from)?;
+        gst::Element::link_many([&tee, &q_full, full.upcast_ref()]).map_err(GstError::from)?;
 
         let mut push = None;
         let decode = match kind {
@@ -216,7 +219,7 @@ impl Source {
                         None
                     });
                 }
-                pipeline.add(&d).map_err(|e| e.to_string())?;
+                pipeline.add(&d).map_err(GstError::from)?;
                 d
             }
             SourceKind::PushedImages | SourceKind::PushedVideo { .. } => {
@@ -237,14 +240,15 @@ impl Source {
                 let d = element("decodebin")?;
                 pipeline
                     .add_many([src.upcast_ref::<gst::Element>(), &d])
-                    .map_err(|e| e.to_string())?;
-                src.link(&d).map_err(|e| e.to_string())?;
+                    .map_err(GstError::from)?;
+                src.link(&d).map_err(GstError::from)?;
                 push = Some(src);
                 d
             }
         };
         // Decoders expose their pads once the stream is known.
-        let convert_sink = convert.static_pad("sink").ok_or("videoconvert has no sink pad")?;
+        let convert_sink =
+            convert.static_pad("sink").ok_or(GstError::MissingPad("videoconvert", "sink"))?;
         decode.connect_pad_added(move |_, pad| {
             let is_video = pad
                 .current_caps()
@@ -259,8 +263,8 @@ impl Source {
             Source { pipeline, model, jpeg, full, push, source_size: None, push_clock: None };
         if let Err(e) = source.pipeline.set_state(gst::State::Playing) {
             // The bus says why (a missing file, an unreachable camera).
-            let why = source.bus_error().unwrap_or_else(|| e.to_string());
-            return Err(format!("the input cannot be opened: {why}"));
+            let why = source.bus_error().map_or_else(|| e.to_string(), |b| b.to_string());
+            return Err(SourceError::Open(why));
         }
         Ok(source)
     }
@@ -281,13 +285,15 @@ impl Source {
         }
     }
 
-    fn bus_error(&self) -> Option<String> {
+    fn bus_error(&self) -> Option<SourceError> {
         let bus = self.pipeline.bus()?;
         while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
             if let gst::MessageView::Error(err) = msg.view() {
-                let src = err.src().map(|s| s.path_string().to_string()).unwrap_or_default();
-                let debug = err.debug().map(|d| format!(" ({d})")).unwrap_or_default();
-                return Some(format!("{src}: {}{debug}", err.error()));
+                return Some(SourceError::Stream {
+                    element: err.src().map(|s| s.path_string().to_string()).unwrap_or_default(),
+                    message: err.error().to_string(),
+                    debug: err.debug().map(|d| d.to_string()),
+                });
             }
         }
         None
@@ -336,18 +342,18 @@ impl Source {
     /// timestamp (ms since the Unix epoch; arrival time when absent). Stream
     /// time 0 is the first frame's timestamp; a timestamp that goes backwards
     /// is moved just after the previous one, as decoders need.
-    pub fn push(&mut self, data: Vec<u8>, timestamp_ms: Option<i64>) -> Result<(), String> {
-        let src = self.push.as_ref().ok_or("this input does not take pushed frames")?;
+    pub fn push(&mut self, data: Vec<u8>, timestamp_ms: Option<i64>) -> Result<(), SourceError> {
+        let src = self.push.as_ref().ok_or(SourceError::NotPushed)?;
         let ts = timestamp_ms.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
         let (epoch, last) = *self.push_clock.get_or_insert((ts, -1));
         let pts = (ts - epoch).max(last + 1);
         self.push_clock = Some((epoch, pts));
         let mut buffer = gst::Buffer::from_mut_slice(data);
-        buffer
-            .get_mut()
-            .ok_or("a fresh buffer is writable")?
-            .set_pts(gst::ClockTime::from_mseconds(pts as u64));
-        src.push_buffer(buffer).map(|_| ()).map_err(|e| e.to_string())
+        if let Some(b) = buffer.get_mut() {
+            // A fresh buffer is always writable.
+            b.set_pts(gst::ClockTime::from_mseconds(pts as u64));
+        }
+        src.push_buffer(buffer).map(|_| ()).map_err(SourceError::Push)
     }
 
     /// For pushed frames: the Unix time (ms) of stream time 0, once a frame
@@ -357,13 +363,21 @@ impl Source {
     }
 }
 
-fn frame_of(sample: &gst::Sample) -> Result<RgbFrame, String> {
-    let caps = sample.caps().ok_or("a frame without caps")?;
-    let info =
-        gst_video::VideoInfo::from_caps(caps).map_err(|e| format!("unexpected frame caps: {e}"))?;
-    let buffer = sample.buffer().ok_or("a sample without a buffer")?;
+/// A sample's video info and buffer.
+fn sample_parts(
+    sample: &gst::Sample,
+) -> Result<(gst_video::VideoInfo, &gst::BufferRef), SourceError> {
+    let caps = sample.caps().ok_or(SourceError::Frame("a frame without caps".into()))?;
+    let info = gst_video::VideoInfo::from_caps(caps)
+        .map_err(|e| SourceError::Frame(format!("unexpected frame caps: {e}")))?;
+    let buffer = sample.buffer().ok_or(SourceError::Frame("a sample without a buffer".into()))?;
+    Ok((info, buffer))
+}
+
+fn frame_of(sample: &gst::Sample) -> Result<RgbFrame, SourceError> {
+    let (info, buffer) = sample_parts(sample)?;
     let pts_ms = buffer.pts().map(|t| t.mseconds() as i64);
-    let map = buffer.map_readable().map_err(|e| e.to_string())?;
+    let map = buffer.map_readable().map_err(|e| SourceError::Frame(e.to_string()))?;
     Ok(RgbFrame {
         data: map.as_slice().to_vec(),
         width: info.width(),
@@ -373,12 +387,9 @@ fn frame_of(sample: &gst::Sample) -> Result<RgbFrame, String> {
     })
 }
 
-fn yuv_frame_of(sample: &gst::Sample) -> Result<YuvFrame, String> {
-    let caps = sample.caps().ok_or("a frame without caps")?;
-    let info =
-        gst_video::VideoInfo::from_caps(caps).map_err(|e| format!("unexpected frame caps: {e}"))?;
-    let buffer = sample.buffer().ok_or("a sample without a buffer")?;
-    let map = buffer.map_readable().map_err(|e| e.to_string())?;
+fn yuv_frame_of(sample: &gst::Sample) -> Result<YuvFrame, SourceError> {
+    let (info, buffer) = sample_parts(sample)?;
+    let map = buffer.map_readable().map_err(|e| SourceError::Frame(e.to_string()))?;
     let plane = |i: usize| -> (usize, usize) { (info.offset()[i], info.stride()[i] as usize) };
     let ((o0, s0), (o1, s1), (o2, s2)) = (plane(0), plane(1), plane(2));
     Ok(YuvFrame {

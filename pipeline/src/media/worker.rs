@@ -21,6 +21,7 @@ use super::payload::{self, Statistics, TrackPayload};
 use super::source::{Next, Source, SourceKind};
 use crate::analytics::{BBox, EngineOptions, RuleEngine, RuleStats, TrackObservation};
 use crate::detect::{DecodeOptions, Letterbox, confidence_threshold, postprocess, to_chw};
+use crate::error::chain;
 use crate::outputs::{OutputConfig, RenderPreset};
 use crate::overlay::{self, Canvas, Labelled, Scene, Shape};
 use crate::runtime::{PushError, PushedFrame, PushedKind, RunContext};
@@ -306,7 +307,7 @@ pub fn run(
                 Ok(m) => model = Some(m),
                 Err(e) => {
                     source_state = "Failed";
-                    ctx.errors.report(&format!("detector unavailable: {e}"));
+                    ctx.errors.report(&format!("detector unavailable: {}", chain(&e)));
                     sleep_unless_stopped(&stop, MAX_BACKOFF);
                     continue;
                 }
@@ -360,7 +361,7 @@ pub fn run(
                 Err(e) => {
                     source_state = "Reconnecting";
                     reconnects += 1;
-                    ctx.errors.report(&format!("cannot open the input: {e}"));
+                    ctx.errors.report(&format!("cannot open the input: {}", chain(&e)));
                     retry_at = Instant::now() + backoff;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                     continue;
@@ -374,7 +375,7 @@ pub fn run(
             pushed.lock().map(|mut p| p.queue.drain(..).collect()).unwrap_or_default();
         for f in queued {
             if let Err(e) = src.push(f.data, f.timestamp_ms) {
-                ctx.errors.report(&format!("pushed frame refused by the pipeline: {e}"));
+                ctx.errors.report(&format!("pushed frame refused by the pipeline: {}", chain(&e)));
             }
         }
         // Pushed frames' times are the clients' own (Unix ms).
@@ -410,8 +411,8 @@ pub fn run(
                 source = None;
                 source_state = "Reconnecting";
                 reconnects += 1;
-                ctx.errors
-                    .report(&format!("input failed: {e}; retrying in {} ms", backoff.as_millis()));
+                let (e, ms) = (chain(&e), backoff.as_millis());
+                ctx.errors.report(&format!("input failed: {e}; retrying in {ms} ms"));
                 retry_at = Instant::now() + backoff;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
@@ -455,7 +456,7 @@ pub fn run(
                 let outputs = match m.run(&chw) {
                     Ok(o) => o,
                     Err(e) => {
-                        ctx.errors.report(&e);
+                        ctx.errors.report(&chain(&e));
                         continue;
                     }
                 };
@@ -586,7 +587,7 @@ pub fn run(
                         overlay::draw(&mut canvas, &scene);
                     }
                     if let Err(e) = video_out.push(f) {
-                        ctx.errors.report(&e);
+                        ctx.errors.report(&chain(&e));
                     }
                 }
                 ctx.stats.track_count.store(confirmed, Ordering::Relaxed);
