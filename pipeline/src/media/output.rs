@@ -141,6 +141,8 @@ pub struct Outputs {
     hls_dir: PathBuf,
     config: OutputConfig,
     hls: Option<Encoder>,
+    /// Whether this run wrote HLS files (its own, to delete at the end).
+    hls_written: bool,
     rtsp: Option<RtspOut>,
     /// The last failure (its message), so that a broken output is reported
     /// once.
@@ -154,6 +156,7 @@ impl Outputs {
             hls_dir,
             config: OutputConfig::default(),
             hls: None,
+            hls_written: false,
             rtsp: None,
             failed: None,
         }
@@ -220,6 +223,7 @@ impl Outputs {
             sink.set_property("playlist-length", HLS_SEGMENTS);
             sink.set_property("max-files", HLS_SEGMENTS + 2);
             self.hls = Some(Encoder::new(size, vec![sink])?);
+            self.hls_written = true;
             info!(instance_id = %self.id, width = size.0, height = size.1, "HLS output started");
         }
         let r = self.hls.as_ref().map_or(Ok(()), |e| e.push(frame));
@@ -255,8 +259,13 @@ impl Outputs {
 }
 
 impl Drop for Outputs {
+    /// Deletes this run's HLS files, and only this run's: a worker left to
+    /// finish in the background after a stop (see `media::STOP_GRACE`) must
+    /// not delete the files of the instance's next run.
     fn drop(&mut self) {
-        self.stop_hls();
+        if self.hls_written {
+            self.stop_hls();
+        }
     }
 }
 

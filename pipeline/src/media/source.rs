@@ -23,6 +23,10 @@
 //!
 //! The pipeline is built in [`Source::open`] and torn down (state `Null`)
 //! when the `Source` is dropped, on every path.
+//!
+//! The worker sees a source through [`FrameSource`] and opens one through
+//! [`OpenSource`], so its logic is tested with fakes; [`Source`] and
+//! [`GstOpener`] are the GStreamer implementation.
 
 use std::time::Duration;
 
@@ -85,6 +89,79 @@ pub enum SourceKind {
     PushedVideo { h265: bool },
 }
 
+/// An open video input, as the worker uses it.
+pub trait FrameSource {
+    /// The next model frame, an end of stream, an error, or a timeout after
+    /// waiting at most `timeout`.
+    fn next(&mut self, timeout: Duration) -> Next;
+    /// The newest full-size JPEG, if a new one is ready.
+    fn take_jpeg(&mut self) -> Option<Vec<u8>>;
+    /// The full-size frame closest to `pts_ms` among the newest few.
+    fn full_frame(&mut self, pts_ms: Option<i64>) -> Option<YuvFrame>;
+    /// The source's frame size, once known.
+    fn source_size(&self) -> Option<(u32, u32)>;
+    /// Hands a pushed frame (client timestamp in Unix ms, if given) to a
+    /// pushed input.
+    fn push(&mut self, data: Vec<u8>, timestamp_ms: Option<i64>) -> Result<(), SourceError>;
+    /// For pushed frames: the Unix time (ms) of stream time 0, once a frame
+    /// has been pushed.
+    fn push_epoch_ms(&self) -> Option<i64>;
+}
+
+/// Opens video inputs.
+pub trait OpenSource: Send {
+    /// Opens `kind`, delivering model frames letterboxed to `size` (width,
+    /// height). `realtime` paces files at their own frame rate; `login`
+    /// (user, password) is for an RTSP input given without user information.
+    fn open(
+        &self,
+        kind: &SourceKind,
+        size: (u32, u32),
+        realtime: bool,
+        login: Option<(String, String)>,
+    ) -> Result<Box<dyn FrameSource>, SourceError>;
+}
+
+/// Opens GStreamer [`Source`]s.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct GstOpener;
+
+impl OpenSource for GstOpener {
+    fn open(
+        &self,
+        kind: &SourceKind,
+        (width, height): (u32, u32),
+        realtime: bool,
+        login: Option<(String, String)>,
+    ) -> Result<Box<dyn FrameSource>, SourceError> {
+        Ok(Box::new(Source::open(kind, width, height, realtime, login)?))
+    }
+}
+
+/// Stream time of pushed frames: stream time 0 is the first frame's
+/// timestamp (Unix ms), and a timestamp that goes backwards is moved just
+/// after the previous one, as decoders need.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PushClock {
+    /// (epoch ms of stream time 0, last pts in ms), once a frame was pushed.
+    state: Option<(i64, i64)>,
+}
+
+impl PushClock {
+    /// The pts (ms) of a frame stamped `timestamp_ms`.
+    pub fn pts_ms(&mut self, timestamp_ms: i64) -> i64 {
+        let (epoch, last) = *self.state.get_or_insert((timestamp_ms, -1));
+        let pts = (timestamp_ms - epoch).max(last + 1);
+        self.state = Some((epoch, pts));
+        pts
+    }
+
+    /// The Unix time (ms) of stream time 0, once a frame has been pushed.
+    pub fn epoch_ms(&self) -> Option<i64> {
+        self.state.map(|(epoch, _)| epoch)
+    }
+}
+
 /// A running GStreamer decode pipeline.
 #[derive(Debug)]
 pub struct Source {
@@ -95,8 +172,8 @@ pub struct Source {
     push: Option<gst_app::AppSrc>,
     /// Source frame size, once known.
     source_size: Option<(u32, u32)>,
-    /// Pushed frames: (epoch ms of stream time 0, last pts in ms).
-    push_clock: Option<(i64, i64)>,
+    /// Stream time of pushed frames.
+    push_clock: PushClock,
 }
 
 /// A GStreamer element of this factory.
@@ -259,30 +336,21 @@ impl Source {
                 let _ = pad.link(&convert_sink);
             }
         });
-        let source =
-            Source { pipeline, model, jpeg, full, push, source_size: None, push_clock: None };
+        let source = Source {
+            pipeline,
+            model,
+            jpeg,
+            full,
+            push,
+            source_size: None,
+            push_clock: PushClock::default(),
+        };
         if let Err(e) = source.pipeline.set_state(gst::State::Playing) {
             // The bus says why (a missing file, an unreachable camera).
             let why = source.bus_error().map_or_else(|| e.to_string(), |b| b.to_string());
             return Err(SourceError::Open(why));
         }
         Ok(source)
-    }
-
-    /// The next model frame, an end of stream, an error, or a timeout.
-    pub fn next(&mut self, timeout: Duration) -> Next {
-        if let Some(err) = self.bus_error() {
-            return Next::Error(err);
-        }
-        let timeout = gst::ClockTime::from_mseconds(timeout.as_millis() as u64);
-        match self.model.try_pull_sample(timeout) {
-            Some(sample) => match frame_of(&sample) {
-                Ok(f) => Next::Frame(f),
-                Err(e) => Next::Error(e),
-            },
-            None if self.model.is_eos() => Next::Eos,
-            None => self.bus_error().map_or(Next::Timeout, Next::Error),
-        }
     }
 
     fn bus_error(&self) -> Option<SourceError> {
@@ -298,10 +366,26 @@ impl Source {
         }
         None
     }
+}
 
-    /// The newest full-size JPEG, if a new one is ready, with the source's
-    /// frame size (learnt from it).
-    pub fn take_jpeg(&mut self) -> Option<Vec<u8>> {
+impl FrameSource for Source {
+    fn next(&mut self, timeout: Duration) -> Next {
+        if let Some(err) = self.bus_error() {
+            return Next::Error(err);
+        }
+        let timeout = gst::ClockTime::from_mseconds(timeout.as_millis() as u64);
+        match self.model.try_pull_sample(timeout) {
+            Some(sample) => match frame_of(&sample) {
+                Ok(f) => Next::Frame(f),
+                Err(e) => Next::Error(e),
+            },
+            None if self.model.is_eos() => Next::Eos,
+            None => self.bus_error().map_or(Next::Timeout, Next::Error),
+        }
+    }
+
+    /// Learns the source's frame size from the JPEG's caps.
+    fn take_jpeg(&mut self) -> Option<Vec<u8>> {
         let sample = self.jpeg.try_pull_sample(gst::ClockTime::ZERO)?;
         if self.source_size.is_none()
             && let Some(s) = sample.caps().and_then(|c| c.structure(0).map(|s| s.to_owned()))
@@ -314,9 +398,8 @@ impl Source {
         Some(map.as_slice().to_vec())
     }
 
-    /// The full-size frame closest to `pts_ms` among the newest few (the
-    /// crop branch runs at most a few frames ahead of the model).
-    pub fn full_frame(&mut self, pts_ms: Option<i64>) -> Option<YuvFrame> {
+    /// The crop branch runs at most a few frames ahead of the model.
+    fn full_frame(&mut self, pts_ms: Option<i64>) -> Option<YuvFrame> {
         let mut best: Option<YuvFrame> = None;
         while let Some(sample) = self.full.try_pull_sample(gst::ClockTime::ZERO) {
             let Ok(f) = yuv_frame_of(&sample) else { continue };
@@ -333,21 +416,17 @@ impl Source {
         best
     }
 
-    /// The source's frame size, once the first preview frame has been seen.
-    pub fn source_size(&self) -> Option<(u32, u32)> {
+    /// Known once the first preview frame has been seen.
+    fn source_size(&self) -> Option<(u32, u32)> {
         self.source_size
     }
 
-    /// Hands a pushed frame to the pipeline, stamped with the client's
-    /// timestamp (ms since the Unix epoch; arrival time when absent). Stream
-    /// time 0 is the first frame's timestamp; a timestamp that goes backwards
-    /// is moved just after the previous one, as decoders need.
-    pub fn push(&mut self, data: Vec<u8>, timestamp_ms: Option<i64>) -> Result<(), SourceError> {
+    /// Stamps the frame with the client's timestamp (arrival time when
+    /// absent), through the [`PushClock`].
+    fn push(&mut self, data: Vec<u8>, timestamp_ms: Option<i64>) -> Result<(), SourceError> {
         let src = self.push.as_ref().ok_or(SourceError::NotPushed)?;
         let ts = timestamp_ms.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
-        let (epoch, last) = *self.push_clock.get_or_insert((ts, -1));
-        let pts = (ts - epoch).max(last + 1);
-        self.push_clock = Some((epoch, pts));
+        let pts = self.push_clock.pts_ms(ts);
         let mut buffer = gst::Buffer::from_mut_slice(data);
         if let Some(b) = buffer.get_mut() {
             // A fresh buffer is always writable.
@@ -356,10 +435,8 @@ impl Source {
         src.push_buffer(buffer).map(|_| ()).map_err(SourceError::Push)
     }
 
-    /// For pushed frames: the Unix time (ms) of stream time 0, once a frame
-    /// has been pushed.
-    pub fn push_epoch_ms(&self) -> Option<i64> {
-        self.push_clock.map(|(epoch, _)| epoch)
+    fn push_epoch_ms(&self) -> Option<i64> {
+        self.push_clock.epoch_ms()
     }
 }
 
@@ -408,5 +485,32 @@ impl Drop for Source {
             let _ = src.end_of_stream();
         }
         let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pushed_stream_time_starts_at_the_first_timestamp_and_never_goes_back() {
+        let mut clock = PushClock::default();
+        assert_eq!(clock.epoch_ms(), None);
+        assert_eq!(clock.pts_ms(1_700_000_000_000), 0);
+        assert_eq!(clock.epoch_ms(), Some(1_700_000_000_000));
+        assert_eq!(clock.pts_ms(1_700_000_000_040), 40);
+        // Backwards, or the same time again: just after the previous one.
+        assert_eq!(clock.pts_ms(1_700_000_000_010), 41);
+        assert_eq!(clock.pts_ms(1_700_000_000_041), 42);
+        assert_eq!(clock.pts_ms(1_700_000_000_100), 100);
+        assert_eq!(clock.epoch_ms(), Some(1_700_000_000_000));
+    }
+
+    #[test]
+    fn user_information_is_found_in_the_authority_only() {
+        assert!(has_userinfo("rtsp://user:pw@cam/stream"));
+        assert!(has_userinfo("rtsp://user@cam"));
+        assert!(!has_userinfo("rtsp://cam/stream@1"));
+        assert!(!has_userinfo("file:///videos/a@b.mp4"));
     }
 }
