@@ -198,6 +198,8 @@ pub struct FakeOpener {
     pub script: Mutex<VecDeque<Option<Vec<Next>>>>,
     pub time: Arc<FakeTime>,
     pub log: Arc<Log>,
+    /// Told after each open.
+    pub opened: Option<Mutex<mpsc::Sender<()>>>,
 }
 
 impl FakeOpener {
@@ -210,6 +212,7 @@ impl FakeOpener {
             script: Mutex::new(script.into_iter().collect()),
             time: time.clone(),
             log: log.clone(),
+            opened: None,
         }
     }
 }
@@ -223,7 +226,11 @@ impl OpenSource for FakeOpener {
         _login: Option<(String, String)>,
     ) -> Result<Box<dyn FrameSource>, SourceError> {
         lock(&self.log.opens).push((kind.clone(), self.time.elapsed()));
-        let Some(script) = lock(&self.script).pop_front().unwrap_or(Some(Vec::new())) else {
+        let outcome = lock(&self.script).pop_front().unwrap_or(Some(Vec::new()));
+        if let Some(tx) = &self.opened {
+            let _ = lock(tx).send(());
+        }
+        let Some(script) = outcome else {
             return Err(SourceError::Open("scripted failure".into()));
         };
         Ok(Box::new(FakeSource {
