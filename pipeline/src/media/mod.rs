@@ -12,6 +12,16 @@
 //! Config changes arrive on a watch channel and apply on the next frame:
 //! rules, detection options and the frame rate limit at once; a new input
 //! reopens the source.
+//!
+//! # Layout
+//!
+//! - `worker`: the loop (`Worker`, stepped until a stop), over its parts'
+//!   traits: [`clock`] (time, and waits a stop cuts short), [`source`]
+//!   (video in, GStreamer), [`detector`] (frames in, detections out; ONNX
+//!   Runtime in [`infer`]).
+//! - `gate`, `payload`, `crop`: what is published for each frame.
+//! - `output`, `rtsp_out`: HLS and RTSP video out.
+//! - [`error`]: what can fail in all of these.
 
 pub mod clock;
 mod crop;
