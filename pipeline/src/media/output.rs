@@ -141,7 +141,7 @@ pub struct Outputs {
     hls_dir: PathBuf,
     config: OutputConfig,
     hls: Option<Encoder>,
-    /// Whether this run wrote HLS files (its own, to delete at the end).
+    /// Whether files this run wrote are on disk (to delete at the end).
     hls_written: bool,
     rtsp: Option<RtspOut>,
     /// The last failure (its message), so that a broken output is reported
@@ -255,6 +255,12 @@ impl Outputs {
             info!(instance_id = %self.id, "HLS output stopped");
         }
         remove_hls_files(&self.hls_dir, self.id);
+        self.hls_written = false;
+    }
+
+    /// Stops every output now (the instance stops).
+    pub fn stop(&mut self) {
+        self.configure(&OutputConfig::default());
     }
 }
 

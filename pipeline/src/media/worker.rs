@@ -327,6 +327,10 @@ impl Worker {
             self.step();
         }
         set_manual(&self.pushed, false);
+        // Outputs first: a source's teardown (an RTSP camera's) may outlast
+        // the stop's grace, and outputs stopped after it could remove the
+        // mounts and files of the instance's next run.
+        self.video_out.stop();
         self.source = None;
         info!(instance_id = %id, "pipeline stopped");
     }
