@@ -33,7 +33,7 @@ use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 use rt_pipeline::detect::{ModelFamily, to_chw};
 use rt_pipeline::media::infer::{Model, ModelOptions};
-use rt_pipeline::media::source::{Next, Source, SourceKind};
+use rt_pipeline::media::source::{FrameSource, Next, Source, SourceKind};
 use serde_json::{Value, json};
 
 /// ONNX Runtime threads per instance (the server's default).
@@ -59,11 +59,9 @@ fn raw_model(model_path: &Path, ort: &Path, video: &str) -> Result<f64> {
         model: model_path.to_path_buf(),
         library: ort.to_path_buf(),
         threads: THREADS,
-    })
-    .map_err(anyhow::Error::msg)?;
+    })?;
     let uri = format!("file://{video}");
-    let mut src = Source::open(&SourceKind::Uri(uri), model.width, model.height, false, None)
-        .map_err(anyhow::Error::msg)?;
+    let mut src = Source::open(&SourceKind::Uri(uri), model.width, model.height, false, None)?;
     let frame = loop {
         match src.next(Duration::from_secs(5)) {
             Next::Frame(f) => break f,
@@ -75,12 +73,12 @@ fn raw_model(model_path: &Path, ort: &Path, video: &str) -> Result<f64> {
     let pre = ModelFamily::NanoDet.preprocess();
     to_chw(&frame.data, frame.width as usize, frame.height as usize, frame.stride, &pre, &mut chw)?;
     for _ in 0..10 {
-        model.run(&chw).map_err(anyhow::Error::msg)?;
+        model.run(&chw)?;
     }
     let mut times = Vec::new();
     for _ in 0..200 {
         let t = Instant::now();
-        model.run(&chw).map_err(anyhow::Error::msg)?;
+        model.run(&chw)?;
         times.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     times.sort_by(f64::total_cmp);

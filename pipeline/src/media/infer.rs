@@ -7,6 +7,8 @@ use std::sync::OnceLock;
 
 use ort::session::Session;
 
+use super::error::DetectorError;
+
 /// One output tensor, copied out of the session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
@@ -34,18 +36,22 @@ pub struct Model {
 static ENVIRONMENT: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
 
 /// Loads ONNX Runtime from `library` (once per process; later calls reuse
-/// the first result).
-fn environment(library: &Path) -> Result<&'static ort::environment::Environment, String> {
+/// the first result, its failure kept as text since `ort::Error` is not
+/// `Clone`).
+fn environment(library: &Path) -> Result<&'static ort::environment::Environment, DetectorError> {
     ENVIRONMENT
         .get_or_init(|| {
             ort::init_from(library)
-                .map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", library.display()))?
+                .map_err(|e| e.to_string())?
                 .with_name("rt-server")
                 .build()
-                .map_err(|e| format!("cannot start ONNX Runtime: {e}"))
+                .map_err(|e| format!("cannot start it: {e}"))
         })
         .as_ref()
-        .map_err(Clone::clone)
+        .map_err(|message| DetectorError::Runtime {
+            library: library.to_owned(),
+            message: message.clone(),
+        })
 }
 
 /// Where the model and the runtime live, and how to run them.
@@ -58,58 +64,77 @@ pub struct ModelOptions {
 }
 
 impl Model {
-    pub fn load(opts: &ModelOptions) -> Result<Self, String> {
+    pub fn load(opts: &ModelOptions) -> Result<Self, DetectorError> {
         if opts.model.as_os_str().is_empty() {
-            return Err("no detector model is configured (detector.model in rtconfig.json, \
-                        --model or RT_MODEL_PATH)"
-                .into());
+            return Err(DetectorError::NoModel);
         }
         if opts.library.as_os_str().is_empty() {
-            return Err("no ONNX Runtime library is configured (detector.onnxruntime in \
-                        rtconfig.json, --onnxruntime or ORT_DYLIB_PATH)"
-                .into());
+            return Err(DetectorError::NoRuntime);
         }
         if !opts.model.is_file() {
-            return Err(format!("model file {} not found", opts.model.display()));
+            return Err(DetectorError::ModelMissing(opts.model.clone()));
         }
         let env = environment(&opts.library)?;
         let session = Session::builder(env)
             .and_then(|b| b.with_log_level(ort::logging::LogLevel::Error).map_err(Into::into))
             .and_then(|b| b.with_intra_threads(opts.threads.max(1)).map_err(Into::into))
             .and_then(|mut b| b.commit_from_file(&opts.model))
-            .map_err(|e| format!("cannot load model {}: {e}", opts.model.display()))?;
-        let input = session.inputs().first().ok_or("the model has no input")?;
+            .map_err(|source| DetectorError::Load { path: opts.model.clone(), source })?;
+        let input = session
+            .inputs()
+            .first()
+            .ok_or_else(|| DetectorError::Input("the model has no input".into()))?;
         let input_name = input.name().to_string();
-        let shape = input
-            .dtype()
-            .tensor_shape()
-            .map(|s| s.iter().copied().collect::<Vec<i64>>())
-            .ok_or("the model's input is not a tensor")?;
+        let shape =
+            input
+                .dtype()
+                .tensor_shape()
+                .map(|s| s.iter().copied().collect::<Vec<i64>>())
+                .ok_or_else(|| DetectorError::Input("the model's input is not a tensor".into()))?;
         let [_, c, h, w] = shape[..] else {
-            return Err(format!("the model's input must be NCHW, got shape {shape:?}"));
+            return Err(DetectorError::Input(format!("it must be NCHW, got shape {shape:?}")));
         };
         if c != 3 || h <= 0 || w <= 0 {
-            return Err(format!(
-                "the model's input must be [N, 3, H, W] with fixed H and W, got {shape:?}"
-            ));
+            return Err(DetectorError::Input(format!(
+                "it must be [N, 3, H, W] with fixed H and W, got {shape:?}"
+            )));
         }
         Ok(Model { session, input_name, width: w as u32, height: h as u32 })
     }
 
     /// Runs the model on one NCHW float frame.
-    pub fn run(&mut self, chw: &[f32]) -> Result<Vec<Output>, String> {
+    pub fn run(&mut self, chw: &[f32]) -> Result<Vec<Output>, DetectorError> {
         let shape = [1usize, 3, self.height as usize, self.width as usize];
-        let tensor =
-            ort::value::TensorRef::from_array_view((shape, chw)).map_err(|e| e.to_string())?;
+        let tensor = ort::value::TensorRef::from_array_view((shape, chw))
+            .map_err(DetectorError::Inference)?;
         let outputs = self
             .session
             .run(ort::inputs![self.input_name.as_str() => tensor])
-            .map_err(|e| format!("inference failed: {e}"))?;
+            .map_err(DetectorError::Inference)?;
         let mut out = Vec::with_capacity(outputs.len());
         for (_, value) in outputs.iter() {
-            let (shape, data) = value.try_extract_tensor::<f32>().map_err(|e| e.to_string())?;
+            let (shape, data) =
+                value.try_extract_tensor::<f32>().map_err(DetectorError::Inference)?;
             out.push(Output { shape: shape.iter().copied().collect(), data: data.to_vec() });
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(model: &str, library: &str) -> ModelOptions {
+        ModelOptions { model: model.into(), library: library.into(), threads: 1 }
+    }
+
+    #[test]
+    fn load_failures_say_which_failure_it_was() {
+        assert!(matches!(Model::load(&options("", "ort.so")), Err(DetectorError::NoModel)));
+        assert!(matches!(Model::load(&options("m.onnx", "")), Err(DetectorError::NoRuntime)));
+        let e = Model::load(&options("/nonexistent/m.onnx", "ort.so")).unwrap_err();
+        assert!(matches!(e, DetectorError::ModelMissing(_)));
+        assert_eq!(crate::error::chain(&e), "model file /nonexistent/m.onnx not found");
     }
 }

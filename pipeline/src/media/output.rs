@@ -16,8 +16,9 @@ use gstreamer_app as gst_app;
 use tracing::{info, warn};
 use uuid::Uuid;
 
+use super::error::{GstError, OutputError};
 use super::rtsp_out::ServedStream;
-use super::source::YuvFrame;
+use super::source::{YuvFrame, element};
 use crate::outputs::{OutputConfig, RtspTarget};
 
 /// Seconds per HLS segment (segments cut at the next key frame after it).
@@ -38,15 +39,9 @@ impl std::fmt::Debug for Encoder {
     }
 }
 
-fn element(factory: &str) -> Result<gst::Element, String> {
-    gst::ElementFactory::make(factory)
-        .build()
-        .map_err(|e| format!("GStreamer element '{factory}' is not available: {e}"))
-}
-
 impl Encoder {
     /// `appsrc ! videoconvert ! x264enc ! h264parse ! <tail>`.
-    fn new(size: (u32, u32), tail: Vec<gst::Element>) -> Result<Encoder, String> {
+    fn new(size: (u32, u32), tail: Vec<gst::Element>) -> Result<Encoder, GstError> {
         super::source::init()?;
         let pipeline = gst::Pipeline::new();
         let caps = gst::Caps::builder("video/x-raw")
@@ -75,21 +70,21 @@ impl Encoder {
         let parse = element("h264parse")?;
         let mut chain: Vec<gst::Element> = vec![src.clone().upcast(), convert, enc, profile, parse];
         chain.extend(tail);
-        pipeline.add_many(&chain).map_err(|e| e.to_string())?;
-        gst::Element::link_many(&chain).map_err(|e| e.to_string())?;
-        pipeline.set_state(gst::State::Playing).map_err(|e| e.to_string())?;
+        pipeline.add_many(&chain)?;
+        gst::Element::link_many(&chain)?;
+        pipeline.set_state(gst::State::Playing).map_err(GstError::Start)?;
         Ok(Encoder { pipeline, src, size })
     }
 
-    fn push(&self, frame: &YuvFrame) -> Result<(), String> {
+    fn push(&self, frame: &YuvFrame) -> Result<(), OutputError> {
         let buffer = gst::Buffer::from_slice(frame.data.clone());
-        self.src.push_buffer(buffer).map(|_| ()).map_err(|e| e.to_string())?;
+        self.src.push_buffer(buffer).map(|_| ()).map_err(OutputError::Push)?;
         // Errors of the encoding pipeline surface here, at the next frame.
         if let Some(bus) = self.pipeline.bus()
             && let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error])
             && let gst::MessageView::Error(e) = msg.view()
         {
-            return Err(e.error().to_string());
+            return Err(OutputError::Encoder(e.error().to_string()));
         }
         Ok(())
     }
@@ -110,7 +105,7 @@ enum RtspOut {
 }
 
 impl RtspOut {
-    fn start(target: &RtspTarget, size: (u32, u32)) -> Result<RtspOut, String> {
+    fn start(target: &RtspTarget, size: (u32, u32)) -> Result<RtspOut, OutputError> {
         if target.served_here() || is_local_address(&target.host) {
             return Ok(RtspOut::Served(ServedStream::mount(target, size)?));
         }
@@ -128,7 +123,7 @@ impl RtspOut {
         }
     }
 
-    fn push(&self, frame: &YuvFrame) -> Result<(), String> {
+    fn push(&self, frame: &YuvFrame) -> Result<(), OutputError> {
         match self {
             RtspOut::Served(s) => {
                 s.push(frame);
@@ -146,8 +141,11 @@ pub struct Outputs {
     hls_dir: PathBuf,
     config: OutputConfig,
     hls: Option<Encoder>,
+    /// Whether files this run wrote are on disk (to delete at the end).
+    hls_written: bool,
     rtsp: Option<RtspOut>,
-    /// The last failure, so that a broken output is reported once.
+    /// The last failure (its message), so that a broken output is reported
+    /// once.
     failed: Option<String>,
 }
 
@@ -158,6 +156,7 @@ impl Outputs {
             hls_dir,
             config: OutputConfig::default(),
             hls: None,
+            hls_written: false,
             rtsp: None,
             failed: None,
         }
@@ -184,19 +183,26 @@ impl Outputs {
 
     /// Feeds one processed frame to every enabled output. Returns an error
     /// once per failure (the caller reports it).
-    pub fn push(&mut self, frame: &YuvFrame) -> Result<(), String> {
+    pub fn push(&mut self, frame: &YuvFrame) -> Result<(), OutputError> {
         let size = (frame.width, frame.height);
-        let r = self.push_hls(frame, size).and(self.push_rtsp(frame, size));
+        let r = self
+            .push_hls(frame, size)
+            .map_err(|e| OutputError::Hls(Box::new(e)))
+            .and(self.push_rtsp(frame, size).map_err(|e| OutputError::Rtsp(Box::new(e))));
         match r {
-            Err(e) if self.failed.as_deref() != Some(&e) => {
-                self.failed = Some(e.clone());
+            Err(e) => {
+                let message = crate::error::chain(&e);
+                if self.failed.as_ref() == Some(&message) {
+                    return Ok(());
+                }
+                self.failed = Some(message);
                 Err(e)
             }
-            _ => Ok(()),
+            Ok(()) => Ok(()),
         }
     }
 
-    fn push_hls(&mut self, frame: &YuvFrame, size: (u32, u32)) -> Result<(), String> {
+    fn push_hls(&mut self, frame: &YuvFrame, size: (u32, u32)) -> Result<(), OutputError> {
         if !self.config.hls {
             return Ok(());
         }
@@ -205,7 +211,7 @@ impl Outputs {
         }
         if self.hls.is_none() {
             std::fs::create_dir_all(&self.hls_dir)
-                .map_err(|e| format!("HLS directory {}: {e}", self.hls_dir.display()))?;
+                .map_err(|source| OutputError::HlsDir { path: self.hls_dir.clone(), source })?;
             let sink = element("hlssink2")?;
             let segments = self.hls_dir.join(format!("{}-%05d.ts", self.id));
             sink.set_property("location", segments.to_string_lossy().as_ref());
@@ -217,16 +223,17 @@ impl Outputs {
             sink.set_property("playlist-length", HLS_SEGMENTS);
             sink.set_property("max-files", HLS_SEGMENTS + 2);
             self.hls = Some(Encoder::new(size, vec![sink])?);
+            self.hls_written = true;
             info!(instance_id = %self.id, width = size.0, height = size.1, "HLS output started");
         }
         let r = self.hls.as_ref().map_or(Ok(()), |e| e.push(frame));
         if r.is_err() {
             self.stop_hls();
         }
-        r.map_err(|e| format!("HLS output failed: {e}"))
+        r
     }
 
-    fn push_rtsp(&mut self, frame: &YuvFrame, size: (u32, u32)) -> Result<(), String> {
+    fn push_rtsp(&mut self, frame: &YuvFrame, size: (u32, u32)) -> Result<(), OutputError> {
         let Some(target) = &self.config.rtsp else {
             return Ok(());
         };
@@ -240,7 +247,7 @@ impl Outputs {
         if r.is_err() {
             self.rtsp = None;
         }
-        r.map_err(|e| format!("RTSP output failed: {e}"))
+        r
     }
 
     fn stop_hls(&mut self) {
@@ -248,12 +255,23 @@ impl Outputs {
             info!(instance_id = %self.id, "HLS output stopped");
         }
         remove_hls_files(&self.hls_dir, self.id);
+        self.hls_written = false;
+    }
+
+    /// Stops every output now (the instance stops).
+    pub fn stop(&mut self) {
+        self.configure(&OutputConfig::default());
     }
 }
 
 impl Drop for Outputs {
+    /// Deletes this run's HLS files, and only this run's: a worker left to
+    /// finish in the background after a stop (see `media::STOP_GRACE`) must
+    /// not delete the files of the instance's next run.
     fn drop(&mut self) {
-        self.stop_hls();
+        if self.hls_written {
+            self.stop_hls();
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use gstreamer_rtsp_server as rtsp;
 use gstreamer_rtsp_server::prelude::*;
 use tracing::info;
 
+use super::error::OutputError;
 use super::source::YuvFrame;
 use crate::outputs::RtspTarget;
 
@@ -51,7 +52,7 @@ impl std::fmt::Debug for ServedStream {
 impl ServedStream {
     /// Mounts `target` for frames of `size`, starting its server if none
     /// listens there yet.
-    pub fn mount(target: &RtspTarget, size: (u32, u32)) -> Result<ServedStream, String> {
+    pub fn mount(target: &RtspTarget, size: (u32, u32)) -> Result<ServedStream, OutputError> {
         super::source::init()?;
         let address = match target.host.as_str() {
             "localhost" => "127.0.0.1",
@@ -64,7 +65,7 @@ impl ServedStream {
             hosts.insert(key.clone(), start_host(address, target.port)?);
         }
         let host = &hosts[&key];
-        let mounts = host.server.mount_points().ok_or("the RTSP server has no mount points")?;
+        let mounts = host.server.mount_points().ok_or(OutputError::NoMounts)?;
         let factory = rtsp::RTSPMediaFactory::new();
         factory.set_launch(&format!(
             "( appsrc name=src is-live=true format=time do-timestamp=true \
@@ -123,20 +124,22 @@ impl Drop for ServedStream {
     }
 }
 
-fn start_host(address: &str, port: u16) -> Result<Host, String> {
+fn start_host(address: &str, port: u16) -> Result<Host, OutputError> {
     let server = rtsp::RTSPServer::new();
     server.set_address(address);
     server.set_service(&port.to_string());
     let context = glib::MainContext::new();
-    server
-        .attach(Some(&context))
-        .map_err(|e| format!("cannot serve RTSP on {address}:{port}: {e}"))?;
+    server.attach(Some(&context)).map_err(|source| OutputError::Serve {
+        address: address.into(),
+        port,
+        source,
+    })?;
     let main_loop = glib::MainLoop::new(Some(&context), false);
     let l = main_loop.clone();
     std::thread::Builder::new()
         .name(format!("rtsp-{port}"))
         .spawn(move || l.run())
-        .map_err(|e| format!("cannot start the RTSP server thread: {e}"))?;
+        .map_err(OutputError::Thread)?;
     info!(address, port, "RTSP server listening");
     Ok(Host { server, _main_loop: main_loop })
 }

@@ -23,6 +23,10 @@
 //!
 //! The pipeline is built in [`Source::open`] and torn down (state `Null`)
 //! when the `Source` is dropped, on every path.
+//!
+//! The worker sees a source through [`FrameSource`] and opens one through
+//! [`OpenSource`], so its logic is tested with fakes; [`Source`] and
+//! [`GstOpener`] are the GStreamer implementation.
 
 use std::time::Duration;
 
@@ -30,6 +34,8 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
+
+use super::error::{GstError, SourceError};
 
 /// Frames per second of the JPEG preview branch (enough for `frame` and
 /// for crops, cheap enough to ignore).
@@ -68,8 +74,8 @@ pub enum Next {
     Timeout,
     /// End of stream.
     Eos,
-    /// The pipeline failed; the message names the element and the cause.
-    Error(String),
+    /// The pipeline failed; the error names the element and the cause.
+    Error(SourceError),
 }
 
 /// Where frames come from.
@@ -83,6 +89,79 @@ pub enum SourceKind {
     PushedVideo { h265: bool },
 }
 
+/// An open video input, as the worker uses it.
+pub trait FrameSource {
+    /// The next model frame, an end of stream, an error, or a timeout after
+    /// waiting at most `timeout`.
+    fn next(&mut self, timeout: Duration) -> Next;
+    /// The newest full-size JPEG, if a new one is ready.
+    fn take_jpeg(&mut self) -> Option<Vec<u8>>;
+    /// The full-size frame closest to `pts_ms` among the newest few.
+    fn full_frame(&mut self, pts_ms: Option<i64>) -> Option<YuvFrame>;
+    /// The source's frame size, once known.
+    fn source_size(&self) -> Option<(u32, u32)>;
+    /// Hands a pushed frame (client timestamp in Unix ms, if given) to a
+    /// pushed input.
+    fn push(&mut self, data: Vec<u8>, timestamp_ms: Option<i64>) -> Result<(), SourceError>;
+    /// For pushed frames: the Unix time (ms) of stream time 0, once a frame
+    /// has been pushed.
+    fn push_epoch_ms(&self) -> Option<i64>;
+}
+
+/// Opens video inputs.
+pub trait OpenSource: Send {
+    /// Opens `kind`, delivering model frames letterboxed to `size` (width,
+    /// height). `realtime` paces files at their own frame rate; `login`
+    /// (user, password) is for an RTSP input given without user information.
+    fn open(
+        &self,
+        kind: &SourceKind,
+        size: (u32, u32),
+        realtime: bool,
+        login: Option<(String, String)>,
+    ) -> Result<Box<dyn FrameSource>, SourceError>;
+}
+
+/// Opens GStreamer [`Source`]s.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct GstOpener;
+
+impl OpenSource for GstOpener {
+    fn open(
+        &self,
+        kind: &SourceKind,
+        (width, height): (u32, u32),
+        realtime: bool,
+        login: Option<(String, String)>,
+    ) -> Result<Box<dyn FrameSource>, SourceError> {
+        Ok(Box::new(Source::open(kind, width, height, realtime, login)?))
+    }
+}
+
+/// Stream time of pushed frames: stream time 0 is the first frame's
+/// timestamp (Unix ms), and a timestamp that goes backwards is moved just
+/// after the previous one, as decoders need.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PushClock {
+    /// (epoch ms of stream time 0, last pts in ms), once a frame was pushed.
+    state: Option<(i64, i64)>,
+}
+
+impl PushClock {
+    /// The pts (ms) of a frame stamped `timestamp_ms`.
+    pub fn pts_ms(&mut self, timestamp_ms: i64) -> i64 {
+        let (epoch, last) = *self.state.get_or_insert((timestamp_ms, -1));
+        let pts = (timestamp_ms - epoch).max(last + 1);
+        self.state = Some((epoch, pts));
+        pts
+    }
+
+    /// The Unix time (ms) of stream time 0, once a frame has been pushed.
+    pub fn epoch_ms(&self) -> Option<i64> {
+        self.state.map(|(epoch, _)| epoch)
+    }
+}
+
 /// A running GStreamer decode pipeline.
 #[derive(Debug)]
 pub struct Source {
@@ -93,19 +172,20 @@ pub struct Source {
     push: Option<gst_app::AppSrc>,
     /// Source frame size, once known.
     source_size: Option<(u32, u32)>,
-    /// Pushed frames: (epoch ms of stream time 0, last pts in ms).
-    push_clock: Option<(i64, i64)>,
+    /// Stream time of pushed frames.
+    push_clock: PushClock,
 }
 
-fn element(factory: &str) -> Result<gst::Element, String> {
+/// A GStreamer element of this factory.
+pub(super) fn element(factory: &str) -> Result<gst::Element, GstError> {
     gst::ElementFactory::make(factory)
         .build()
-        .map_err(|e| format!("GStreamer element '{factory}' is not available: {e}"))
+        .map_err(|source| GstError::MissingElement { factory: factory.into(), source })
 }
 
 /// Initialises GStreamer once per process.
-pub fn init() -> Result<(), String> {
-    gst::init().map_err(|e| format!("GStreamer failed to initialise: {e}"))
+pub fn init() -> Result<(), GstError> {
+    gst::init().map_err(GstError::Init)
 }
 
 /// Whether a URI carries `user@` or `user:password@`.
@@ -125,7 +205,7 @@ impl Source {
         height: u32,
         realtime: bool,
         login: Option<(String, String)>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SourceError> {
         init()?;
         let pipeline = gst::Pipeline::new();
         let convert = element("videoconvert")?;
@@ -163,7 +243,7 @@ impl Source {
         q_jpeg.set_property("max-size-buffers", 2u32);
         let min_gap = Duration::from_millis(1000 / PREVIEW_FPS);
         let last = std::sync::Mutex::new(None::<std::time::Instant>);
-        q_jpeg.static_pad("src").ok_or("queue has no src pad")?.add_probe(
+        q_jpeg.static_pad("src").ok_or(GstError::MissingPad("queue", "src"))?.add_probe(
             gst::PadProbeType::BUFFER,
             move |_, _| {
                 let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
@@ -190,16 +270,16 @@ impl Source {
 
         pipeline
             .add_many([&convert, &yuv, &tee, &q_model, &scale, &to_rgb, &q_jpeg, &jpegenc, &q_full])
-            .map_err(|e| e.to_string())?;
+            .map_err(GstError::from)?;
         pipeline
             .add_many([model.upcast_ref::<gst::Element>(), jpeg.upcast_ref(), full.upcast_ref()])
-            .map_err(|e| e.to_string())?;
-        gst::Element::link_many([&convert, &yuv, &tee]).map_err(|e| e.to_string())?;
+            .map_err(GstError::from)?;
+        gst::Element::link_many([&convert, &yuv, &tee]).map_err(GstError::from)?;
         gst::Element::link_many([&tee, &q_model, &scale, &to_rgb, model.upcast_ref()])
-            .map_err(|e| e.to_string())?;
+            .map_err(GstError::from)?;
         gst::Element::link_many([&tee, &q_jpeg, &jpegenc, jpeg.upcast_ref()])
-            .map_err(|e| e.to_string())?;
-        gst::Element::link_many([&tee, &q_full, full.upcast_ref()]).map_err(|e| e.to_string())?;
+            .map_err(GstError::from)?;
+        gst::Element::link_many([&tee, &q_full, full.upcast_ref()]).map_err(GstError::from)?;
 
         let mut push = None;
         let decode = match kind {
@@ -216,7 +296,7 @@ impl Source {
                         None
                     });
                 }
-                pipeline.add(&d).map_err(|e| e.to_string())?;
+                pipeline.add(&d).map_err(GstError::from)?;
                 d
             }
             SourceKind::PushedImages | SourceKind::PushedVideo { .. } => {
@@ -237,14 +317,15 @@ impl Source {
                 let d = element("decodebin")?;
                 pipeline
                     .add_many([src.upcast_ref::<gst::Element>(), &d])
-                    .map_err(|e| e.to_string())?;
-                src.link(&d).map_err(|e| e.to_string())?;
+                    .map_err(GstError::from)?;
+                src.link(&d).map_err(GstError::from)?;
                 push = Some(src);
                 d
             }
         };
         // Decoders expose their pads once the stream is known.
-        let convert_sink = convert.static_pad("sink").ok_or("videoconvert has no sink pad")?;
+        let convert_sink =
+            convert.static_pad("sink").ok_or(GstError::MissingPad("videoconvert", "sink"))?;
         decode.connect_pad_added(move |_, pad| {
             let is_video = pad
                 .current_caps()
@@ -255,18 +336,40 @@ impl Source {
                 let _ = pad.link(&convert_sink);
             }
         });
-        let source =
-            Source { pipeline, model, jpeg, full, push, source_size: None, push_clock: None };
+        let source = Source {
+            pipeline,
+            model,
+            jpeg,
+            full,
+            push,
+            source_size: None,
+            push_clock: PushClock::default(),
+        };
         if let Err(e) = source.pipeline.set_state(gst::State::Playing) {
             // The bus says why (a missing file, an unreachable camera).
-            let why = source.bus_error().unwrap_or_else(|| e.to_string());
-            return Err(format!("the input cannot be opened: {why}"));
+            let why = source.bus_error().map_or_else(|| e.to_string(), |b| b.to_string());
+            return Err(SourceError::Open(why));
         }
         Ok(source)
     }
 
-    /// The next model frame, an end of stream, an error, or a timeout.
-    pub fn next(&mut self, timeout: Duration) -> Next {
+    fn bus_error(&self) -> Option<SourceError> {
+        let bus = self.pipeline.bus()?;
+        while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+            if let gst::MessageView::Error(err) = msg.view() {
+                return Some(SourceError::Stream {
+                    element: err.src().map(|s| s.path_string().to_string()).unwrap_or_default(),
+                    message: err.error().to_string(),
+                    debug: err.debug().map(|d| d.to_string()),
+                });
+            }
+        }
+        None
+    }
+}
+
+impl FrameSource for Source {
+    fn next(&mut self, timeout: Duration) -> Next {
         if let Some(err) = self.bus_error() {
             return Next::Error(err);
         }
@@ -281,21 +384,8 @@ impl Source {
         }
     }
 
-    fn bus_error(&self) -> Option<String> {
-        let bus = self.pipeline.bus()?;
-        while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
-            if let gst::MessageView::Error(err) = msg.view() {
-                let src = err.src().map(|s| s.path_string().to_string()).unwrap_or_default();
-                let debug = err.debug().map(|d| format!(" ({d})")).unwrap_or_default();
-                return Some(format!("{src}: {}{debug}", err.error()));
-            }
-        }
-        None
-    }
-
-    /// The newest full-size JPEG, if a new one is ready, with the source's
-    /// frame size (learnt from it).
-    pub fn take_jpeg(&mut self) -> Option<Vec<u8>> {
+    /// Learns the source's frame size from the JPEG's caps.
+    fn take_jpeg(&mut self) -> Option<Vec<u8>> {
         let sample = self.jpeg.try_pull_sample(gst::ClockTime::ZERO)?;
         if self.source_size.is_none()
             && let Some(s) = sample.caps().and_then(|c| c.structure(0).map(|s| s.to_owned()))
@@ -308,9 +398,8 @@ impl Source {
         Some(map.as_slice().to_vec())
     }
 
-    /// The full-size frame closest to `pts_ms` among the newest few (the
-    /// crop branch runs at most a few frames ahead of the model).
-    pub fn full_frame(&mut self, pts_ms: Option<i64>) -> Option<YuvFrame> {
+    /// The crop branch runs at most a few frames ahead of the model.
+    fn full_frame(&mut self, pts_ms: Option<i64>) -> Option<YuvFrame> {
         let mut best: Option<YuvFrame> = None;
         while let Some(sample) = self.full.try_pull_sample(gst::ClockTime::ZERO) {
             let Ok(f) = yuv_frame_of(&sample) else { continue };
@@ -327,43 +416,45 @@ impl Source {
         best
     }
 
-    /// The source's frame size, once the first preview frame has been seen.
-    pub fn source_size(&self) -> Option<(u32, u32)> {
+    /// Known once the first preview frame has been seen.
+    fn source_size(&self) -> Option<(u32, u32)> {
         self.source_size
     }
 
-    /// Hands a pushed frame to the pipeline, stamped with the client's
-    /// timestamp (ms since the Unix epoch; arrival time when absent). Stream
-    /// time 0 is the first frame's timestamp; a timestamp that goes backwards
-    /// is moved just after the previous one, as decoders need.
-    pub fn push(&mut self, data: Vec<u8>, timestamp_ms: Option<i64>) -> Result<(), String> {
-        let src = self.push.as_ref().ok_or("this input does not take pushed frames")?;
+    /// Stamps the frame with the client's timestamp (arrival time when
+    /// absent), through the [`PushClock`].
+    fn push(&mut self, data: Vec<u8>, timestamp_ms: Option<i64>) -> Result<(), SourceError> {
+        let src = self.push.as_ref().ok_or(SourceError::NotPushed)?;
         let ts = timestamp_ms.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
-        let (epoch, last) = *self.push_clock.get_or_insert((ts, -1));
-        let pts = (ts - epoch).max(last + 1);
-        self.push_clock = Some((epoch, pts));
+        let pts = self.push_clock.pts_ms(ts);
         let mut buffer = gst::Buffer::from_mut_slice(data);
-        buffer
-            .get_mut()
-            .ok_or("a fresh buffer is writable")?
-            .set_pts(gst::ClockTime::from_mseconds(pts as u64));
-        src.push_buffer(buffer).map(|_| ()).map_err(|e| e.to_string())
+        if let Some(b) = buffer.get_mut() {
+            // A fresh buffer is always writable.
+            b.set_pts(gst::ClockTime::from_mseconds(pts as u64));
+        }
+        src.push_buffer(buffer).map(|_| ()).map_err(SourceError::Push)
     }
 
-    /// For pushed frames: the Unix time (ms) of stream time 0, once a frame
-    /// has been pushed.
-    pub fn push_epoch_ms(&self) -> Option<i64> {
-        self.push_clock.map(|(epoch, _)| epoch)
+    fn push_epoch_ms(&self) -> Option<i64> {
+        self.push_clock.epoch_ms()
     }
 }
 
-fn frame_of(sample: &gst::Sample) -> Result<RgbFrame, String> {
-    let caps = sample.caps().ok_or("a frame without caps")?;
-    let info =
-        gst_video::VideoInfo::from_caps(caps).map_err(|e| format!("unexpected frame caps: {e}"))?;
-    let buffer = sample.buffer().ok_or("a sample without a buffer")?;
+/// A sample's video info and buffer.
+fn sample_parts(
+    sample: &gst::Sample,
+) -> Result<(gst_video::VideoInfo, &gst::BufferRef), SourceError> {
+    let caps = sample.caps().ok_or(SourceError::Frame("a frame without caps".into()))?;
+    let info = gst_video::VideoInfo::from_caps(caps)
+        .map_err(|e| SourceError::Frame(format!("unexpected frame caps: {e}")))?;
+    let buffer = sample.buffer().ok_or(SourceError::Frame("a sample without a buffer".into()))?;
+    Ok((info, buffer))
+}
+
+fn frame_of(sample: &gst::Sample) -> Result<RgbFrame, SourceError> {
+    let (info, buffer) = sample_parts(sample)?;
     let pts_ms = buffer.pts().map(|t| t.mseconds() as i64);
-    let map = buffer.map_readable().map_err(|e| e.to_string())?;
+    let map = buffer.map_readable().map_err(|e| SourceError::Frame(e.to_string()))?;
     Ok(RgbFrame {
         data: map.as_slice().to_vec(),
         width: info.width(),
@@ -373,12 +464,9 @@ fn frame_of(sample: &gst::Sample) -> Result<RgbFrame, String> {
     })
 }
 
-fn yuv_frame_of(sample: &gst::Sample) -> Result<YuvFrame, String> {
-    let caps = sample.caps().ok_or("a frame without caps")?;
-    let info =
-        gst_video::VideoInfo::from_caps(caps).map_err(|e| format!("unexpected frame caps: {e}"))?;
-    let buffer = sample.buffer().ok_or("a sample without a buffer")?;
-    let map = buffer.map_readable().map_err(|e| e.to_string())?;
+fn yuv_frame_of(sample: &gst::Sample) -> Result<YuvFrame, SourceError> {
+    let (info, buffer) = sample_parts(sample)?;
+    let map = buffer.map_readable().map_err(|e| SourceError::Frame(e.to_string()))?;
     let plane = |i: usize| -> (usize, usize) { (info.offset()[i], info.stride()[i] as usize) };
     let ((o0, s0), (o1, s1), (o2, s2)) = (plane(0), plane(1), plane(2));
     Ok(YuvFrame {
@@ -397,5 +485,32 @@ impl Drop for Source {
             let _ = src.end_of_stream();
         }
         let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pushed_stream_time_starts_at_the_first_timestamp_and_never_goes_back() {
+        let mut clock = PushClock::default();
+        assert_eq!(clock.epoch_ms(), None);
+        assert_eq!(clock.pts_ms(1_700_000_000_000), 0);
+        assert_eq!(clock.epoch_ms(), Some(1_700_000_000_000));
+        assert_eq!(clock.pts_ms(1_700_000_000_040), 40);
+        // Backwards, or the same time again: just after the previous one.
+        assert_eq!(clock.pts_ms(1_700_000_000_010), 41);
+        assert_eq!(clock.pts_ms(1_700_000_000_041), 42);
+        assert_eq!(clock.pts_ms(1_700_000_000_100), 100);
+        assert_eq!(clock.epoch_ms(), Some(1_700_000_000_000));
+    }
+
+    #[test]
+    fn user_information_is_found_in_the_authority_only() {
+        assert!(has_userinfo("rtsp://user:pw@cam/stream"));
+        assert!(has_userinfo("rtsp://user@cam"));
+        assert!(!has_userinfo("rtsp://cam/stream@1"));
+        assert!(!has_userinfo("file:///videos/a@b.mp4"));
     }
 }

@@ -3,9 +3,15 @@
 //! its source and model, applies config changes between frames, retries a
 //! failing source with backoff until it comes back, and returns promptly
 //! when asked to stop.
+//!
+//! [`Worker::step`] is one turn of the loop and [`Worker::run`] steps until
+//! a stop. Every side effect is behind a trait ([`Parts`]: clock, sleeper,
+//! source opener, detector loader), so the loop's timing (backoff, frame
+//! rate limit, file loops, pushed frames, stops) is unit-tested with fakes
+//! on simulated time.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,14 +19,19 @@ use serde_json::{Map, Value};
 use tracing::{debug, info};
 
 use super::MediaOptions;
+use super::clock::{Clock, Sleeper};
 use super::crop;
+use super::detector::{Detector, LoadDetector};
+use super::error::DetectorError;
 use super::gate::TrackGate;
-use super::infer::{Model, ModelOptions};
 use super::output::Outputs;
 use super::payload::{self, Statistics, TrackPayload};
-use super::source::{Next, Source, SourceKind};
-use crate::analytics::{BBox, EngineOptions, RuleEngine, RuleStats, TrackObservation};
-use crate::detect::{DecodeOptions, Letterbox, confidence_threshold, postprocess, to_chw};
+use super::source::{FrameSource, Next, OpenSource, RgbFrame, SourceKind};
+use crate::analytics::{
+    AnalyticsEvent, BBox, EngineOptions, RuleEngine, RuleStats, TrackObservation,
+};
+use crate::detect::{Letterbox, confidence_threshold};
+use crate::error::chain;
 use crate::outputs::{OutputConfig, RenderPreset};
 use crate::overlay::{self, Canvas, Labelled, Scene, Shape};
 use crate::runtime::{PushError, PushedFrame, PushedKind, RunContext};
@@ -31,6 +42,10 @@ use crate::track::{Track, Tracker, TrackerOptions};
 /// Frames waiting to be fed to a `Manual` input. Small: a client pushing
 /// faster than the model keeps up is told so (409) rather than queued.
 const PUSH_QUEUE: usize = 8;
+
+/// First wait before reopening a failing source; it doubles with each
+/// failure and starts over once a frame comes.
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 
 /// Longest wait between two attempts to reopen a failing source.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -90,16 +105,15 @@ fn flag(tree: &Map<String, Value>, path: &str, default: bool) -> bool {
 }
 
 impl Plan {
-    fn of(tree: &Map<String, Value>) -> Result<Self, String> {
-        let settings = Settings::from_tree(tree).map_err(|e| e.to_string())?;
+    fn of(tree: &Map<String, Value>) -> crate::error::Result<Self> {
         Ok(Plan {
-            settings,
-            input: InputSource::from_tree(tree).map_err(|e| e.to_string())?,
+            settings: Settings::from_tree(tree)?,
+            input: InputSource::from_tree(tree)?,
             looping: flag(tree, "Input/loop", true),
             realtime: flag(tree, "Input/realtime", true),
             tentative: flag(tree, "Output/tentative_tracks", false),
-            securt: SecurtConfig::from_tree(tree).map_err(|e| e.to_string())?,
-            outputs: OutputConfig::from_tree(tree).map_err(|e| e.to_string())?,
+            securt: SecurtConfig::from_tree(tree)?,
+            outputs: OutputConfig::from_tree(tree)?,
         })
     }
 
@@ -174,431 +188,591 @@ struct Meter {
 }
 
 impl Meter {
-    fn new() -> Self {
-        Meter { since: Instant::now(), processed: 0, delivered: 0 }
+    fn new(since: Instant) -> Self {
+        Meter { since, processed: 0, delivered: 0 }
     }
 }
 
-/// The worker thread's body.
-pub fn run(
-    mut ctx: RunContext,
+/// The worker's side effects: time, waits and the stop request, the video
+/// input and the detector. Real ones in production, fakes in tests.
+pub struct Parts {
+    pub clock: Arc<dyn Clock>,
+    /// Every wait goes through it, and it says when to stop.
+    pub sleeper: Arc<dyn Sleeper>,
+    pub sources: Box<dyn OpenSource>,
+    pub detectors: Box<dyn LoadDetector>,
+}
+
+/// The worker thread's body: a worker stepped until a stop is requested.
+pub fn run(ctx: RunContext, options: MediaOptions, pushed: Arc<Mutex<PushSlot>>, parts: Parts) {
+    if let Some(mut worker) = Worker::new(ctx, options, pushed, parts) {
+        worker.run();
+    }
+}
+
+/// One running instance's state between two steps.
+pub struct Worker {
+    ctx: RunContext,
     options: MediaOptions,
-    stop: Arc<AtomicBool>,
     pushed: Arc<Mutex<PushSlot>>,
-) {
-    let id = ctx.instance_id;
-    info!(instance_id = %id, "pipeline started");
-    let started_ms = chrono::Utc::now().timestamp_millis();
-    let mut plan = match Plan::of(&ctx.config.borrow_and_update()) {
-        Ok(p) => p,
-        Err(e) => {
-            ctx.errors.report(&format!("invalid configuration: {e}"));
-            return;
-        }
-    };
-    let mut model: Option<Model> = None;
-    let mut source: Option<Source> = None;
-    let mut source_state = "Connecting";
-    let mut reconnects = 0u64;
-    let mut backoff = Duration::from_millis(500);
-    let mut retry_at = Instant::now();
-    let tracker_options = |plan: &Plan| TrackerOptions {
+    clock: Arc<dyn Clock>,
+    sleeper: Arc<dyn Sleeper>,
+    sources: Box<dyn OpenSource>,
+    detectors: Box<dyn LoadDetector>,
+    /// Wall-clock time (ms) the run started.
+    started_ms: i64,
+    plan: Plan,
+    detector: Option<Box<dyn Detector>>,
+    source: Option<Box<dyn FrameSource>>,
+    /// What `source` was opened for.
+    opened: Option<SourceKind>,
+    source_state: &'static str,
+    reconnects: u64,
+    /// The wait before the next reopen of a failing source.
+    backoff: Duration,
+    retry_at: Instant,
+    reported_no_input: bool,
+    tracker: Tracker,
+    /// Tracking ids on the wire are UUIDs drawn afresh for each run.
+    track_ids: payload::TrackIds,
+    gate: TrackGate,
+    rules: RuleEngine,
+    meter: Meter,
+    last_stats: Instant,
+    /// Stream time of the last frame processed (not skipped).
+    last_processed_ms: Option<i64>,
+    /// Added to frame times: keeps stream time increasing across file
+    /// loops, and makes pushed frames' times the clients' own.
+    time_offset_ms: i64,
+    /// Stream time of the last frame delivered.
+    last_time_ms: i64,
+    first_seen: HashMap<u64, i64>,
+    crops: crop::Budget,
+    cropped: HashSet<u64>,
+    video_out: Outputs,
+}
+
+fn tracker_options(plan: &Plan) -> TrackerOptions {
+    TrackerOptions {
         high_thresh: confidence_threshold(plan.settings.detection_sensitivity),
         ..TrackerOptions::default()
-    };
-    let mut tracker = Tracker::new(tracker_options(&plan));
-    // Tracking ids on the wire are UUIDs drawn afresh for each run.
-    let track_ids = payload::TrackIds::new();
-    let mut gate = TrackGate::new(plan.settings.debug_mode);
-    let mut rules = RuleEngine::new(EngineOptions::default());
-    rules.set_config(&plan.securt, plan.settings.detector_mode, plan.settings.movement_sensitivity);
-    let mut meter = Meter::new();
-    let mut last_stats = Instant::now();
-    let mut last_processed_ms: Option<i64> = None;
-    let mut time_offset_ms = 0i64;
-    let mut last_time_ms = 0i64;
-    let mut chw: Vec<f32> = Vec::new();
-    let mut first_seen: HashMap<u64, i64> = HashMap::new();
-    let mut reported_no_input = false;
-    let mut opened: Option<SourceKind> = None;
-    let mut crops = crop::Budget::default();
-    let mut cropped: HashSet<u64> = HashSet::new();
-    let mut video_out = Outputs::new(id, options.hls_dir.clone());
-    video_out.configure(&plan.outputs);
+    }
+}
 
-    while !stop.load(Ordering::SeqCst) {
-        // Config changes apply between frames.
-        if ctx.config.has_changed().unwrap_or(false) {
-            match Plan::of(&ctx.config.borrow_and_update()) {
-                Ok(next) => {
-                    if next.source_kind() != plan.source_kind()
-                        || next.is_manual() != plan.is_manual()
-                        || next.realtime != plan.realtime
-                    {
-                        source = None;
-                        opened = None;
-                        source_state = "Connecting";
-                        retry_at = Instant::now();
-                        reported_no_input = false;
-                    }
-                    if next.settings.detection_sensitivity != plan.settings.detection_sensitivity {
-                        // Live tracks and the id counter stay: a new track
-                        // must never take an old one's id (and its rule state).
-                        tracker.set_options(tracker_options(&next));
-                    }
-                    gate.set_debug(next.settings.debug_mode);
-                    rules.set_config(
-                        &next.securt,
-                        next.settings.detector_mode,
-                        next.settings.movement_sensitivity,
-                    );
-                    video_out.configure(&next.outputs);
-                    plan = next;
-                }
-                Err(e) => ctx.errors.report(&format!("invalid configuration ignored: {e}")),
+impl Worker {
+    /// A worker for the instance's current config; `None` (reported) when
+    /// that config is invalid.
+    pub fn new(
+        mut ctx: RunContext,
+        options: MediaOptions,
+        pushed: Arc<Mutex<PushSlot>>,
+        parts: Parts,
+    ) -> Option<Self> {
+        let plan = match Plan::of(&ctx.config.borrow_and_update()) {
+            Ok(p) => p,
+            Err(e) => {
+                ctx.errors.report(&format!("invalid configuration: {}", chain(&e)));
+                return None;
             }
-        }
-
-        if last_stats.elapsed() >= Duration::from_secs(1) {
-            let secs = meter.since.elapsed().as_secs_f64().max(1e-3);
-            let fps = meter.processed as f64 / secs;
-            let source_fps = meter.delivered as f64 / secs;
-            ctx.stats.fps.set(fps);
-            ctx.stats.source_fps.set(source_fps);
-            let resolution = model.as_ref().map(|m| format!("{}x{}", m.width, m.height));
-            let source_resolution =
-                source.as_ref().and_then(Source::source_size).map(|(w, h)| format!("{w}x{h}"));
-            let stats = Statistics {
-                current_framerate: fps,
-                source_framerate: source_fps,
-                dropped_frames_count: ctx.stats.frames_dropped.load(Ordering::Relaxed),
-                frames_processed: ctx.stats.frames_processed.load(Ordering::Relaxed),
-                input_queue_size: pushed.lock().map(|p| p.queue.len() as u64).unwrap_or(0),
-                latency: ctx.stats.latency_ms.get(),
-                resolution: resolution.unwrap_or_default(),
-                source_resolution: source_resolution.unwrap_or_default(),
-                start_time: started_ms,
-                source_state,
-                source_reconnects: reconnects,
-            };
-            let mut p = payload::statistics(id, &stats);
-            if let Some(h) = ctx.stats.handlers.to_json() {
-                p.insert("handlers".into(), h);
-            }
-            if let Some(store) = &options.store {
-                let pending = store.pending.load(Ordering::Relaxed);
-                p.insert("store_queue_size".into(), serde_json::json!(pending));
-            }
-            ctx.bus.publish("statistics", p);
-            *ctx.stats.rules.lock().unwrap_or_else(|p| p.into_inner()) = rules.stats();
-            meter = Meter::new();
-            last_stats = Instant::now();
-        }
-
-        // The model loads on first need, once per run.
-        if model.is_none() {
-            let opts = ModelOptions {
-                model: options.model.clone(),
-                library: options.onnxruntime.clone(),
-                threads: options.threads,
-            };
-            match Model::load(&opts) {
-                Ok(m) => model = Some(m),
-                Err(e) => {
-                    source_state = "Failed";
-                    ctx.errors.report(&format!("detector unavailable: {e}"));
-                    sleep_unless_stopped(&stop, MAX_BACKOFF);
-                    continue;
-                }
-            }
-        }
-        let Some(m) = model.as_mut() else { continue };
-
-        // Open the source when there is one to open. A `Manual` input opens
-        // when frames arrive, for their kind (images or H.264/H.265), and
-        // reopens if a client switches kinds.
-        set_manual(&pushed, plan.is_manual());
-        let wanted = if plan.is_manual() {
-            let next_kind = pushed.lock().ok().and_then(|p| p.queue.front().map(|f| f.kind));
-            match next_kind {
-                Some(PushedKind::Image) => Some(SourceKind::PushedImages),
-                Some(PushedKind::H264) => Some(SourceKind::PushedVideo { h265: false }),
-                Some(PushedKind::H265) => Some(SourceKind::PushedVideo { h265: true }),
-                None => opened.clone(),
-            }
-        } else {
-            plan.source_kind()
         };
-        if wanted != opened {
-            source = None;
-            opened = None;
-        }
-        if source.is_none() {
-            let Some(kind) = wanted else {
-                if !plan.is_manual() && !reported_no_input {
-                    ctx.errors.report("no input configured: set one with POST .../input");
-                    reported_no_input = true;
-                }
-                sleep_unless_stopped(&stop, POLL);
-                continue;
-            };
-            if Instant::now() < retry_at {
-                sleep_unless_stopped(&stop, POLL);
-                continue;
-            }
-            let login = match (&kind, &options.credentials) {
-                (SourceKind::Uri(u), Some(c)) if u.starts_with("rtsp") => c.for_uri(u),
-                _ => None,
-            };
-            match Source::open(&kind, m.width, m.height, plan.realtime, login) {
-                Ok(s) => {
-                    debug!(instance_id = %id, ?kind, "source opened");
-                    source = Some(s);
-                    opened = Some(kind);
-                    source_state = "Connected";
-                }
-                Err(e) => {
-                    source_state = "Reconnecting";
-                    reconnects += 1;
-                    ctx.errors.report(&format!("cannot open the input: {e}"));
-                    retry_at = Instant::now() + backoff;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                    continue;
-                }
-            }
-        }
-        let Some(src) = source.as_mut() else { continue };
+        let Parts { clock, sleeper, sources, detectors } = parts;
+        let now = clock.now();
+        let mut rules = RuleEngine::new(EngineOptions::default());
+        rules.set_config(
+            &plan.securt,
+            plan.settings.detector_mode,
+            plan.settings.movement_sensitivity,
+        );
+        let mut video_out = Outputs::new(ctx.instance_id, options.hls_dir.clone());
+        video_out.configure(&plan.outputs);
+        Some(Worker {
+            started_ms: clock.wall_ms(),
+            tracker: Tracker::new(tracker_options(&plan)),
+            track_ids: payload::TrackIds::new(),
+            gate: TrackGate::new(plan.settings.debug_mode),
+            rules,
+            meter: Meter::new(now),
+            last_stats: now,
+            detector: None,
+            source: None,
+            opened: None,
+            source_state: "Connecting",
+            reconnects: 0,
+            backoff: FIRST_BACKOFF,
+            retry_at: now,
+            reported_no_input: false,
+            last_processed_ms: None,
+            time_offset_ms: 0,
+            last_time_ms: 0,
+            first_seen: HashMap::new(),
+            crops: crop::Budget::default(),
+            cropped: HashSet::new(),
+            video_out,
+            plan,
+            ctx,
+            options,
+            pushed,
+            clock,
+            sleeper,
+            sources,
+            detectors,
+        })
+    }
 
-        // Feed pushed frames to a Manual input.
-        let queued: Vec<PushedFrame> =
-            pushed.lock().map(|mut p| p.queue.drain(..).collect()).unwrap_or_default();
-        for f in queued {
-            if let Err(e) = src.push(f.data, f.timestamp_ms) {
-                ctx.errors.report(&format!("pushed frame refused by the pipeline: {e}"));
+    /// Steps until a stop is requested, then releases the source.
+    pub fn run(&mut self) {
+        let id = self.ctx.instance_id;
+        info!(instance_id = %id, "pipeline started");
+        while !self.sleeper.stopped() {
+            self.step();
+        }
+        set_manual(&self.pushed, false);
+        // Outputs first: a source's teardown (an RTSP camera's) may outlast
+        // the stop's grace, and outputs stopped after it could remove the
+        // mounts and files of the instance's next run.
+        self.video_out.stop();
+        self.source = None;
+        info!(instance_id = %id, "pipeline stopped");
+    }
+
+    /// One turn of the loop: apply config changes, publish the statistics
+    /// when due, make sure the detector and the source are there, feed
+    /// pushed frames, then handle what the source gives (at most one
+    /// frame). Every wait in it returns at once on a stop.
+    pub fn step(&mut self) {
+        self.apply_config();
+        if self.clock.now() - self.last_stats >= Duration::from_secs(1) {
+            self.publish_statistics();
+        }
+        if self.detector.is_none() {
+            // The model loads on first need, once per run. A load cannot be
+            // interrupted: a stop requested meanwhile is honoured right
+            // after it, before anything else is opened.
+            if !self.load_detector() || self.sleeper.stopped() {
+                return;
             }
         }
-        // Pushed frames' times are the clients' own (Unix ms).
-        if let Some(epoch) = src.push_epoch_ms() {
-            time_offset_ms = epoch;
+        if !self.ensure_source() {
+            return;
         }
-
+        let Some(mut src) = self.source.take() else { return };
+        self.feed_pushed(src.as_mut());
         match src.next(POLL) {
-            Next::Timeout => {}
+            Next::Timeout => self.source = Some(src),
             Next::Eos => {
-                let file = matches!(plan.source_kind(), Some(SourceKind::Uri(ref u)) if !u.starts_with("rtsp"));
-                if file && plan.looping {
-                    // Start the file again with a fresh pipeline: a flushing
-                    // seek back to 0 on a stream that has reached EOS left
-                    // this tee'd pipeline silent. Stream time continues.
-                    time_offset_ms = last_time_ms + 1;
-                    source = None;
-                    opened = None;
-                } else if file {
-                    source_state = "Ended";
-                    sleep_unless_stopped(&stop, POLL);
-                } else {
-                    // A live source that ends has dropped: reconnect.
-                    source = None;
-                    source_state = "Reconnecting";
-                    reconnects += 1;
-                    ctx.errors.report("the input ended; reconnecting");
-                    retry_at = Instant::now() + backoff;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
+                self.source = Some(src);
+                self.on_end_of_stream();
             }
             Next::Error(e) => {
-                source = None;
-                source_state = "Reconnecting";
-                reconnects += 1;
-                ctx.errors
-                    .report(&format!("input failed: {e}; retrying in {} ms", backoff.as_millis()));
-                retry_at = Instant::now() + backoff;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                let wait = self.retry_later();
+                let e = chain(&e);
+                let ms = wait.as_millis();
+                self.ctx.errors.report(&format!("input failed: {e}; retrying in {ms} ms"));
             }
             Next::Frame(frame) => {
-                let decoded_at = Instant::now();
-                backoff = Duration::from_millis(500);
-                source_state = "Connected";
-                meter.delivered += 1;
-                if let Some(jpeg) = src.take_jpeg() {
-                    *ctx.stats.last_frame.lock().unwrap_or_else(|p| p.into_inner()) =
-                        Some(Arc::new(jpeg));
-                }
-                // Stream time: the frame's timestamp (files keep their own
-                // pace even when processed faster), continued across loops.
-                let time_ms = frame
-                    .pts_ms
-                    .map(|p| p + time_offset_ms)
-                    .unwrap_or_else(|| chrono::Utc::now().timestamp_millis() - started_ms);
-                let time_ms = time_ms.max(last_time_ms);
-                last_time_ms = time_ms;
-                let limit = plan.settings.frame_rate_limit;
-                if limit > 0.0
-                    && let Some(last) = last_processed_ms
-                    && ((time_ms - last) as f64) < 1000.0 / limit - 1.0
-                {
-                    ctx.stats.frames_dropped.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-                last_processed_ms = Some(time_ms);
-                let Some((sw, sh)) = src.source_size().or(Some((frame.width, frame.height))) else {
-                    continue;
-                };
-                let Ok(letterbox) = Letterbox::new(sw, sh, m.width, m.height) else { continue };
-                let pre = options.family.preprocess();
-                chw.resize(3 * frame.width as usize * frame.height as usize, 0.0);
-                let (fw, fh) = (frame.width as usize, frame.height as usize);
-                if let Err(e) = to_chw(&frame.data, fw, fh, frame.stride, &pre, &mut chw) {
-                    ctx.errors.report(&format!("unusable frame: {e}"));
-                    continue;
-                }
-                let outputs = match m.run(&chw) {
-                    Ok(o) => o,
-                    Err(e) => {
-                        ctx.errors.report(&e);
-                        continue;
-                    }
-                };
-                let views: Vec<_> = outputs.iter().map(|o| o.view()).collect();
-                // Decoded down to the tracker's low threshold: weak boxes keep
-                // confirmed tracks alive (ByteTrack's second pass) but never
-                // start one.
-                let decode = DecodeOptions {
-                    score_threshold: TrackerOptions::default().low_thresh,
-                    ..DecodeOptions::default()
-                };
-                let detections = match postprocess(options.family, &views, &letterbox, &decode) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        ctx.errors.report(&format!("the model's output cannot be decoded: {e}"));
-                        sleep_unless_stopped(&stop, MAX_BACKOFF);
-                        continue;
-                    }
-                };
-                let tracks = tracker.update(time_ms, &detections);
-                rules.set_frame_size(sw, sh);
-                let observations: Vec<TrackObservation> = tracks
-                    .iter()
-                    .filter(|t| t.lost_ms == 0)
-                    .map(|t| TrackObservation {
-                        tracking_id: t.id,
-                        class: t.class,
-                        label: t.label.to_string(),
-                        bbox: bbox(&t.rect),
-                        confirmed: t.confirmed,
-                        confidence: t.score,
-                    })
-                    .collect();
-                let events = rules.process(time_ms, &observations);
-                // The events each track takes part in, for its payload: the
-                // open ones (group events included) and this frame's
-                // instantaneous ones.
-                let mut open = rules.open_events();
-                for e in &events {
-                    if let Some(t) = e.tracking_id
-                        && !e.event_type.ends_with("-end")
-                    {
-                        let ids = open.entry(t).or_default();
-                        if !ids.contains(&e.event_id) {
-                            ids.push(e.event_id);
-                        }
-                    }
-                }
-                let mut confirmed = 0u64;
-                first_seen.retain(|tid, _| tracks.iter().any(|t| t.id == *tid));
-                for t in tracks.iter().filter(|t| t.lost_ms == 0) {
-                    if t.confirmed {
-                        confirmed += 1;
-                    }
-                    if !t.confirmed && !plan.tentative {
-                        continue;
-                    }
-                    let first = *first_seen.entry(t.id).or_insert(time_ms);
-                    let speed = t.velocity.x.hypot(t.velocity.y);
-                    let part_of = open.get(&t.id).map(Vec::as_slice).unwrap_or(&[]);
-                    let p = TrackPayload {
-                        tracking_id: track_ids.uuid(t.id),
-                        class: t.class,
-                        confidence: t.score,
-                        age_ms: (time_ms - first).max(t.age_ms),
-                        // Normalised image widths per second: a walker crosses a
-                        // typical frame in seconds (0.1-0.5/s); jitter of a
-                        // parked object stays well below 0.02/s.
-                        is_moving: speed > 0.02,
-                        location: bbox(&t.rect),
-                        open_events: part_of,
-                        tentative: !t.confirmed,
-                    };
-                    let update = payload::track(id, time_ms, &p);
-                    for (kind, m) in gate.track(t.id, time_ms, part_of, update) {
-                        ctx.bus.publish(kind, m);
-                    }
-                }
-                gate.forget_old(time_ms);
-                for e in &events {
-                    ctx.bus.publish(e.event_type, payload::analytics(id, e, &track_ids));
-                }
-                // A crop of each newly confirmed track, within the budget,
-                // cut from the very frame the model saw (a track waits for
-                // the next frame when that one is no longer at hand).
-                cropped.retain(|tid| tracks.iter().any(|t| t.id == *tid));
-                // The very frame the model saw, full size, when an output
-                // wants it (crops fetch it on demand below).
-                let mut full = None;
-                if video_out.active() {
-                    full = src.full_frame(frame.pts_ms);
-                }
-                for t in tracks.iter().filter(|t| t.confirmed && t.lost_ms == 0) {
-                    if cropped.contains(&t.id) {
-                        continue;
-                    }
-                    if full.is_none() {
-                        full = src.full_frame(frame.pts_ms).filter(|f| f.pts_ms == frame.pts_ms);
-                    }
-                    let Some(f) = full.as_ref().filter(|f| f.pts_ms == frame.pts_ms) else {
-                        break;
-                    };
-                    if !crops.take(time_ms) {
-                        break;
-                    }
-                    cropped.insert(t.id);
-                    if let Some(image) = crop::jpeg_base64(f, &t.rect) {
-                        let tid = track_ids.uuid(t.id);
-                        let p = payload::crop(id, time_ms, tid, t.score, &bbox(&t.rect), image);
-                        if let Some(p) = gate.crop(t.id, time_ms, p) {
-                            ctx.bus.publish("crop", p);
-                        }
-                    }
-                }
-                // The overlay is drawn once, into the frame every output gets.
-                if video_out.active()
-                    && let Some(f) = full.as_mut()
-                {
-                    if plan.outputs.render == RenderPreset::Default {
-                        let scene = scene(&plan, &tracks, &rules.stats());
-                        let mut canvas = Canvas {
-                            data: &mut f.data,
-                            width: f.width as usize,
-                            height: f.height as usize,
-                            offsets: f.offsets,
-                            strides: f.strides,
-                        };
-                        overlay::draw(&mut canvas, &scene);
-                    }
-                    if let Err(e) = video_out.push(f) {
-                        ctx.errors.report(&e);
-                    }
-                }
-                ctx.stats.track_count.store(confirmed, Ordering::Relaxed);
-                ctx.stats.frames_processed.fetch_add(1, Ordering::Relaxed);
-                ctx.stats.latency_ms.set(decoded_at.elapsed().as_secs_f64() * 1000.0);
-                meter.processed += 1;
+                self.process(src.as_mut(), &frame);
+                self.source = Some(src);
             }
         }
     }
-    set_manual(&pushed, false);
-    drop(source);
-    info!(instance_id = %id, "pipeline stopped");
+
+    /// Applies a changed config between frames.
+    fn apply_config(&mut self) {
+        if !self.ctx.config.has_changed().unwrap_or(false) {
+            return;
+        }
+        let next = match Plan::of(&self.ctx.config.borrow_and_update()) {
+            Ok(next) => next,
+            Err(e) => {
+                let e = chain(&e);
+                self.ctx.errors.report(&format!("invalid configuration ignored: {e}"));
+                return;
+            }
+        };
+        let plan = &self.plan;
+        if next.source_kind() != plan.source_kind()
+            || next.is_manual() != plan.is_manual()
+            || next.realtime != plan.realtime
+        {
+            self.source = None;
+            self.opened = None;
+            self.source_state = "Connecting";
+            self.retry_at = self.clock.now();
+            self.reported_no_input = false;
+        }
+        if next.settings.detection_sensitivity != plan.settings.detection_sensitivity {
+            // Live tracks and the id counter stay: a new track must never
+            // take an old one's id (and its rule state).
+            self.tracker.set_options(tracker_options(&next));
+        }
+        self.gate.set_debug(next.settings.debug_mode);
+        self.rules.set_config(
+            &next.securt,
+            next.settings.detector_mode,
+            next.settings.movement_sensitivity,
+        );
+        self.video_out.configure(&next.outputs);
+        self.plan = next;
+    }
+
+    fn publish_statistics(&mut self) {
+        let (ctx, now) = (&self.ctx, self.clock.now());
+        let secs = (now - self.meter.since).as_secs_f64().max(1e-3);
+        let fps = self.meter.processed as f64 / secs;
+        let source_fps = self.meter.delivered as f64 / secs;
+        ctx.stats.fps.set(fps);
+        ctx.stats.source_fps.set(source_fps);
+        let resolution = self.detector.as_ref().map(|d| {
+            let (w, h) = d.input_size();
+            format!("{w}x{h}")
+        });
+        let source_resolution =
+            self.source.as_ref().and_then(|s| s.source_size()).map(|(w, h)| format!("{w}x{h}"));
+        let stats = Statistics {
+            current_framerate: fps,
+            source_framerate: source_fps,
+            dropped_frames_count: ctx.stats.frames_dropped.load(Ordering::Relaxed),
+            frames_processed: ctx.stats.frames_processed.load(Ordering::Relaxed),
+            input_queue_size: self.pushed.lock().map(|p| p.queue.len() as u64).unwrap_or(0),
+            latency: ctx.stats.latency_ms.get(),
+            resolution: resolution.unwrap_or_default(),
+            source_resolution: source_resolution.unwrap_or_default(),
+            start_time: self.started_ms,
+            source_state: self.source_state,
+            source_reconnects: self.reconnects,
+        };
+        let mut p = payload::statistics(ctx.instance_id, &stats);
+        if let Some(h) = ctx.stats.handlers.to_json() {
+            p.insert("handlers".into(), h);
+        }
+        if let Some(store) = &self.options.store {
+            let pending = store.pending.load(Ordering::Relaxed);
+            p.insert("store_queue_size".into(), serde_json::json!(pending));
+        }
+        ctx.bus.publish("statistics", p);
+        *ctx.stats.rules.lock().unwrap_or_else(|p| p.into_inner()) = self.rules.stats();
+        self.meter = Meter::new(now);
+        self.last_stats = now;
+    }
+
+    /// Loads the detector; on failure reports it and waits before the next
+    /// try. Whether it is loaded.
+    fn load_detector(&mut self) -> bool {
+        match self.detectors.load() {
+            Ok(d) => {
+                self.detector = Some(d);
+                true
+            }
+            Err(e) => {
+                self.source_state = "Failed";
+                self.ctx.errors.report(&format!("detector unavailable: {}", chain(&e)));
+                self.sleeper.sleep(MAX_BACKOFF);
+                false
+            }
+        }
+    }
+
+    /// The source that should be open now. A `Manual` input opens when
+    /// frames arrive, for their kind (images or H.264/H.265), and reopens
+    /// if a client switches kinds.
+    fn wanted_source(&self) -> Option<SourceKind> {
+        if !self.plan.is_manual() {
+            return self.plan.source_kind();
+        }
+        let next_kind = self.pushed.lock().ok().and_then(|p| p.queue.front().map(|f| f.kind));
+        match next_kind {
+            Some(PushedKind::Image) => Some(SourceKind::PushedImages),
+            Some(PushedKind::H264) => Some(SourceKind::PushedVideo { h265: false }),
+            Some(PushedKind::H265) => Some(SourceKind::PushedVideo { h265: true }),
+            None => self.opened.clone(),
+        }
+    }
+
+    /// Opens the wanted source unless it is open, when its retry time has
+    /// come. Whether a source is open.
+    fn ensure_source(&mut self) -> bool {
+        set_manual(&self.pushed, self.plan.is_manual());
+        let wanted = self.wanted_source();
+        if wanted != self.opened {
+            self.source = None;
+            self.opened = None;
+        }
+        if self.source.is_some() {
+            return true;
+        }
+        let Some(kind) = wanted else {
+            if !self.plan.is_manual() && !self.reported_no_input {
+                self.ctx.errors.report("no input configured: set one with POST .../input");
+                self.reported_no_input = true;
+            }
+            self.sleeper.sleep(POLL);
+            return false;
+        };
+        if self.clock.now() < self.retry_at {
+            self.sleeper.sleep(POLL);
+            return false;
+        }
+        let login = match (&kind, &self.options.credentials) {
+            (SourceKind::Uri(u), Some(c)) if u.starts_with("rtsp") => c.for_uri(u),
+            _ => None,
+        };
+        let size = self.detector.as_ref().map_or((0, 0), |d| d.input_size());
+        match self.sources.open(&kind, size, self.plan.realtime, login) {
+            Ok(s) => {
+                debug!(instance_id = %self.ctx.instance_id, ?kind, "source opened");
+                self.source = Some(s);
+                self.opened = Some(kind);
+                self.source_state = "Connected";
+                true
+            }
+            Err(e) => {
+                self.retry_later();
+                self.ctx.errors.report(&format!("cannot open the input: {}", chain(&e)));
+                false
+            }
+        }
+    }
+
+    /// Drops the source and schedules the next attempt after the current
+    /// backoff, which then doubles (up to [`MAX_BACKOFF`]). Returns the wait.
+    fn retry_later(&mut self) -> Duration {
+        let wait = self.backoff;
+        self.source = None;
+        self.source_state = "Reconnecting";
+        self.reconnects += 1;
+        self.retry_at = self.clock.now() + wait;
+        self.backoff = (wait * 2).min(MAX_BACKOFF);
+        wait
+    }
+
+    /// Feeds pushed frames to a `Manual` input. Their times are the
+    /// clients' own (Unix ms).
+    fn feed_pushed(&mut self, src: &mut dyn FrameSource) {
+        let queued: Vec<PushedFrame> =
+            self.pushed.lock().map(|mut p| p.queue.drain(..).collect()).unwrap_or_default();
+        for f in queued {
+            if let Err(e) = src.push(f.data, f.timestamp_ms) {
+                let e = chain(&e);
+                self.ctx.errors.report(&format!("pushed frame refused by the pipeline: {e}"));
+            }
+        }
+        if let Some(epoch) = src.push_epoch_ms() {
+            self.time_offset_ms = epoch;
+        }
+    }
+
+    fn on_end_of_stream(&mut self) {
+        let file = matches!(self.plan.source_kind(), Some(SourceKind::Uri(ref u)) if !u.starts_with("rtsp"));
+        if file && self.plan.looping {
+            // Start the file again with a fresh pipeline: a flushing seek
+            // back to 0 on a stream that has reached EOS left this tee'd
+            // pipeline silent. Stream time continues.
+            self.time_offset_ms = self.last_time_ms + 1;
+            self.source = None;
+            self.opened = None;
+        } else if file {
+            self.source_state = "Ended";
+            self.sleeper.sleep(POLL);
+        } else {
+            // A live source that ends has dropped: reconnect.
+            self.retry_later();
+            self.ctx.errors.report("the input ended; reconnecting");
+        }
+    }
+
+    /// Stream time of a frame: its timestamp (files keep their own pace
+    /// even when processed faster), continued across loops, never going
+    /// back; time since the start for frames without one.
+    fn stream_time(&mut self, pts_ms: Option<i64>) -> i64 {
+        let time_ms = pts_ms
+            .map(|p| p + self.time_offset_ms)
+            .unwrap_or_else(|| self.clock.wall_ms() - self.started_ms);
+        let time_ms = time_ms.max(self.last_time_ms);
+        self.last_time_ms = time_ms;
+        time_ms
+    }
+
+    /// Whether `frameRateLimit` skips a frame at `time_ms`.
+    fn rate_limited(&self, time_ms: i64) -> bool {
+        let limit = self.plan.settings.frame_rate_limit;
+        limit > 0.0
+            && self
+                .last_processed_ms
+                .is_some_and(|last| ((time_ms - last) as f64) < 1000.0 / limit - 1.0)
+    }
+
+    /// Detects, tracks, evaluates the rules and publishes one frame's
+    /// events, crops and output video.
+    fn process(&mut self, src: &mut dyn FrameSource, frame: &RgbFrame) {
+        let decoded_at = self.clock.now();
+        self.backoff = FIRST_BACKOFF;
+        self.source_state = "Connected";
+        self.meter.delivered += 1;
+        if let Some(jpeg) = src.take_jpeg() {
+            *self.ctx.stats.last_frame.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(Arc::new(jpeg));
+        }
+        let time_ms = self.stream_time(frame.pts_ms);
+        if self.rate_limited(time_ms) {
+            self.ctx.stats.frames_dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.last_processed_ms = Some(time_ms);
+        let (sw, sh) = src.source_size().unwrap_or((frame.width, frame.height));
+        let Some(detector) = self.detector.as_mut() else { return };
+        let (iw, ih) = detector.input_size();
+        let Ok(letterbox) = Letterbox::new(sw, sh, iw, ih) else { return };
+        let detections = match detector.detect(frame, &letterbox) {
+            Ok(d) => d,
+            Err(e) => {
+                self.ctx.errors.report(&chain(&e));
+                if matches!(e, DetectorError::Decode(_)) {
+                    // A model whose outputs cannot be read will not get
+                    // better at the next frame.
+                    self.sleeper.sleep(MAX_BACKOFF);
+                }
+                return;
+            }
+        };
+        let tracks = self.tracker.update(time_ms, &detections);
+        self.rules.set_frame_size(sw, sh);
+        let observations: Vec<TrackObservation> = tracks
+            .iter()
+            .filter(|t| t.lost_ms == 0)
+            .map(|t| TrackObservation {
+                tracking_id: t.id,
+                class: t.class,
+                label: t.label.to_string(),
+                bbox: bbox(&t.rect),
+                confirmed: t.confirmed,
+                confidence: t.score,
+            })
+            .collect();
+        let events = self.rules.process(time_ms, &observations);
+        let confirmed = self.publish_tracks(time_ms, &tracks, &events);
+        let id = self.ctx.instance_id;
+        for e in &events {
+            self.ctx.bus.publish(e.event_type, payload::analytics(id, e, &self.track_ids));
+        }
+        self.crops_and_outputs(src, frame.pts_ms, time_ms, &tracks);
+        let stats = &self.ctx.stats;
+        stats.track_count.store(confirmed, Ordering::Relaxed);
+        stats.frames_processed.fetch_add(1, Ordering::Relaxed);
+        stats.latency_ms.set((self.clock.now() - decoded_at).as_secs_f64() * 1000.0);
+        self.meter.processed += 1;
+    }
+
+    /// Publishes the tracks (through the gate); returns how many are
+    /// confirmed.
+    fn publish_tracks(&mut self, time_ms: i64, tracks: &[Track], events: &[AnalyticsEvent]) -> u64 {
+        // The events each track takes part in, for its payload: the open
+        // ones (group events included) and this frame's instantaneous ones.
+        let mut open = self.rules.open_events();
+        for e in events {
+            if let Some(t) = e.tracking_id
+                && !e.event_type.ends_with("-end")
+            {
+                let ids = open.entry(t).or_default();
+                if !ids.contains(&e.event_id) {
+                    ids.push(e.event_id);
+                }
+            }
+        }
+        let id = self.ctx.instance_id;
+        let mut confirmed = 0u64;
+        self.first_seen.retain(|tid, _| tracks.iter().any(|t| t.id == *tid));
+        for t in tracks.iter().filter(|t| t.lost_ms == 0) {
+            if t.confirmed {
+                confirmed += 1;
+            }
+            if !t.confirmed && !self.plan.tentative {
+                continue;
+            }
+            let first = *self.first_seen.entry(t.id).or_insert(time_ms);
+            let speed = t.velocity.x.hypot(t.velocity.y);
+            let part_of = open.get(&t.id).map(Vec::as_slice).unwrap_or(&[]);
+            let p = TrackPayload {
+                tracking_id: self.track_ids.uuid(t.id),
+                class: t.class,
+                confidence: t.score,
+                age_ms: (time_ms - first).max(t.age_ms),
+                // Normalised image widths per second: a walker crosses a
+                // typical frame in seconds (0.1-0.5/s); jitter of a parked
+                // object stays well below 0.02/s.
+                is_moving: speed > 0.02,
+                location: bbox(&t.rect),
+                open_events: part_of,
+                tentative: !t.confirmed,
+            };
+            let update = payload::track(id, time_ms, &p);
+            for (kind, m) in self.gate.track(t.id, time_ms, part_of, update) {
+                self.ctx.bus.publish(kind, m);
+            }
+        }
+        self.gate.forget_old(time_ms);
+        confirmed
+    }
+
+    /// A crop of each newly confirmed track, within the budget, cut from
+    /// the very frame the model saw (a track waits for the next frame when
+    /// that one is no longer at hand); and that frame, overlay drawn once,
+    /// to the video outputs.
+    fn crops_and_outputs(
+        &mut self,
+        src: &mut dyn FrameSource,
+        pts_ms: Option<i64>,
+        time_ms: i64,
+        tracks: &[Track],
+    ) {
+        let id = self.ctx.instance_id;
+        self.cropped.retain(|tid| tracks.iter().any(|t| t.id == *tid));
+        // The very frame the model saw, full size, when an output wants it
+        // (crops fetch it on demand below).
+        let mut full = None;
+        if self.video_out.active() {
+            full = src.full_frame(pts_ms);
+        }
+        for t in tracks.iter().filter(|t| t.confirmed && t.lost_ms == 0) {
+            if self.cropped.contains(&t.id) {
+                continue;
+            }
+            if full.is_none() {
+                full = src.full_frame(pts_ms).filter(|f| f.pts_ms == pts_ms);
+            }
+            let Some(f) = full.as_ref().filter(|f| f.pts_ms == pts_ms) else {
+                break;
+            };
+            if !self.crops.take(time_ms) {
+                break;
+            }
+            self.cropped.insert(t.id);
+            if let Some(image) = crop::jpeg_base64(f, &t.rect) {
+                let tid = self.track_ids.uuid(t.id);
+                let p = payload::crop(id, time_ms, tid, t.score, &bbox(&t.rect), image);
+                if let Some(p) = self.gate.crop(t.id, time_ms, p) {
+                    self.ctx.bus.publish("crop", p);
+                }
+            }
+        }
+        if self.video_out.active()
+            && let Some(f) = full.as_mut()
+        {
+            if self.plan.outputs.render == RenderPreset::Default {
+                let scene = scene(&self.plan, tracks, &self.rules.stats());
+                let mut canvas = Canvas {
+                    data: &mut f.data,
+                    width: f.width as usize,
+                    height: f.height as usize,
+                    offsets: f.offsets,
+                    strides: f.strides,
+                };
+                overlay::draw(&mut canvas, &scene);
+            }
+            if let Err(e) = self.video_out.push(f) {
+                self.ctx.errors.report(&chain(&e));
+            }
+        }
+    }
 }
 
 fn bbox(r: &crate::detect::Rect) -> BBox {
@@ -618,10 +792,5 @@ fn set_manual(pushed: &Mutex<PushSlot>, manual: bool) {
     p.manual = manual;
 }
 
-/// Sleeps up to `d`, waking early when a stop is requested.
-fn sleep_unless_stopped(stop: &AtomicBool, d: Duration) {
-    let until = Instant::now() + d;
-    while !stop.load(Ordering::SeqCst) && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(20).min(until - Instant::now()));
-    }
-}
+#[cfg(test)]
+mod tests;

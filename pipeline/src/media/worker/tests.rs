@@ -1,0 +1,336 @@
+//! Unit tests of the worker loop on simulated time, with scripted sources
+//! and fake detectors: source backoff, the frame rate limit, file loops and
+//! their stream time, pushed frames, and the stop at every wait.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{MAX_BACKOFF, POLL, PushSlot, Worker};
+use crate::media::error::SourceError;
+use crate::media::fakes::{
+    FakeLoader, FakeOpener, FakeTime, Harness, Log, Outcome, frame, options,
+};
+use crate::media::source::{Next, SourceKind};
+use crate::runtime::{PushError, PushedFrame, PushedKind};
+
+/// A worker on simulated time, and what a test looks at.
+struct Rig {
+    worker: Worker,
+    time: Arc<FakeTime>,
+    log: Arc<Log>,
+    harness: Harness,
+    pushed: Arc<Mutex<PushSlot>>,
+}
+
+/// Steps a test makes at most while it waits for a condition: far more
+/// than any of them needs, so that a broken loop fails instead of hanging.
+const MAX_STEPS: usize = 10_000;
+
+impl Rig {
+    fn new(
+        tree: Value,
+        opens: impl IntoIterator<Item = Option<Vec<Next>>>,
+        loader: impl FnOnce(&mut FakeLoader),
+    ) -> Rig {
+        let mut harness = Harness::new(tree);
+        let ctx = harness.ctx.take().expect("a fresh harness has its context");
+        let (time, log) = (FakeTime::new(), Arc::new(Log::default()));
+        let mut detectors = FakeLoader::new(&log);
+        loader(&mut detectors);
+        let pushed = Arc::new(Mutex::new(PushSlot::for_config(&ctx.config.borrow())));
+        let parts = super::Parts {
+            clock: time.clone(),
+            sleeper: time.clone(),
+            sources: Box::new(FakeOpener::new(&time, &log, opens)),
+            detectors: Box::new(detectors),
+        };
+        let worker = Worker::new(ctx, options(), pushed.clone(), parts).expect("a valid config");
+        Rig { worker, time, log, harness, pushed }
+    }
+
+    /// Steps until `done` holds.
+    fn step_until(&mut self, what: &str, done: impl Fn(&Rig) -> bool) {
+        for _ in 0..MAX_STEPS {
+            if done(self) {
+                return;
+            }
+            self.worker.step();
+        }
+        panic!("not reached after {MAX_STEPS} steps: {what}");
+    }
+
+    fn processed(&self) -> u64 {
+        self.harness.stats.frames_processed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn dropped(&self) -> u64 {
+        self.harness.stats.frames_dropped.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn push(&self, kind: PushedKind, data: u8, timestamp_ms: i64) -> Result<(), PushError> {
+        let f = PushedFrame { kind, data: vec![data], timestamp_ms: Some(timestamp_ms) };
+        self.pushed.lock().unwrap().offer(f)
+    }
+}
+
+fn file_input(extra: Value) -> Value {
+    let mut tree = json!({
+        "solution": "securt",
+        "Input": {"type": "File", "uri": "/videos/clip.mp4"},
+    });
+    if let (Value::Object(t), Value::Object(e)) = (&mut tree, extra) {
+        for (k, v) in e {
+            match (t.get_mut(&k), v) {
+                (Some(Value::Object(a)), Value::Object(b)) => a.extend(b),
+                (_, v) => {
+                    t.insert(k, v);
+                }
+            }
+        }
+    }
+    tree
+}
+
+fn clip() -> SourceKind {
+    SourceKind::Uri("file:///videos/clip.mp4".into())
+}
+
+/// The running input fails, as GStreamer reports it.
+fn failure() -> Next {
+    Next::Error(SourceError::Stream {
+        element: "uridecodebin0".into(),
+        message: "Could not read".into(),
+        debug: None,
+    })
+}
+
+/// `n` frames, `gap_ms` apart from stream time 0, then the file's end.
+fn file_of(n: i64, gap_ms: i64) -> Vec<Next> {
+    (0..n).map(|i| frame(Some(i * gap_ms))).chain([Next::Eos]).collect()
+}
+
+#[test]
+fn a_failing_source_is_retried_after_500_ms_doubling_to_10_s_and_reset_by_a_frame() {
+    let opens =
+        (0..7).map(|_| None).chain([Some(vec![frame(Some(0)), failure()]), None, Some(Vec::new())]);
+    let mut rig = Rig::new(file_input(json!({})), opens, |_| {});
+    rig.step_until("ten opens", |r| r.log.opens().len() == 10);
+    assert_eq!(
+        rig.log.open_times_ms(),
+        // 500, 1000, 2000, 4000, 8000, then 10000 at most; after a frame
+        // and a failure, 500 and 1000 again.
+        [0, 500, 1_500, 3_500, 7_500, 15_500, 25_500, 35_500, 36_000, 37_000],
+    );
+    assert!(rig.log.opens().iter().all(|(kind, _)| *kind == clip()));
+    assert_eq!(rig.processed(), 1);
+    // Only short waits, each a point where a stop is noticed.
+    assert!(rig.time.waits().iter().all(|w| *w == POLL), "{:?}", rig.time.waits());
+    let error = rig.harness.last_error().unwrap_or_default();
+    assert!(error.starts_with("cannot open the input: the input cannot be opened"), "{error}");
+}
+
+#[test]
+fn the_input_failing_is_reported_with_the_retry_wait() {
+    let mut rig = Rig::new(file_input(json!({})), [Some(vec![failure()])], |_| {});
+    rig.step_until("the failure", |r| r.harness.last_error().is_some());
+    assert_eq!(
+        rig.harness.last_error().unwrap(),
+        "input failed: uridecodebin0: Could not read; retrying in 500 ms"
+    );
+}
+
+#[test]
+fn frame_rate_limit_skips_frames_and_counts_them_as_dropped() {
+    // 25 frames 40 ms apart (25 fps) at each limit: (limit, processed, dropped).
+    for (limit, processed, dropped) in [(0.0, 25, 0), (5.0, 5, 20), (10.0, 9, 16)] {
+        let tree = file_input(json!({"frameRateLimit": limit, "Input": {"loop": false}}));
+        let mut rig = Rig::new(tree, [Some(file_of(25, 40))], |_| {});
+        rig.step_until("all frames seen", |r| r.processed() + r.dropped() == 25);
+        assert_eq!((rig.processed(), rig.dropped()), (processed, dropped), "limit {limit}");
+        assert_eq!(rig.log.detected() as u64, processed, "limit {limit}");
+    }
+}
+
+#[test]
+fn a_looping_file_reopens_at_its_end_and_stream_time_keeps_increasing() {
+    let opens = [Some(file_of(3, 40)), Some(file_of(3, 40)), Some(vec![frame(Some(0))])];
+    let mut rig = Rig::new(file_input(json!({})), opens, |_| {});
+    let mut times = Vec::new();
+    for _ in 0..MAX_STEPS {
+        let before = rig.processed();
+        rig.worker.step();
+        if rig.processed() > before {
+            times.push(rig.worker.last_time_ms);
+        }
+        if times.len() == 7 {
+            break;
+        }
+    }
+    // Each loop goes on 1 ms after the last frame of the one before.
+    assert_eq!(times, [0, 40, 80, 81, 121, 161, 162]);
+    assert_eq!(
+        rig.log.opens().iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+        [clip(), clip(), clip()]
+    );
+}
+
+#[test]
+fn a_file_that_does_not_loop_ends_and_stays_ended() {
+    let tree = file_input(json!({"Input": {"loop": false}}));
+    let mut rig = Rig::new(tree, [Some(file_of(2, 40))], |_| {});
+    rig.step_until("the end waited on", |r| r.time.waits().len() >= 3);
+    assert_eq!(rig.log.opens().len(), 1);
+    assert_eq!(rig.processed(), 2);
+    assert_eq!(rig.worker.source_state, "Ended");
+    assert!(rig.time.waits().iter().all(|w| *w == POLL));
+}
+
+#[test]
+fn pushed_frames_open_a_source_of_their_kind_and_set_the_stream_epoch() {
+    const T0: i64 = 1_700_000_100_000;
+    let tree = json!({"solution": "securt", "Input": {"type": "Manual"}});
+    let opens = [Some(vec![frame(Some(0)), frame(Some(40))]), Some(vec![frame(Some(80))])];
+    let mut rig = Rig::new(tree, opens, |_| {});
+
+    // Nothing pushed yet: nothing to open, and nothing is wrong.
+    for _ in 0..5 {
+        rig.worker.step();
+    }
+    assert!(rig.log.opens().is_empty());
+    assert_eq!(rig.harness.last_error(), None);
+    assert_eq!(rig.time.waits(), [POLL; 5]);
+
+    // Pushed before the source opens: handed over once it has.
+    rig.push(PushedKind::Image, 1, T0).unwrap();
+    rig.push(PushedKind::Image, 2, T0 + 40).unwrap();
+    rig.step_until("a frame processed", |r| r.processed() == 1);
+    assert_eq!(
+        rig.log.opens().iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+        [SourceKind::PushedImages]
+    );
+    assert_eq!(rig.log.pushes(), [(vec![1], Some(T0)), (vec![2], Some(T0 + 40))]);
+    // Stream time is the clients' own time.
+    assert_eq!(rig.worker.last_time_ms, T0);
+    rig.step_until("the second frame", |r| r.processed() == 2);
+    assert_eq!(rig.worker.last_time_ms, T0 + 40);
+
+    // Pushed after it opened: handed to the same source.
+    rig.push(PushedKind::Image, 3, T0 + 60).unwrap();
+    rig.step_until("the third push", |r| r.log.pushes().len() == 3);
+    assert_eq!(rig.log.opens().len(), 1);
+
+    // Another kind of frame: a source for it.
+    rig.push(PushedKind::H264, 4, T0 + 80).unwrap();
+    rig.step_until("the fourth push", |r| r.log.pushes().len() == 4);
+    let kinds: Vec<_> = rig.log.opens().iter().map(|(k, _)| k.clone()).collect();
+    assert_eq!(kinds, [SourceKind::PushedImages, SourceKind::PushedVideo { h265: false }]);
+    // The new source's epoch is its first frame's time.
+    rig.step_until("its frame", |r| r.processed() == 3);
+    assert_eq!(rig.worker.last_time_ms, T0 + 80 + 80);
+}
+
+#[test]
+fn pushes_are_refused_unless_the_input_is_manual_and_the_queue_has_room() {
+    let rig = Rig::new(file_input(json!({})), [], |_| {});
+    assert_eq!(rig.push(PushedKind::Image, 0, 0), Err(PushError::NotManual));
+    let tree = json!({"solution": "securt", "Input": {"type": "Manual"}});
+    let rig = Rig::new(tree, [], |_| {});
+    for i in 0..8 {
+        rig.push(PushedKind::Image, i, 0).unwrap();
+    }
+    assert_eq!(rig.push(PushedKind::Image, 8, 0), Err(PushError::QueueFull));
+}
+
+/// Each wait of the loop, with a stop requested during it: the worker
+/// returns from `run` without doing anything more (no load, no open, no
+/// other wait).
+#[test]
+fn a_stop_during_any_wait_ends_the_run_at_once() {
+    struct Case {
+        name: &'static str,
+        tree: Value,
+        opens: Vec<Option<Vec<Next>>>,
+        failures: usize,
+        outcome: Outcome,
+        /// The waits before the one the stop comes in, and that one.
+        waits: Vec<Duration>,
+        /// Sources opened by then.
+        opened: usize,
+    }
+    let case = |name, tree, opens, waits: &[Duration], opened| Case {
+        name,
+        tree,
+        opens,
+        failures: 0,
+        outcome: Outcome::Nothing,
+        waits: waits.to_vec(),
+        opened,
+    };
+    let no_loop = file_input(json!({"Input": {"loop": false}}));
+    let cases = [
+        Case {
+            failures: 1,
+            ..case("after a failed model load", file_input(json!({})), vec![], &[MAX_BACKOFF], 0)
+        },
+        case("for an input to be configured", json!({"solution": "securt"}), vec![], &[POLL], 0),
+        case("for the source's retry time", file_input(json!({})), vec![None], &[POLL], 1),
+        case("at the end of a file", no_loop, vec![Some(vec![Next::Eos])], &[POLL], 1),
+        Case {
+            outcome: Outcome::Undecodable,
+            ..case(
+                "after outputs that cannot be decoded",
+                file_input(json!({})),
+                vec![Some(vec![frame(Some(0))])],
+                &[MAX_BACKOFF],
+                1,
+            )
+        },
+    ];
+    for c in cases {
+        let mut rig = Rig::new(c.tree, c.opens, |l| {
+            l.failures = c.failures;
+            l.outcome = c.outcome;
+        });
+        rig.time.stop_during_wait(c.waits.len());
+        rig.worker.run();
+        assert_eq!(rig.time.waits(), c.waits, "{}", c.name);
+        assert_eq!(rig.log.loads(), 1, "{}", c.name);
+        assert_eq!(rig.log.opens().len(), c.opened, "{}", c.name);
+        // The interrupted wait did not run its course.
+        let waited: Duration = c.waits[..c.waits.len() - 1].iter().sum();
+        assert_eq!(rig.time.elapsed(), waited, "{}", c.name);
+    }
+}
+
+#[test]
+fn a_stop_during_the_model_load_opens_nothing_after_it() {
+    let time = Arc::new(Mutex::new(None::<Arc<FakeTime>>));
+    let t = time.clone();
+    let mut rig = Rig::new(file_input(json!({})), [Some(vec![frame(Some(0))])], |l| {
+        l.on_load = Some(Box::new(move || {
+            if let Some(t) = t.lock().unwrap().as_ref() {
+                t.stop();
+            }
+        }));
+    });
+    *time.lock().unwrap() = Some(rig.time.clone());
+    rig.worker.run();
+    assert_eq!(rig.log.loads(), 1);
+    assert!(rig.log.opens().is_empty());
+    assert_eq!(rig.processed(), 0);
+}
+
+#[test]
+fn a_new_input_applies_between_frames_and_opens_at_once() {
+    let opens = [Some(vec![frame(Some(0)), frame(Some(40))]), Some(vec![frame(Some(0))])];
+    let mut rig = Rig::new(file_input(json!({})), opens, |_| {});
+    rig.step_until("a frame", |r| r.processed() == 1);
+    let other = file_input(json!({"Input": {"uri": "/videos/other.mp4"}}));
+    let Value::Object(other) = other else { unreachable!() };
+    rig.harness.config.send(Arc::new(other)).unwrap();
+    rig.step_until("the new input's frame", |r| r.processed() == 2);
+    let other = SourceKind::Uri("file:///videos/other.mp4".into());
+    assert_eq!(rig.log.opens(), [(clip(), Duration::ZERO), (other, Duration::ZERO)]);
+}
