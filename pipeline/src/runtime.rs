@@ -156,7 +156,10 @@ pub trait Runner: Send + Sync + fmt::Debug {
 
 /// A running instance's pipeline.
 pub trait Running: Send + fmt::Debug {
-    /// Stops processing and releases every resource before returning.
+    /// Stops processing: returns within about a second (the media runner's
+    /// `STOP_GRACE`), with every resource released by then, or, when a step
+    /// cannot be interrupted (a model load), released by the pipeline's
+    /// thread as soon as that step ends; nothing new is opened meanwhile.
     fn stop(self: Box<Self>);
 
     /// Accepts a frame pushed over the API (`Manual` input).

@@ -190,6 +190,20 @@ impl RuleEngine {
         out
     }
 
+    /// Ends every open event at `time_ms` (the instance stops): returns the
+    /// end events, in rule order. The rules keep their counters; a later
+    /// frame starts from nothing open.
+    pub fn close_all(&mut self, time_ms: i64) -> Vec<AnalyticsEvent> {
+        let mut out = Vec::new();
+        for mut rule in self.retired.drain(..) {
+            rule.close(time_ms, &mut out);
+        }
+        for slot in &mut self.rules {
+            slot.rule.close(time_ms, &mut out);
+        }
+        out
+    }
+
     /// Per-rule counters, areas first, in configuration order.
     pub fn stats(&self) -> Vec<RuleStats> {
         self.rules.iter().map(|s| s.rule.stats()).collect()

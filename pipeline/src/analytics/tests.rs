@@ -1381,3 +1381,23 @@ fn open_events_list_each_track_in_its_open_events() {
     }
     assert!(crowd_id.is_some(), "no crowd event");
 }
+
+/// A stop ends every open event at the last frame, with its duration, and
+/// leaves nothing open for the next run.
+#[test]
+fn close_all_ends_open_events() {
+    let intrusion = area(AreaRule::Intrusion { classes: all() }, &square());
+    let mut e = engine(vec![intrusion], vec![], &Setup::default());
+    let script = Script::new().stay(&person(1), IN, 0, 20);
+    let started: Vec<_> =
+        script.run(&mut e).into_iter().filter(|e| e.event_type == ev::INTRUSION).collect();
+    assert_eq!(started.len(), 1);
+    let ends = e.close_all(t(19));
+    assert_eq!(ends.len(), 1, "{ends:?}");
+    assert_eq!((ends[0].event_type, ends[0].event_id), (ev::INTRUSION_END, started[0].event_id));
+    // Durations run from the onset (frame 0), not from the frame that
+    // decided the start (see the module notes on inertia).
+    assert_eq!(ends[0].event_duration_ms, Some(t(19)));
+    assert!(e.open_events().is_empty());
+    assert!(e.close_all(t(20)).is_empty(), "nothing is ended twice");
+}

@@ -326,6 +326,13 @@ impl Worker {
         while !self.sleeper.stopped() {
             self.step();
         }
+        // As the contract says of a stop: open analytics events end, at the
+        // last frame processed, so every start a client saw has its end.
+        if let Some(at) = self.last_processed_ms {
+            for e in self.rules.close_all(at) {
+                self.ctx.bus.publish(e.event_type, payload::analytics(id, &e, &self.track_ids));
+            }
+        }
         set_manual(&self.pushed, false);
         // Outputs first: a source's teardown (an RTSP camera's) may outlast
         // the stop's grace, and outputs stopped after it could remove the

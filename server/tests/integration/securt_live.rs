@@ -332,7 +332,8 @@ async fn tracking_ids_are_uuids_never_reused_after_a_sensitivity_change() {
 }
 
 /// SIGTERM while the clip produces events: the server exits 0 and has stored
-/// every analytics event its pipelines published. A `track` update names
+/// every analytics event its pipelines published, the ends of the events
+/// the stop closed included. A `track` update names
 /// the events it takes part in the moment they are published, before they
 /// are stored (SSE holds analytics events back until then), so the ids it
 /// names are exactly what a hasty shutdown would lose.
@@ -372,5 +373,22 @@ async fn sigterm_stores_every_event_published_before_it() {
         .collect();
     let lost: Vec<&String> = published.difference(&stored).collect();
     assert!(lost.is_empty(), "published before SIGTERM but not stored: {lost:?}");
+    // The stop ended the intrusions still open, in the pipeline's very last
+    // moments: each start is stored with its end.
+    let kinds = db.stored_events_between(id, 0, u64::MAX, 100_000).await.unwrap();
+    let of = |kind: &str| -> BTreeSet<String> {
+        kinds
+            .iter()
+            .filter(|e| e.kind == kind)
+            .filter_map(|e| {
+                let v: Value = serde_json::from_str(&e.data).ok()?;
+                v["event_id"].as_str().map(String::from)
+            })
+            .collect()
+    };
+    let (starts, ends) = (of("event-intrusion"), of("event-intrusion-end"));
+    assert!(!starts.is_empty());
+    let unended: Vec<&String> = starts.difference(&ends).collect();
+    assert!(unended.is_empty(), "intrusions stored without their end: {unended:?}");
     db.close().await;
 }
