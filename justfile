@@ -121,6 +121,12 @@ bench:
     "${CARGO_TARGET_DIR:-target}/release/rt-bench" "${CARGO_TARGET_DIR:-target}/release/rt-server"
     "${CARGO_TARGET_DIR:-target}/release/rt-bench" --db
 
+# Whether memory stays flat: two instances looping the clip, reconfigured
+# every 2 s, for MINUTES (issue 17 uses 10); appends to bench/RESULTS.md.
+bench-soak minutes="10":
+    cargo build --release -p rt-server -p rt-bench
+    "${CARGO_TARGET_DIR:-target}/release/rt-bench" --soak {{minutes}} "${CARGO_TARGET_DIR:-target}/release/rt-server"
+
 # The store benchmarks alone (issue 5: ingest and query latency on SQLite and
 # PostgreSQL, 1,000,000 events); appends to bench/RESULTS.md.
 bench-db:

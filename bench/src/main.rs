@@ -17,12 +17,16 @@
 //!   PostgreSQL: sustained ingest rate, and p50/p99 of a filtered, paginated
 //!   events query and an hourly analytics query over 1,000,000 events.
 //!
+//! - (issue 17, `rt-bench --soak MINUTES SERVER_BINARY`, see [`soak`]) whether
+//!   resident memory stays flat while instances loop and are reconfigured.
+//!
 //! Usage: `rt-bench SERVER_BINARY` (release build), with RT_MODEL_PATH,
 //! ORT_DYLIB_PATH and RT_TEST_VIDEO set, then `rt-bench --db` (`./dev bench`
 //! does all of it; `./dev bench-db` only the second). RT_BENCH_NOTE, when
 //! set, is added under the heading (e.g. that the machine was shared).
 
 mod db;
+mod soak;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -288,6 +292,12 @@ async fn main() -> Result<()> {
     let binary = std::env::args().nth(1).context("usage: rt-bench SERVER_BINARY | --db")?;
     if binary == "--db" {
         return db_report().await;
+    }
+    if binary == "--soak" {
+        let usage = "usage: rt-bench --soak MINUTES SERVER_BINARY";
+        let minutes: u64 = std::env::args().nth(2).context(usage)?.parse().context(usage)?;
+        let server = std::env::args().nth(3).context(usage)?;
+        return append(&soak::run(&server, minutes).await?);
     }
     let model = env_path("RT_MODEL_PATH")?;
     let ort = env_path("ORT_DYLIB_PATH")?;
