@@ -382,10 +382,12 @@ impl Drop for Task {
     }
 }
 
-/// The handlers of one running instance; dropping it stops them all.
+/// The handlers of one running instance; dropping it stops them all at
+/// once, [`Handlers::close`] after they sent what they hold.
 #[derive(Debug)]
 pub struct Handlers {
-    _task: Task,
+    task: Task,
+    closing: watch::Sender<bool>,
 }
 
 impl Handlers {
@@ -410,7 +412,19 @@ impl Handlers {
         config: watch::Receiver<Arc<Map<String, Value>>>,
         table: Arc<HandlerTable>,
     ) -> Handlers {
-        Handlers { _task: Task(rt.spawn(supervise(id, bus, config, table))) }
+        let closing = watch::Sender::new(false);
+        let task = rt.spawn(supervise(id, bus, config, table, closing.subscribe()));
+        Handlers { task: Task(task), closing }
+    }
+
+    /// Shutdown: every handler takes what its bus still has for it, sends its
+    /// queue to its broker, and ends; after `limit` (a broker that is away)
+    /// what is left is dropped.
+    pub async fn close(mut self, limit: Duration) {
+        self.closing.send_replace(true);
+        if tokio::time::timeout(limit, &mut self.task.0).await.is_err() {
+            warn!(?limit, "mqtt handlers did not send their queues in time; dropped");
+        }
     }
 }
 
@@ -419,6 +433,7 @@ async fn supervise(
     bus: Arc<EventBus>,
     mut config: watch::Receiver<Arc<Map<String, Value>>>,
     table: Arc<HandlerTable>,
+    mut closing: watch::Receiver<bool>,
 ) {
     let mut running: BTreeMap<String, (HandlerConfig, Task)> = BTreeMap::new();
     loop {
@@ -443,12 +458,25 @@ async fn supervise(
                     "mqtt handler started");
                 table.set(&name, HandlerState::default());
                 let live = bus.subscribe(None).live;
-                let task = tokio::spawn(run_handler(id, cfg.clone(), live, table.clone()));
+                let task = tokio::spawn(run_handler(
+                    id,
+                    cfg.clone(),
+                    live,
+                    table.clone(),
+                    closing.clone(),
+                ));
                 running.insert(name, (cfg, Task(task)));
             }
         }
-        if config.changed().await.is_err() {
-            break;
+        tokio::select! {
+            changed = config.changed() => if changed.is_err() { break },
+            () = until_closed(&mut closing) => {
+                // Each handler sends what it holds and ends.
+                for (_, task) in running.values_mut() {
+                    let _ = (&mut task.0).await;
+                }
+                break;
+            }
         }
     }
     for name in running.keys() {
@@ -501,8 +529,11 @@ async fn run_handler(
     cfg: HandlerConfig,
     mut live: broadcast::Receiver<Arc<Event>>,
     table: Arc<HandlerTable>,
+    mut closing: watch::Receiver<bool>,
 ) {
     let mut queue: VecDeque<Arc<Event>> = VecDeque::new();
+    // Set on shutdown: nothing more comes from the bus; send the queue, end.
+    let mut closed = false;
     let mut state = HandlerState::default();
     let mut conn = Some(connect(&cfg));
     let mut backoff = BACKOFF_MIN;
@@ -513,22 +544,21 @@ async fn run_handler(
     loop {
         let was = state.clone();
         tokio::select! {
-            e = live.recv() => match e {
-                Ok(e) if cfg.sink.selects(&e.kind) => {
-                    if queue.len() < cfg.queue_size {
-                        queue.push_back(e);
-                    } else {
-                        // Full: the oldest goes, unless it is in flight (its
-                        // acknowledgement pops the front), then the next.
-                        state.dropped_count += 1;
-                        if queue.remove(usize::from(inflight)).is_some() {
-                            queue.push_back(e);
-                        }
-                    }
-                }
-                Ok(_) => {}
+            e = live.recv(), if !closed => match e {
+                Ok(e) => enqueue(&cfg, &mut queue, &mut state, inflight, e),
                 Err(broadcast::error::RecvError::Lagged(n)) => state.dropped_count += n,
                 Err(broadcast::error::RecvError::Closed) => break,
+            },
+            () = until_closed(&mut closing), if !closed => {
+                closed = true;
+                // What the bus published before the pipeline stopped.
+                loop {
+                    match live.try_recv() {
+                        Ok(e) => enqueue(&cfg, &mut queue, &mut state, inflight, e),
+                        Err(broadcast::error::TryRecvError::Lagged(n)) => state.dropped_count += n,
+                        Err(_) => break,
+                    }
+                }
             },
             r = async { conn.as_mut().expect("guarded").events.recv().await }, if conn.is_some() => {
                 let event = match r {
@@ -592,6 +622,36 @@ async fn run_handler(
             }
         }
         publish_state(&mut state, &queue, &table, &cfg.name, was);
+        if closed && queue.is_empty() {
+            break;
+        }
+    }
+}
+
+/// Resolves once shutdown closes the handlers (or whoever could was gone).
+async fn until_closed(closing: &mut watch::Receiver<bool>) {
+    let _ = closing.wait_for(|c| *c).await;
+}
+
+/// Queues `e` if the handler's sink wants it; a full queue drops its oldest
+/// (unless that one is in flight: its acknowledgement pops the front).
+fn enqueue(
+    cfg: &HandlerConfig,
+    queue: &mut VecDeque<Arc<Event>>,
+    state: &mut HandlerState,
+    inflight: bool,
+    e: Arc<Event>,
+) {
+    if !cfg.sink.selects(&e.kind) {
+        return;
+    }
+    if queue.len() < cfg.queue_size {
+        queue.push_back(e);
+    } else {
+        state.dropped_count += 1;
+        if queue.remove(usize::from(inflight)).is_some() {
+            queue.push_back(e);
+        }
     }
 }
 

@@ -26,6 +26,11 @@ use crate::runtime::{ErrorCell, ErrorSink, RunContext, RunStats, Runner, Running
 use crate::settings::Settings;
 use crate::store::{InstanceFile, InstanceStore};
 
+/// How long a shutdown waits for an instance's MQTT handlers to send what
+/// they hold: a broker that is up takes milliseconds; one that is away must
+/// not hold the shutdown.
+pub const MQTT_FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What every supervisor shares with the engine.
 #[derive(Debug)]
 pub(crate) struct Core {
@@ -370,12 +375,18 @@ impl Supervisor {
     }
 
     /// Graceful shutdown: stops a running instance, keeping its state as
-    /// `Loaded` (its `autoStart` decides what runs after a restart).
+    /// `Loaded` (its `autoStart` decides what runs after a restart). The
+    /// pipeline stops first (its last events reach the bus), then the MQTT
+    /// handlers send what they hold, for at most [`MQTT_FLUSH_LIMIT`].
     pub fn stop_for_shutdown(&mut self) {
         if self.shared.lock_running().is_none() {
             return;
         }
+        let handlers = self.handlers.take();
         self.stop_pipeline();
+        if let (Some(h), Some(rt)) = (handlers, &self.core.runtime) {
+            rt.block_on(h.close(MQTT_FLUSH_LIMIT));
+        }
         {
             let mut inst = self.shared.write();
             inst.state = LifecycleState::Loaded;

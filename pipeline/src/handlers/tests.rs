@@ -283,6 +283,36 @@ async fn events_survive_a_broker_restart_within_the_queue_and_the_rest_are_count
     wait_for("the handler to go", || table.get("Mqtt").is_none()).await;
 }
 
+/// Shutdown: `close` makes the handler send every event the bus published
+/// before it, even those it had not read yet, and then end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_sends_everything_published_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path());
+    let id = Uuid::new_v4();
+    let bus = Arc::new(EventBus::new(crate::events::BusOptions::default()));
+    let mut rx = subscriber(broker.port, "rt/#");
+    // The subscriber's session exists before anything is published.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let cfg = tree(json!({"Output": {"handlers": {"Mqtt": {
+        "uri": format!("mqtt://127.0.0.1:{}", broker.port),
+        "config": {"clientId": "rt-close", "qos": 1, "queueSize": 1000}}}}}));
+    let (_config_tx, config_rx) = watch::channel(Arc::new(cfg));
+    let table = Arc::new(HandlerTable::default());
+    let handlers = Handlers::start(id, bus.clone(), config_rx, table.clone()).unwrap();
+    wait_for("the handler to connect", || table.get("Mqtt").is_some_and(|s| s.connected)).await;
+    let n = 300;
+    for i in 0..n {
+        bus.publish("event-intrusion", json!({"n": i}).as_object().unwrap().clone());
+    }
+    // At once: most of them are still on the bus or in the queue.
+    tokio::time::timeout(Duration::from_secs(30), handlers.close(Duration::from_secs(20)))
+        .await
+        .expect("close returns");
+    let got = receive(&mut rx, n as usize).await;
+    assert_eq!(got.iter().map(|m| n_of(&m.1)).collect::<Vec<_>>(), (0..n).collect::<Vec<_>>());
+}
+
 /// Runs `openssl` with `args` in `dir`.
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl");
