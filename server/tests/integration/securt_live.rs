@@ -20,6 +20,18 @@ async fn running_instance(s: &crate::common::TestServer) -> uuid::Uuid {
     instance_on_clip(s, true, json!({"type": "File", "uri": test_video()})).await
 }
 
+/// A running instance on the clip with an intrusion area on the footpath.
+async fn watching_the_footpath(s: &crate::common::TestServer) -> uuid::Uuid {
+    let id = running_instance(s).await;
+    let area = json!({"name": "path", "coordinates": footpath(), "classes": ["Person"]});
+    let (status, body) = s
+        .raw("POST", &format!("/v1/securt/instance/{id}/area/intrusion"), Some(&area.to_string()))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    s.client().start_instance(&id).await.unwrap();
+    id
+}
+
 /// An instance on the clip, read as fast as the model goes.
 async fn instance_on_clip(s: &crate::common::TestServer, debug: bool, input: Value) -> uuid::Uuid {
     let w = serde_json::from_value(json!({"name": "live", "debugMode": debug})).unwrap();
@@ -160,13 +172,7 @@ async fn lines_added_and_deleted_while_running_take_effect() {
 #[tokio::test]
 async fn events_seen_over_sse_survive_sigkill() {
     let mut s = media_server();
-    let id = running_instance(&s).await;
-    let area = json!({"name": "path", "coordinates": footpath(), "classes": ["Person"]});
-    let (status, body) = s
-        .raw("POST", &format!("/v1/securt/instance/{id}/area/intrusion"), Some(&area.to_string()))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    s.client().start_instance(&id).await.unwrap();
+    let id = watching_the_footpath(&s).await;
     let path = format!("/v1/core/instance/{id}/consume_events_sse");
     let records = read_sse(&s, &path, None, Duration::from_secs(40), |rs| {
         rs.iter().filter(|r| r.event.starts_with("event-")).count() >= 6
@@ -340,13 +346,7 @@ async fn tracking_ids_are_uuids_never_reused_after_a_sensitivity_change() {
 #[tokio::test]
 async fn sigterm_stores_every_event_published_before_it() {
     let mut s = media_server();
-    let id = running_instance(&s).await;
-    let area = json!({"name": "path", "coordinates": footpath(), "classes": ["Person"]});
-    let (status, body) = s
-        .raw("POST", &format!("/v1/securt/instance/{id}/area/intrusion"), Some(&area.to_string()))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    s.client().start_instance(&id).await.unwrap();
+    let id = watching_the_footpath(&s).await;
     let sse = format!("/v1/core/instance/{id}/consume_events_sse");
     let named = |rs: &[Record]| -> BTreeSet<String> {
         rs.iter().filter(|r| r.event == "track").flat_map(event_ids).collect()
@@ -361,32 +361,22 @@ async fn sigterm_stores_every_event_published_before_it() {
     assert!(published.len() >= 3, "{} events named by tracks", published.len());
 
     let db = rt_pipeline::db::Db::open_sqlite(&s.data_dir.join("rt.db")).await.unwrap();
-    let stored: BTreeSet<String> = db
-        .stored_events_between(id, 0, u64::MAX, 100_000)
-        .await
-        .unwrap()
-        .iter()
-        .filter_map(|e| {
-            let v: Value = serde_json::from_str(&e.data).ok()?;
-            v["event_id"].as_str().map(String::from)
-        })
-        .collect();
-    let lost: Vec<&String> = published.difference(&stored).collect();
-    assert!(lost.is_empty(), "published before SIGTERM but not stored: {lost:?}");
-    // The stop ended the intrusions still open, in the pipeline's very last
-    // moments: each start is stored with its end.
-    let kinds = db.stored_events_between(id, 0, u64::MAX, 100_000).await.unwrap();
-    let of = |kind: &str| -> BTreeSet<String> {
-        kinds
-            .iter()
-            .filter(|e| e.kind == kind)
+    let rows = db.stored_events_between(id, 0, u64::MAX, 100_000).await.unwrap();
+    // The event ids stored, of one kind or of any (`None`).
+    let stored = |kind: Option<&str>| -> BTreeSet<String> {
+        rows.iter()
+            .filter(|e| kind.is_none_or(|k| e.kind == k))
             .filter_map(|e| {
                 let v: Value = serde_json::from_str(&e.data).ok()?;
                 v["event_id"].as_str().map(String::from)
             })
             .collect()
     };
-    let (starts, ends) = (of("event-intrusion"), of("event-intrusion-end"));
+    let lost: Vec<String> = published.difference(&stored(None)).cloned().collect();
+    assert!(lost.is_empty(), "published before SIGTERM but not stored: {lost:?}");
+    // The stop ended the intrusions still open, in the pipeline's very last
+    // moments: each start is stored with its end.
+    let (starts, ends) = (stored(Some("event-intrusion")), stored(Some("event-intrusion-end")));
     assert!(!starts.is_empty());
     let unended: Vec<&String> = starts.difference(&ends).collect();
     assert!(unended.is_empty(), "intrusions stored without their end: {unended:?}");
