@@ -119,6 +119,7 @@ test: lint schemathesis
 bench:
     cargo build --release -p rt-server -p rt-bench
     "${CARGO_TARGET_DIR:-target}/release/rt-bench" "${CARGO_TARGET_DIR:-target}/release/rt-server"
+    "${CARGO_TARGET_DIR:-target}/release/rt-bench" --churn "${CARGO_TARGET_DIR:-target}/release/rt-server"
     "${CARGO_TARGET_DIR:-target}/release/rt-bench" --db
 
 # Whether memory stays flat: two instances looping the clip, reconfigured

@@ -17,6 +17,8 @@
 //!   PostgreSQL: sustained ingest rate, and p50/p99 of a filtered, paginated
 //!   events query and an hourly analytics query over 1,000,000 events.
 //!
+//! - (issue 17, `rt-bench --churn SERVER_BINARY`, see [`churn`]) API latency
+//!   at rest and while instances stop and start, and stop latency;
 //! - (issue 17, `rt-bench --soak MINUTES SERVER_BINARY`, see [`soak`]) whether
 //!   resident memory stays flat while instances loop and are reconfigured.
 //!
@@ -25,6 +27,7 @@
 //! does all of it; `./dev bench-db` only the second). RT_BENCH_NOTE, when
 //! set, is added under the heading (e.g. that the machine was shared).
 
+mod churn;
 mod db;
 mod soak;
 
@@ -292,6 +295,10 @@ async fn main() -> Result<()> {
     let binary = std::env::args().nth(1).context("usage: rt-bench SERVER_BINARY | --db")?;
     if binary == "--db" {
         return db_report().await;
+    }
+    if binary == "--churn" {
+        let server = std::env::args().nth(2).context("usage: rt-bench --churn SERVER_BINARY")?;
+        return append(&churn::run(&server).await?);
     }
     if binary == "--soak" {
         let usage = "usage: rt-bench --soak MINUTES SERVER_BINARY";
