@@ -27,7 +27,6 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 /// The token goes in an `Authorization: Bearer` header on every request,
 /// the generated operations, the hand-written ones and
 /// [`Client::event_stream`] alike.
-#[derive(Debug)]
 pub struct ClientBuilder {
     baseurl: String,
     token: Option<String>,
@@ -36,6 +35,21 @@ pub struct ClientBuilder {
     user_agent: String,
     roots: Vec<reqwest::Certificate>,
     only_given_roots: bool,
+}
+
+/// The token is shown masked: a builder printed into a log leaks nothing.
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("baseurl", &self.baseurl)
+            .field("token", &self.token.as_ref().map(|_| "********"))
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("user_agent", &self.user_agent)
+            .field("roots", &self.roots.len())
+            .field("only_given_roots", &self.only_given_roots)
+            .finish()
+    }
 }
 
 impl ClientBuilder {
@@ -129,5 +143,18 @@ impl Client {
     /// A [`ClientBuilder`] for the server at `baseurl`.
     pub fn builder(baseurl: impl Into<String>) -> ClientBuilder {
         ClientBuilder::new(baseurl)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClientBuilder;
+
+    #[test]
+    fn debug_output_masks_the_token() {
+        let shown =
+            format!("{:?}", ClientBuilder::new("http://127.0.0.1:3546").bearer_token("s3cret"));
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("********"), "{shown}");
     }
 }
