@@ -74,4 +74,8 @@ function App() {
   `;
 }
 
-loadUiState().finally(() => render(html`<${App} />`, document.getElementById('app')));
+loadUiState().finally(() => {
+  const root = document.getElementById('app');
+  root.textContent = ''; // drop the loading note
+  render(html`<${App} />`, root);
+});

@@ -1,6 +1,6 @@
 // Instance view (#/instance/<id>): the live video (server-drawn overlay)
 // beside the live event feed over SSE (filter by type, pause/resume, last 200
-// records; a click on an analytics event or a crop shows its image), live
+// records, and the last 200 analytics events apart; a click on an analytics event or a crop shows its image), live
 // charts of fps, latency and dropped frames from `statistics` events, the
 // instance's last error, and its event options (debug, statistics).
 
@@ -35,7 +35,7 @@ function summary(type, p) {
 
 // The feed's state: records, crops by event and track, statistics series.
 function useEventFeed(id) {
-  const [feed, setFeed] = useState({ items: [], stats: { fps: [], latency: [], dropped: [] }, status: 'connecting', detail: '' });
+  const [feed, setFeed] = useState({ items: [], analytics: [], stats: { fps: [], latency: [], dropped: [] }, status: 'connecting', detail: '' });
   const paused = useRef(false);
   const held = useRef(0);
   const crops = useRef(new Map());
@@ -60,7 +60,16 @@ function useEventFeed(id) {
           push('latency', p.latency);
           push('dropped', p.dropped_frames_count);
         }
-        return { ...f, items: add.length ? [...add.reverse(), ...f.items].slice(0, MAX_FEED) : f.items, stats };
+        // Two rings: everything, and analytics events alone, so that a flood
+        // of track updates does not push the rare analytics events out.
+        const newest = add.reverse();
+        const analytics = newest.filter((i) => i.type.startsWith('event-'));
+        return {
+          ...f,
+          items: newest.length ? [...newest, ...f.items].slice(0, MAX_FEED) : f.items,
+          analytics: analytics.length ? [...analytics, ...f.analytics].slice(0, MAX_FEED) : f.analytics,
+          stats,
+        };
       });
     };
     const stream = openEventStream(paths.events(id), {
@@ -115,10 +124,9 @@ function EventFeed({ id }) {
   const [filter, setFilter] = useState('all');
   const [paused, setP] = useState(false);
   const [selected, setSelected] = useState(null);
-  const types = [...new Set(feed.items.map((i) => i.type))].sort();
-  const shown = feed.items.filter((i) =>
-    filter === 'all' ? true : filter === 'analytics' ? i.type.startsWith('event-') : i.type === filter,
-  );
+  const types = [...new Set([...feed.items, ...feed.analytics].map((i) => i.type))].sort();
+  const source = filter === 'analytics' || filter.startsWith('event-') ? feed.analytics : feed.items;
+  const shown = source.filter((i) => filter === 'all' || filter === 'analytics' || i.type === filter);
   const toggle = () => {
     setPaused(!paused);
     setP(!paused);

@@ -1,0 +1,313 @@
+// End-to-end test of the web panel in a real headless Chromium (Debian's
+// /usr/bin/chromium, driven by playwright-core; no browser download), against
+// a running rt-server:
+//
+//   node server/ui/tests/browser/panel.mjs --base http://127.0.0.1:PORT --video /path/vtest.avi --out DIR
+//
+// Creates an instance on the clip through the UI and starts it, checks that
+// the live view changes, draws an intrusion area (4 clicks) and a crossing
+// line (2 clicks) in the editor and reads them back through the API (within
+// 1 %), sees `track` and analytics events in the feed, queries stored events
+// and sees the chart, runs GET /v1/core/version from /docs with try-it-out,
+// and deletes the instance through the UI. No console error and no request
+// to another host is allowed on any page. Screenshots go under --out. One
+// line per step; exit 0 on success, 1 with a message on the first failure.
+// CHROMIUM overrides the browser path.
+
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+function parseArgs(argv) {
+  const a = {};
+  for (let i = 2; i < argv.length; i += 2) {
+    if (!argv[i].startsWith('--') || argv[i + 1] === undefined) throw new Error(`bad argument ${argv[i]}`);
+    a[argv[i].slice(2)] = argv[i + 1];
+  }
+  for (const k of ['base', 'video', 'out']) if (!a[k]) throw new Error(`missing --${k}`);
+  return a;
+}
+
+const args = parseArgs(process.argv);
+const base = new URL(args.base);
+const out = resolve(args.out);
+mkdirSync(out, { recursive: true });
+const T = 30_000; // default wait for a condition
+const started = Date.now();
+let current = 'start';
+
+const step = async (name, fn) => {
+  current = name;
+  const t0 = Date.now();
+  const detail = await fn();
+  console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)${detail ? `: ${detail}` : ''}`);
+};
+
+async function apiGet(path) {
+  const res = await fetch(new URL(path, base));
+  if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+// Polls `probe` (async, truthy = done) until `ms` pass.
+async function until(what, probe, ms = T, every = 500) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+const foreign = [];
+const consoleErrors = [];
+context.on('request', (r) => {
+  const u = new URL(r.url());
+  if (u.protocol === 'data:' || u.protocol === 'blob:') return;
+  if (u.origin !== base.origin) foreign.push(r.url());
+});
+const page = await context.newPage();
+page.on('console', (m) => {
+  if (m.type() === 'error') consoleErrors.push(`${page.url()}: ${m.text()}`);
+});
+page.on('pageerror', (e) => consoleErrors.push(`${page.url()}: uncaught ${e.message}`));
+const shot = (name, locator) => (locator ?? page).screenshot({ path: join(out, `${name}.png`) });
+const checkClean = () => {
+  if (consoleErrors.length) throw new Error(`console errors:\n  ${consoleErrors.join('\n  ')}`);
+  if (foreign.length) throw new Error(`requests to other hosts:\n  ${foreign.join('\n  ')}`);
+};
+
+const name = `browser-test-${Date.now()}`;
+let id = '';
+
+try {
+  await step('open / (the panel)', async () => {
+    await page.goto(new URL('/', base).href);
+    await page.getByRole('heading', { name: 'Instances', level: 1 }).waitFor({ timeout: T });
+    checkClean();
+  });
+
+  await step('create an instance on the test clip through the UI and start it', async () => {
+    const form = page.locator('form.create');
+    await form.getByLabel('Name').fill(name);
+    await form.getByLabel('Solution').selectOption('securt');
+    await form.getByLabel('Input type').selectOption('File');
+    await form.getByLabel('Input URI').fill(args.video);
+    await form.getByLabel('Debug mode (send every track and crop)').check();
+    await form.getByLabel('Start now').check();
+    await form.getByRole('button', { name: 'Create' }).click();
+    const link = form.getByRole('status').getByRole('link');
+    await link.waitFor({ timeout: T });
+    id = (await link.getAttribute('href')).split('/').pop();
+    const row = page.locator(`tr[data-instance="${id}"]`);
+    await row.locator('.badge.state-running').waitFor({ timeout: T });
+    await row.getByText('File').first().waitFor({ timeout: T });
+    checkClean();
+    return `instance ${id}, Running`;
+  });
+
+  await step('screenshots of the instances screen (1280x800 and 390x844)', async () => {
+    await shot('instances-1280x800');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.locator(`tr[data-instance="${id}"]`).waitFor();
+    await shot('instances-390x844');
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  await step('instance view: the live view changes within 2 s', async () => {
+    await page.locator(`tr[data-instance="${id}"]`).getByRole('link', { name }).click();
+    await page.waitForFunction(() => {
+      const i = document.getElementById('live-view');
+      return i && i.complete && i.naturalWidth > 0;
+    }, null, { timeout: T });
+    // Hash the img's current pixels through a canvas; wait for a different hash.
+    const hashImg = () => {
+      const img = document.getElementById('live-view');
+      const c = document.createElement('canvas');
+      c.width = 96;
+      c.height = 72;
+      const g = c.getContext('2d', { willReadFrequently: true });
+      g.drawImage(img, 0, 0, c.width, c.height);
+      const d = g.getImageData(0, 0, c.width, c.height).data;
+      let h = 0;
+      for (let k = 0; k < d.length; k += 4) h = (h * 31 + d[k] + d[k + 1] * 7 + d[k + 2] * 13) >>> 0;
+      return h;
+    };
+    await page.evaluate(`window.__h0 = (${hashImg})()`);
+    const t0 = Date.now();
+    await page.waitForFunction(`(${hashImg})() !== window.__h0`, null, { timeout: 2000, polling: 100 });
+    const size = await page.evaluate(() => {
+      const i = document.getElementById('live-view');
+      return `${i.naturalWidth}x${i.naturalHeight}`;
+    });
+    checkClean();
+    return `changed after ${Date.now() - t0} ms (${size} frames)`;
+  });
+
+  await step('event feed: track events arrive', async () => {
+    await page.locator('ol.events li[data-type="track"]').first().waitFor({ timeout: 60_000 });
+  });
+
+  const clicks = { area: [[0.03, 0.04], [0.97, 0.04], [0.97, 0.96], [0.03, 0.96]], line: [[0.1, 0.62], [0.9, 0.55]] };
+  await step('editor: draw an intrusion area (4 clicks) and a crossing line (2 clicks)', async () => {
+    await page.getByRole('link', { name: 'Zones and lines' }).click();
+    await page.getByRole('heading', { name: /Zones and lines/, level: 1 }).waitFor();
+    await until('a frame in the editor', async () => {
+      if (await page.locator('.stage img').count()) return true;
+      const b = page.getByRole('button', { name: 'Refresh frame' });
+      await b.click();
+      return false;
+    });
+    await page.waitForFunction(() => document.querySelector('.stage img')?.naturalWidth > 0);
+    const svg = page.locator('#editor-canvas');
+    const at = async ([x, y]) => {
+      const b = await svg.boundingBox();
+      await page.mouse.click(b.x + x * b.width, b.y + y * b.height);
+    };
+    await page.getByRole('button', { name: 'Draw area' }).click();
+    for (const p of clicks.area) await at(p);
+    await page.getByRole('button', { name: 'Finish' }).click();
+    const form = page.locator('form[aria-labelledby="draft-title"]');
+    await form.getByLabel('Rule type').selectOption('intrusion');
+    await form.getByLabel('Name').fill('UI intrusion');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await page.locator('ul.entities li', { hasText: 'UI intrusion' }).waitFor({ timeout: T });
+
+    await page.getByRole('button', { name: 'Draw line' }).click();
+    for (const p of clicks.line) await at(p);
+    await form.getByLabel('Rule type').selectOption('crossing');
+    await form.getByLabel('Name').fill('UI line');
+    await form.getByLabel('Direction').selectOption('Up');
+    await form.getByRole('button', { name: 'Flip direction' }).click();
+    await form.getByRole('button', { name: 'Flip direction' }).click(); // back to Up
+    await form.getByRole('button', { name: 'Save' }).click();
+    await page.locator('ul.entities li', { hasText: 'UI line' }).waitFor({ timeout: T });
+    await shot('editor');
+    checkClean();
+  });
+
+  await step('read the area and the line back through the API (within 1 %)', async () => {
+    const e = await apiGet(`/v1/securt/instance/${id}/analytics_entities`);
+    const area = e.intrusionAreas.find((a) => a.name === 'UI intrusion');
+    const line = e.crossingLines.find((l) => l.name === 'UI line');
+    if (!area) throw new Error(`no intrusion area named "UI intrusion" in ${JSON.stringify(e)}`);
+    if (!line) throw new Error(`no crossing line named "UI line" in ${JSON.stringify(e)}`);
+    const near = (got, want, what) => {
+      if (got.length !== want.length) throw new Error(`${what}: ${got.length} points, want ${want.length}`);
+      got.forEach((p, i) => {
+        if (Math.abs(p.x - want[i][0]) > 0.01 || Math.abs(p.y - want[i][1]) > 0.01)
+          throw new Error(`${what} point ${i}: got (${p.x}, ${p.y}), clicked (${want[i]})`);
+      });
+    };
+    near(area.coordinates, clicks.area, 'area');
+    near(line.coordinates, clicks.line, 'line');
+    if (line.direction !== 'Up') throw new Error(`line direction ${line.direction}, want Up`);
+    return `area ${JSON.stringify(area.coordinates)}; line ${JSON.stringify(line.coordinates)} ${line.direction}`;
+  });
+
+  await step('event feed: analytics events arrive; clicking one shows its crop', async () => {
+    await page.getByRole('link', { name: 'Instances' }).first().waitFor();
+    await page.goto(new URL(`/#/instance/${id}`, base).href);
+    await page.locator('ol.events li[data-type="track"]').first().waitFor({ timeout: 60_000 });
+    await page.getByLabel('Type').selectOption('analytics');
+    const ev = page.locator('ol.events li[data-type^="event-"]').first();
+    await ev.waitFor({ timeout: 90_000 });
+    const type = await ev.getAttribute('data-type');
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.locator('ol.events li[data-type^="event-"] button').first().click();
+    await page.locator('.event-detail').waitFor();
+    const hasImg = await page.locator('.event-detail img.crop').count();
+    await shot('instance-view');
+    await page.getByRole('button', { name: /^Resume/ }).click();
+    checkClean();
+    return `${type}${hasImg ? ', crop shown' : ', no crop for it'}`;
+  });
+
+  await step('exporting screen', async () => {
+    await page.getByRole('link', { name: 'Exporting' }).click();
+    await page.getByRole('heading', { name: 'MQTT handlers' }).waitFor({ timeout: T });
+    await shot('export');
+    checkClean();
+  });
+
+  await step('stored data: query events and see the chart', async () => {
+    await page.getByRole('link', { name: 'Stored data' }).click();
+    await page.getByRole('heading', { name: 'Stored data', level: 1 }).waitFor();
+    await page.locator('form.filters select').first().waitFor();
+    const form = page.locator('form.filters');
+    await form.getByLabel('Instance').selectOption(id);
+    const bars = await until('stored events in the chart', async () => {
+      const answer = page.waitForResponse((r) => r.url().endsWith('/v1/database/analytics'));
+      await form.getByRole('button', { name: 'Query' }).click();
+      await answer;
+      await page.locator('#chart-title').waitFor();
+      const n = await page.locator('figure.barchart rect').count();
+      return n > 0 ? n : false;
+    }, 60_000, 1000);
+    const rows = await page.locator('table.stored tbody tr').count();
+    await shot('stored-data');
+    checkClean();
+    return `${bars} bar segment(s), ${rows} row(s)`;
+  });
+
+  await step('cameras and system screens', async () => {
+    await page.getByRole('link', { name: 'Cameras' }).click();
+    await page.getByRole('button', { name: 'Discover ONVIF cameras' }).waitFor();
+    await shot('cameras');
+    await page.getByRole('link', { name: 'System' }).click();
+    await page.locator('#engine-version').waitFor({ timeout: T });
+    await page.locator('#log-tail').waitFor();
+    await shot('system');
+    checkClean();
+    return `engine ${await page.locator('#engine-version').textContent()}`;
+  });
+
+  await step('/docs: GET /v1/core/version with try-it-out answers 200', async () => {
+    await page.goto(new URL('/docs', base).href);
+    const op = page.locator('#operations-core-get_version');
+    await op.waitFor({ timeout: T });
+    await op.locator('.opblock-summary').first().click();
+    const tryIt = op.getByRole('button', { name: 'Try it out' });
+    if (await tryIt.count()) await tryIt.click();
+    await op.getByRole('button', { name: 'Execute' }).click();
+    const status = op.locator('.live-responses-table .response-col_status').first();
+    await status.waitFor({ timeout: T });
+    const code = (await status.textContent()).trim();
+    if (!code.startsWith('200')) throw new Error(`try-it-out answered ${code}`);
+    await shot('docs');
+    checkClean();
+    return `status ${code}`;
+  });
+
+  await step('delete the instance through the UI (with confirmation)', async () => {
+    await page.goto(new URL('/#/', base).href);
+    const row = page.locator(`tr[data-instance="${id}"]`);
+    await row.waitFor({ timeout: T });
+    await row.getByRole('button', { name: `Delete ${name}` }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('button', { name: 'Delete' }).click();
+    await row.waitFor({ state: 'detached', timeout: T });
+    checkClean();
+  });
+
+  console.log(`PASS panel browser test in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${out}`);
+  await browser.close();
+  process.exit(0);
+} catch (e) {
+  console.log(`FAIL ${current}: ${e.message.split('\n').slice(0, 12).join('\n')}`);
+  try {
+    await shot('failure');
+    console.log(`     screenshot of the failure: ${join(out, 'failure.png')}`);
+  } catch {
+    /* page gone */
+  }
+  await browser.close();
+  process.exit(1);
+}
