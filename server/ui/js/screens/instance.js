@@ -20,7 +20,7 @@ function summary(type, p) {
   if (!p) return '';
   if (type === 'statistics') return `${formatRate(p.current_framerate)}, latency ${formatRate(p.latency, 'ms')}, dropped ${p.dropped_frames_count}`;
   if (type === 'lagged') return `missed ${p.missed} records`;
-  if (type === 'crop') return `${p.location ? 'crop' : ''} of track ${String(p.ref_tracking_id || '').slice(0, 8)}`;
+  if (type === 'crop') return `track #${String(p.ref_tracking_id || '').slice(0, 8)}${p.ref_event_id ? ' (event)' : ''}`;
   if (type === 'attribute') return `${p.name} = ${p.value}`;
   const parts = [];
   if (p.object_class) parts.push(p.object_class);

@@ -93,6 +93,7 @@ export function ZonesScreen({ id }) {
   const [scale, setScale] = useState(1); // viewBox units per screen pixel
   const svg = useRef(null);
   const drag = useRef(-1);
+  const [kbd, setKbd] = useState(null); // keyboard cursor {x, y} while the canvas has focus
 
   const reloadEntities = async () => setEntities(await api.get(paths.entities(id)));
   const loadFrame = async () => {
@@ -194,6 +195,21 @@ export function ZonesScreen({ id }) {
   const endDrag = () => {
     drag.current = -1;
   };
+  // Keyboard drawing: arrows move a cursor (1 %, Shift 5 %), Enter adds a point there.
+  const onCanvasKey = (e) => {
+    if (!draft || !kbd) return;
+    const step = e.shiftKey ? 0.05 : 0.01;
+    const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+    if (moves[e.key]) {
+      e.preventDefault();
+      const [dx, dy] = moves[e.key];
+      setKbd({ x: geo.round4(Math.min(1, Math.max(0, kbd.x + dx))), y: geo.round4(Math.min(1, Math.max(0, kbd.y + dy))) });
+    } else if (e.key === 'Enter' && drawing) {
+      e.preventDefault();
+      const points = [...draft.points, { ...kbd }];
+      setDraft({ ...draft, points, closed: draft.kind === 'line' && points.length === 2 });
+    }
+  };
   useEffect(() => {
     const onKey = (e) => {
       if (!draft) return;
@@ -235,12 +251,15 @@ export function ZonesScreen({ id }) {
             : 'Drag points to adjust, pick the rule and its options, then Save.'}</p>
         <div class="stage" style=${`aspect-ratio:${W}/${H}`}>
           ${frame?.src ? html`<img src=${frame.src} alt="Last frame of the instance" draggable="false" />` : html`<div class="noframe">${frame?.empty ? 'No frame yet: start the instance, then Refresh frame.' : 'Loading frame…'}</div>`}
-          <svg ref=${svg} id="editor-canvas" viewBox=${`0 0 ${W} ${H}`} class=${draft ? 'drawing' : ''} aria-label="Editor: areas and lines on the frame" role="img"
+          <svg ref=${svg} id="editor-canvas" viewBox=${`0 0 ${W} ${H}`} class=${draft ? 'drawing' : ''} aria-label="Editor: areas and lines on the frame. While drawing, arrow keys move the cursor and Enter adds a point." role="img"
+            tabindex=${draft ? 0 : -1} onKeyDown=${onCanvasKey} onFocus=${(e) => e.target.matches(":focus-visible") && setKbd(kbd ?? { x: 0.5, y: 0.5 })} onBlur=${() => setKbd(null)}
             onPointerDown=${onPointerDown} onPointerMove=${onPointerMove} onPointerUp=${endDrag} onPointerCancel=${endDrag}>
             ${items.filter((it) => `${it.kind}:${it.entity.id}` !== editingKey).map((it) => html`<${Shape} kind=${it.kind} points=${it.entity.coordinates} color=${cssColor(it.entity.color)}
               W=${W} H=${H} r=${r} closed=${true} direction=${it.entity.direction} selected=${selected === `${it.kind}:${it.entity.id}`} />`)}
             ${draft && html`<${Shape} kind=${draft.kind} points=${draft.points} color=${draft.form.colorHex} W=${W} H=${H} r=${r}
               closed=${draft.closed} direction=${draft.form.direction} draft=${true} />`}
+            ${draft && kbd && html`<g class="kbd-cursor"><line x1=${kbd.x * W - 3 * r} x2=${kbd.x * W + 3 * r} y1=${kbd.y * H} y2=${kbd.y * H} />
+              <line x1=${kbd.x * W} x2=${kbd.x * W} y1=${kbd.y * H - 3 * r} y2=${kbd.y * H + 3 * r} /></g>`}
           </svg>
         </div>
       </div>
