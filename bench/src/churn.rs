@@ -7,10 +7,10 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use serde_json::{Value, json};
+use anyhow::Result;
+use serde_json::json;
 
-use crate::{Server, env_path, percentile};
+use crate::{Server, env_path, instance, percentile};
 
 /// Latencies (ms, sorted) of probes every 25 ms for `secs`, and failures.
 async fn probe(base: &str, secs: u64) -> Result<(Vec<f64>, usize)> {
@@ -64,17 +64,12 @@ pub async fn run(binary: &str) -> Result<String> {
     let base = server.base.clone();
     let mut ids = Vec::new();
     for _ in 0..4 {
-        let r: Value = http
-            .post(format!("{base}/v1/core/instance"))
-            .json(&json!({"name": "churn", "frameRateLimit": 5}))
+        let id = instance(&http, &base, &video, true).await?;
+        http.patch(format!("{base}/v1/core/instance/{id}"))
+            .json(&json!({"frameRateLimit": 5}))
             .send()
             .await?
-            .json()
-            .await?;
-        let id = r["instanceId"].as_str().context("instanceId")?.to_string();
-        let i = format!("{base}/v1/core/instance/{id}");
-        http.post(format!("{i}/input")).json(&json!({"type": "File", "uri": video})).send().await?;
-        http.post(format!("{i}/start")).send().await?.error_for_status()?;
+            .error_for_status()?;
         ids.push(id);
     }
     tokio::time::sleep(Duration::from_secs(5)).await;

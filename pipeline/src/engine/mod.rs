@@ -240,7 +240,7 @@ impl Engine {
         let shared = self.handle(id)?.shared.clone();
         let running = shared.lock_running();
         let Some(running) = running.as_ref() else {
-            let state = shared.read().state;
+            let state = shared.lock().state;
             return Err(Error::PushRefused {
                 id,
                 reason: format!("it is {state}: start it first"),
@@ -305,14 +305,14 @@ impl Engine {
 
     /// The whole config tree, handler passwords masked.
     pub fn config(&self, id: Uuid) -> Result<Map<String, Value>> {
-        let mut tree = self.handle(id)?.shared.read().tree.clone();
+        let mut tree = self.handle(id)?.shared.lock().tree.clone();
         handlers::mask_secrets(&mut tree);
         Ok(tree)
     }
 
     /// Reads the config tree in place.
     fn with_tree<T>(&self, id: Uuid, f: impl FnOnce(&Map<String, Value>) -> T) -> Result<T> {
-        Ok(f(&self.handle(id)?.shared.read().tree))
+        Ok(f(&self.handle(id)?.shared.lock().tree))
     }
 
     /// `POST .../config`: writes `json_value` (JSON text) at `path`.
@@ -368,7 +368,7 @@ impl Engine {
     /// The runtime state tree; only while loaded or running.
     pub fn state(&self, id: Uuid) -> Result<Map<String, Value>> {
         let handle = self.handle(id)?;
-        let inst = handle.shared.read();
+        let inst = handle.shared.lock();
         require_loaded(id, &inst, "read the runtime state of")?;
         Ok(inst.runtime.clone())
     }
@@ -380,7 +380,7 @@ impl Engine {
         // Through the supervisor: ordered with the load and unload that
         // create and clear the runtime tree.
         self.handle(id)?.call(move |sup| {
-            let mut inst = sup.shared.write();
+            let mut inst = sup.shared.lock();
             require_loaded(id, &inst, "set the runtime state of")?;
             config_tree::set(&mut inst.runtime, &path, value)
         })

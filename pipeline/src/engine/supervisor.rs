@@ -101,14 +101,10 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// The committed state, for a copy or an assignment only.
-    pub fn read(&self) -> MutexGuard<'_, Instance> {
+    pub fn lock(&self) -> MutexGuard<'_, Instance> {
         // Changes are committed by plain assignments: a poisoned lock still
         // guards a consistent instance.
         self.inst.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn write(&self) -> MutexGuard<'_, Instance> {
-        self.read()
     }
 
     pub fn lock_running(&self) -> MutexGuard<'_, Option<Box<dyn Running>>> {
@@ -117,7 +113,7 @@ impl Shared {
 
     pub fn snapshot(&self) -> InstanceSnapshot {
         let running = self.lock_running().is_some();
-        let inst = self.read();
+        let inst = self.lock();
         InstanceSnapshot {
             id: self.id,
             settings: inst.settings.clone(),
@@ -176,7 +172,7 @@ impl Handle {
             });
         if let Err(e) = spawned {
             // Commands then fail with "instance not found", and say why here.
-            sup_spawn_failed(id, &e);
+            warn!(instance_id = %id, error = %e, "cannot start the instance's supervisor thread");
         }
         Handle { shared, tx: Mutex::new(tx) }
     }
@@ -203,7 +199,7 @@ impl Handle {
     ) -> Result<T> {
         let id = self.shared.id;
         self.send(move |sup| {
-            if sup.shared.read().deleted {
+            if sup.shared.lock().deleted {
                 return Err(Error::InstanceNotFound(id));
             }
             f(sup)
@@ -225,10 +221,6 @@ fn wait_off_runtime<T>(wait: impl FnOnce() -> T) -> T {
         }
         _ => wait(),
     }
-}
-
-fn sup_spawn_failed(id: Uuid, e: &std::io::Error) {
-    warn!(instance_id = %id, error = %e, "cannot start the instance's supervisor thread");
 }
 
 /// Runs one instance's changes; lives on the instance's supervisor thread.
@@ -255,7 +247,7 @@ impl Supervisor {
     }
 
     fn file(&self, tree: &Map<String, Value>) -> InstanceFile {
-        let inst = self.shared.read();
+        let inst = self.shared.lock();
         InstanceFile {
             instance_id: self.id(),
             read_only: inst.read_only,
@@ -284,7 +276,7 @@ impl Supervisor {
 
     /// Writes the instance's file as it is (a new persistent instance).
     pub fn save_current(&mut self) -> Result<()> {
-        let tree = self.shared.read().tree.clone();
+        let tree = self.shared.lock().tree.clone();
         self.save(&tree)
     }
 
@@ -292,7 +284,7 @@ impl Supervisor {
     /// it gone.
     pub fn delete(&mut self) -> Result<()> {
         let (read_only, persistent) = {
-            let inst = self.shared.read();
+            let inst = self.shared.lock();
             (inst.read_only, inst.settings.persistent)
         };
         if read_only {
@@ -301,7 +293,7 @@ impl Supervisor {
         if persistent {
             self.remove_file()?;
         }
-        self.shared.write().deleted = true;
+        self.shared.lock().deleted = true;
         let was_running = self.shared.lock_running().is_some();
         self.stop_pipeline();
         if was_running {
@@ -317,7 +309,7 @@ impl Supervisor {
         next: impl FnOnce(LifecycleState) -> std::result::Result<Option<LifecycleState>, &'static str>,
     ) -> Result<()> {
         let id = self.id();
-        let from = self.shared.read().state;
+        let from = self.shared.lock().state;
         let Some(to) =
             next(from).map_err(|hint| Error::InvalidState { id, action, state: from, hint })?
         else {
@@ -337,7 +329,7 @@ impl Supervisor {
             None
         };
         {
-            let mut inst = self.shared.write();
+            let mut inst = self.shared.lock();
             if to == LifecycleState::Registered {
                 inst.runtime.clear();
             }
@@ -388,7 +380,7 @@ impl Supervisor {
             rt.block_on(h.close(MQTT_FLUSH_LIMIT));
         }
         {
-            let mut inst = self.shared.write();
+            let mut inst = self.shared.lock();
             inst.state = LifecycleState::Loaded;
             inst.started_at = None;
         }
@@ -401,7 +393,7 @@ impl Supervisor {
         f: impl FnOnce(&mut Map<String, Value>) -> Result<()>,
     ) -> Result<()> {
         let (mut tree, was_persistent, read_only) = {
-            let inst = self.shared.read();
+            let inst = self.shared.lock();
             (inst.tree.clone(), inst.settings.persistent, inst.read_only)
         };
         if read_only {
@@ -417,7 +409,7 @@ impl Supervisor {
             self.remove_file()?;
         }
         self.shared.live.send_replace(Arc::new(tree.clone()));
-        let mut inst = self.shared.write();
+        let mut inst = self.shared.lock();
         inst.tree = tree;
         inst.settings = settings;
         Ok(())
