@@ -78,10 +78,10 @@ export function EventsScreen() {
           </select>
         </label>
         <label>Event type
-          <select value=${form.type} onChange=${set('type')}><option value="">all</option>${EVENT_TYPES.map((t) => html`<option>${t}</option>`)}</select>
+          <select value=${form.type} onChange=${set('type')}><option value="">all</option>${EVENT_TYPES.map((t) => html`<option value=${t}>${t}</option>`)}</select>
         </label>
         <label>Class
-          <select value=${form.cls} onChange=${set('cls')}><option value="">all</option>${OBJECT_CLASSES.map((c) => html`<option>${c}</option>`)}</select>
+          <select value=${form.cls} onChange=${set('cls')}><option value="">all</option>${OBJECT_CLASSES.map((c) => html`<option value=${c}>${c}</option>`)}</select>
         </label>
         <label>Chart per
           <select value=${form.unit} onChange=${set('unit')}><option value="hour">hour</option><option value="day">day</option></select>

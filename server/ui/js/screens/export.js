@@ -76,11 +76,11 @@ function HandlerForm({ id, initial, existing, onDone, locked }) {
     <div class="grid-form">
       <label>Name <input value=${f.name} disabled=${!f.isNew} onInput=${set('name')} required /></label>
       <label class="wide">Broker URI <input value=${f.uri} onInput=${set('uri')} required placeholder="mqtt://host:1883 or mqtts://host:8883" /></label>
-      <label>Sink <select value=${f.sink} onChange=${set('sink')}>${SINKS.map((s) => html`<option>${s}</option>`)}</select></label>
+      <label>Sink <select value=${f.sink} onChange=${set('sink')}>${SINKS.map((s) => html`<option value=${s}>${s}</option>`)}</select></label>
       <label class="check"><input type="checkbox" checked=${f.enabled} onChange=${set('enabled')} /> Enabled</label>
       <label class="wide">Topic <input value=${f.topic} onInput=${set('topic')} placeholder="rt/{instanceId}/{eventType}" /></label>
       <label>Client id <input value=${f.clientId} onInput=${set('clientId')} /></label>
-      <label>QoS <select value=${f.qos} onChange=${set('qos')}>${['0', '1', '2'].map((q) => html`<option>${q}</option>`)}</select></label>
+      <label>QoS <select value=${f.qos} onChange=${set('qos')}>${['0', '1', '2'].map((q) => html`<option value=${q}>${q}</option>`)}</select></label>
       <label class="check"><input type="checkbox" checked=${f.retain} onChange=${set('retain')} /> Retain</label>
       <label>User name <input value=${f.username} onInput=${set('username')} autocomplete="off" /></label>
       <label>Password <input type="password" value=${f.password} onInput=${set('password')} autocomplete="new-password"

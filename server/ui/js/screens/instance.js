@@ -15,6 +15,8 @@ import { LiveView } from '../live.js';
 const MAX_FEED = 200;
 const MAX_POINTS = 60;
 const MAX_CROPS = 100;
+// Filter choices offered before any record of them arrived.
+const BASE_TYPES = ['track', 'crop', 'attribute', 'statistics'];
 
 function summary(type, p) {
   if (!p) return '';
@@ -142,7 +144,7 @@ function EventFeed({ id }) {
         <select value=${filter} onChange=${(e) => setFilter(e.target.value)}>
           <option value="all">all</option>
           <option value="analytics">analytics (event-*)</option>
-          ${types.filter((t) => t !== 'all').map((t) => html`<option value=${t}>${t}</option>`)}
+          ${[...new Set([...BASE_TYPES, ...types])].map((t) => html`<option value=${t}>${t}</option>`)}
         </select>
       </label>
       <button type="button" onClick=${toggle} aria-pressed=${paused}>${paused ? `Resume${heldCount ? ` (${heldCount} new)` : ''}` : 'Pause'}</button>

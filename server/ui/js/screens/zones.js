@@ -48,7 +48,7 @@ function OptionsForm({ draft, setDraft, locked }) {
         onChange=${(e) => set('classes', e.target.checked ? [...f.classes, c] : f.classes.filter((x) => x !== c))} /> ${c}</label>`)}
     </fieldset>`}
     ${'areaEvent' in def.options && html`<label>Fires on
-      <select value=${f.areaEvent} onChange=${(e) => set('areaEvent', e.target.value)}>${AREA_EVENTS.map((v) => html`<option>${v}</option>`)}</select></label>`}
+      <select value=${f.areaEvent} onChange=${(e) => set('areaEvent', e.target.value)}>${AREA_EVENTS.map((v) => html`<option value=${v}>${v}</option>`)}</select></label>`}
     ${'ignoreStationaryObjects' in def.options && html`<label class="check"><input type="checkbox" checked=${f.ignoreStationaryObjects}
       onChange=${(e) => set('ignoreStationaryObjects', e.target.checked)} /> Ignore stationary objects</label>`}
     ${'seconds' in def.options && html`<label>Seconds <input type="number" min="0" step="1" value=${f.seconds ?? ''} placeholder="server default"
@@ -56,7 +56,7 @@ function OptionsForm({ draft, setDraft, locked }) {
     ${'objectCount' in def.options && html`<label>Object count <input type="number" min="1" step="1" value=${f.objectCount ?? ''}
       onInput=${(e) => set('objectCount', e.target.value)} /></label>`}
     ${'direction' in def.options && html`<label>Direction
-      <select value=${f.direction} onChange=${(e) => set('direction', e.target.value)}>${DIRECTIONS.map((v) => html`<option>${v}</option>`)}</select></label>
+      <select value=${f.direction} onChange=${(e) => set('direction', e.target.value)}>${DIRECTIONS.map((v) => html`<option value=${v}>${v}</option>`)}</select></label>
       <button type="button" disabled=${f.direction === 'Both' || locked} onClick=${() => set('direction', geo.flipDirection(f.direction))}
         title="Up is the left of the line when walking from its first point to its second">Flip direction</button>`}
   </div>`;
