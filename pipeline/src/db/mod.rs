@@ -57,6 +57,34 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// Opens a transaction that reads, then writes. SQLite takes its write
+/// lock at `BEGIN IMMEDIATE`, waiting for another writer (the busy
+/// timeout); a plain `BEGIN` would take a read snapshot first and, when
+/// another writer committed meanwhile, fail the first write at once with
+/// "database is locked" (a stale snapshot cannot be upgraded). PostgreSQL
+/// locks the rows it writes and needs nothing more.
+pub(crate) trait BeginWrite {
+    type Database: sqlx::Database;
+
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, Self::Database>>;
+}
+
+impl BeginWrite for SqlitePool {
+    type Database = sqlx::Sqlite;
+
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Database = sqlx::Postgres;
+
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        self.begin().await
+    }
+}
+
 /// A handle on the database; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Db {

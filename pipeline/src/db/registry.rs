@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Db, db_error, now_micros, on_pool};
+use super::{BeginWrite as _, Db, db_error, now_micros, on_pool};
 use crate::error::{Error, Result};
 
 /// Longest key, in bytes.
@@ -205,7 +205,7 @@ impl Db {
         check_key(key)?;
         let now = now_micros();
         on_pool!(self, p => {
-            let mut tx = p.begin().await.map_err(db_error)?;
+            let mut tx = p.begin_write().await.map_err(db_error)?;
             let current: Option<(i64,)> = sqlx::query_as(
                 "SELECT version FROM registry \
                  WHERE key = $1 AND (expires_at IS NULL OR expires_at > $2)",
@@ -252,7 +252,7 @@ impl Db {
     pub async fn sweep_registry(&self) -> Result<usize> {
         let now = now_micros();
         let expired = on_pool!(self, p => {
-            let mut tx = p.begin().await.map_err(db_error)?;
+            let mut tx = p.begin_write().await.map_err(db_error)?;
             let keys: Vec<(String, i64)> = sqlx::query_as(
                 "SELECT key, version FROM registry WHERE expires_at IS NOT NULL AND expires_at <= $1",
             )

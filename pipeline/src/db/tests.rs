@@ -604,3 +604,30 @@ async fn drain_and_flush_store_everything_published_before() {
     assert_eq!(rows.len(), n as usize, "every event published before the drain is stored");
     db.close().await;
 }
+
+/// Transactions that read before they write (registry deletes, the TTL
+/// sweep) wait for a concurrent writer instead of failing with "database is
+/// locked" when their snapshot went stale (SQLite, WAL).
+#[tokio::test]
+async fn read_then_write_transactions_wait_for_other_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open_sqlite(&dir.path().join("rt.db")).await.unwrap();
+    let writes = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            for i in 0..300 {
+                db.registry_put(&format!("busy/{}", i % 7), &json!(i), None, None).await.unwrap();
+            }
+        })
+    };
+    let mut deleted = 0;
+    for i in 0..300 {
+        let key = format!("gone/{i}");
+        db.registry_put(&key, &json!(i), None, None).await.unwrap();
+        db.registry_delete(&key, Some("*")).await.unwrap();
+        db.sweep_registry().await.unwrap();
+        deleted += 1;
+    }
+    writes.await.unwrap();
+    assert_eq!(deleted, 300);
+}
