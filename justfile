@@ -33,6 +33,18 @@ setup:
         python3 -m venv "{{schemathesis_venv}}"
         "{{schemathesis_venv}}/bin/pip" install --quiet --disable-pip-version-check "schemathesis=={{schemathesis_version}}"
     fi
+    # The panel's browser tests: Debian's Chromium, driven by playwright-core
+    # (pinned in server/ui/package-lock.json; it downloads no browser).
+    if [ ! -x /usr/bin/chromium ]; then
+        echo "setup: installing chromium (Debian)" >&2
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+    fi
+    if ! cmp -s server/ui/package-lock.json server/ui/node_modules/.rt-installed-lock 2>/dev/null; then
+        echo "setup: installing the panel's test tools (npm ci in server/ui)" >&2
+        npm ci --silent --no-audit --no-fund --prefix server/ui >/dev/null
+        cp server/ui/package-lock.json server/ui/node_modules/.rt-installed-lock
+    fi
 
 # Run the server on 127.0.0.1:3546 (data in rt-data/) with a running demo instance.
 # Extra arguments go to rt-server (e.g. `./dev run --ip 0.0.0.0`).
@@ -109,11 +121,17 @@ schemathesis: setup
 # tests. nextest runs last: its summary line ends the output. The examples
 # and rt-conformance are built on their own first: tests build and install
 # them the way users do, and reuse these builds.
-test: lint schemathesis
+test: lint schemathesis ui-unit
     cargo build -p rt-client --examples
     cargo build -p rt-conformance
     cargo test --workspace --doc
     cargo nextest run --workspace --profile ci
+
+# The panel's pure modules (editor geometry, SSE parsing, formatting), with
+# Node's own test runner. The panel in a real browser is an integration test
+# (server/tests/integration/panel.rs).
+ui-unit:
+    node --test server/ui/tests/unit/
 
 # Benchmarks (release build): appends machine, date and figures to bench/RESULTS.md.
 bench:

@@ -97,6 +97,8 @@ pub struct RunStats {
     pub track_count: AtomicU64,
     /// The last processed frame as JPEG, for `GET .../frame`.
     pub last_frame: Mutex<Option<Arc<Vec<u8>>>>,
+    /// The processed frames, overlay drawn, for `GET .../mjpeg`.
+    pub live: LiveView,
     /// Per-rule counters of the rule engine, refreshed once a second.
     pub rules: Mutex<Vec<crate::analytics::RuleStats>>,
     /// The MQTT handlers' state, for the statistics event.
@@ -123,6 +125,45 @@ impl RunStats {
 
     pub fn last_frame(&self) -> Option<Arc<Vec<u8>>> {
         self.last_frame.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// One frame of the live view: JPEG, overlay drawn.
+#[derive(Debug, Clone)]
+pub struct LiveFrame {
+    pub jpeg: Arc<Vec<u8>>,
+    /// When the frame reached the pipeline (Unix ms).
+    pub decoded_at_ms: i64,
+}
+
+/// The live view of an instance (`GET .../mjpeg`): its newest processed
+/// frame, for whoever watches. The pipeline encodes frames only while
+/// someone does; a watcher that falls behind sees the newest frame next
+/// (a `watch` channel holds one), so it never slows the pipeline. The
+/// channel lives as long as the instance: a watcher's stream ends when the
+/// instance is deleted.
+#[derive(Debug)]
+pub struct LiveView(watch::Sender<Option<LiveFrame>>);
+
+impl Default for LiveView {
+    fn default() -> Self {
+        LiveView(watch::channel(None).0)
+    }
+}
+
+impl LiveView {
+    /// A new watcher; it is counted until dropped.
+    pub fn watch(&self) -> watch::Receiver<Option<LiveFrame>> {
+        self.0.subscribe()
+    }
+
+    /// Whether anyone watches (the pipeline encodes frames only then).
+    pub fn watched(&self) -> bool {
+        self.0.receiver_count() > 0
+    }
+
+    pub fn publish(&self, frame: LiveFrame) {
+        self.0.send_replace(Some(frame));
     }
 }
 

@@ -23,7 +23,7 @@ use rt_pipeline::{ENGINE_VERSION, solutions};
 use crate::context::ServerContext;
 use crate::convert;
 use crate::error::Error;
-use crate::{database, hls, onvif, push, registry, securt, sse, system_config};
+use crate::{database, hls, live, onvif, panel, push, registry, securt, sse, system_config};
 
 /// The contract, served verbatim at `GET /openapi.yaml`.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi/openapi.yaml");
@@ -231,6 +231,16 @@ impl RtApi for RtApiImpl {
         ))
     }
 
+    async fn get_instance_mjpeg(
+        rqctx: Ctx,
+        path: Path<InstancePath>,
+    ) -> Result<http::Response<Body>, HttpError> {
+        let ctx = rqctx.context();
+        let frames =
+            ctx.engine.stats(path.into_inner().instance_id).map_err(engine_err)?.live.watch();
+        Ok(live::response(frames, ctx.shutdown.subscribe()))
+    }
+
     async fn consume_events(
         rqctx: Ctx,
         path: Path<InstancePath>,
@@ -399,6 +409,21 @@ impl RtApi for RtApiImpl {
             .header(http::header::CONTENT_TYPE, "application/yaml")
             .body(Body::from(OPENAPI_YAML))
             .map_err(|e| HttpError::for_internal_error(e.to_string()))
+    }
+
+    async fn get_panel(rqctx: Ctx) -> Result<http::Response<Body>, HttpError> {
+        panel::file("index.html", rqctx.request.headers())
+    }
+
+    async fn get_docs(rqctx: Ctx) -> Result<http::Response<Body>, HttpError> {
+        panel::file("docs.html", rqctx.request.headers())
+    }
+
+    async fn get_panel_file(
+        rqctx: Ctx,
+        path: Path<PanelFilePath>,
+    ) -> Result<http::Response<Body>, HttpError> {
+        panel::file(&path.into_inner().path.join("/"), rqctx.request.headers())
     }
 
     async fn get_hls_file(

@@ -15,6 +15,8 @@
 //! - `securt`: the `/v1/securt` operations (SecuRT instances, areas, lines).
 //! - `onvif`: the `/v1/onvif` operations (cameras, streams, credentials).
 //! - `sse`: the Server-Sent Events stream of an instance's events.
+//! - `live`: the Motion JPEG live view of an instance.
+//! - `panel`: the web panel and the interactive docs (embedded files).
 //! - `registry`: the `/v1/rtregistry` operations and the watch stream.
 //! - `push`: frames pushed over HTTP to `Manual` inputs.
 //! - `error`: the one place that maps failures to HTTP statuses.
@@ -29,8 +31,10 @@ mod database;
 mod error;
 mod hls;
 mod http_entrypoints;
+mod live;
 pub mod logging;
 mod onvif;
+mod panel;
 mod push;
 mod registry;
 mod securt;

@@ -1,5 +1,5 @@
-//! `crop` events: a JPEG of a newly confirmed track, cut from the full-size
-//! frame, at most a few a second.
+//! JPEG from full-size frames: `crop` events (a newly confirmed track, cut
+//! from the frame, at most a few a second) and the live view's frames.
 
 use base64::Engine as _;
 use jpeg_encoder::{ColorType, Encoder};
@@ -47,9 +47,6 @@ impl Budget {
 }
 
 /// The box (normalised) with a margin, cut from `frame`, as base64 JPEG.
-/// The crop's pixels are copied as they are (YCbCr, chroma from the 2x2
-/// subsampled planes); the encoder takes YCbCr directly, so no colour
-/// conversion runs in Rust.
 pub fn jpeg_base64(frame: &YuvFrame, rect: &Rect) -> Option<String> {
     let (w, h) = (frame.width as f32, frame.height as f32);
     let mx = rect.width() * MARGIN;
@@ -58,6 +55,23 @@ pub fn jpeg_base64(frame: &YuvFrame, rect: &Rect) -> Option<String> {
     let y1 = ((rect.y1 - my).max(0.0) * h) as usize;
     let x2 = (((rect.x2 + mx).min(1.0)) * w) as usize;
     let y2 = (((rect.y2 + my).min(1.0)) * h) as usize;
+    let out = jpeg_region(frame, (x1, y1, x2, y2), 85)?;
+    Some(base64::engine::general_purpose::STANDARD.encode(out))
+}
+
+/// The whole frame as JPEG (the live view).
+pub fn jpeg(frame: &YuvFrame, quality: u8) -> Option<Vec<u8>> {
+    jpeg_region(frame, (0, 0, frame.width as usize, frame.height as usize), quality)
+}
+
+/// The pixels `x1..x2`, `y1..y2` of `frame` as JPEG. They are copied as
+/// they are (YCbCr, chroma from the 2x2 subsampled planes); the encoder
+/// takes YCbCr directly, so no colour conversion runs in Rust.
+fn jpeg_region(
+    frame: &YuvFrame,
+    (x1, y1, x2, y2): (usize, usize, usize, usize),
+    quality: u8,
+) -> Option<Vec<u8>> {
     if x2 <= x1 + 1 || y2 <= y1 + 1 {
         return None;
     }
@@ -67,17 +81,18 @@ pub fn jpeg_base64(frame: &YuvFrame, rect: &Rect) -> Option<String> {
     let d = &frame.data;
     let mut ycbcr = Vec::with_capacity(cw * ch * 3);
     for row in y1..y2 {
+        let (luma, cb, cr) = (oy + row * sy, ou + (row / 2) * su, ov + (row / 2) * sv);
         for col in x1..x2 {
-            ycbcr.push(*d.get(oy + row * sy + col)?);
-            ycbcr.push(*d.get(ou + (row / 2) * su + col / 2)?);
-            ycbcr.push(*d.get(ov + (row / 2) * sv + col / 2)?);
+            ycbcr.push(*d.get(luma + col)?);
+            ycbcr.push(*d.get(cb + col / 2)?);
+            ycbcr.push(*d.get(cr + col / 2)?);
         }
     }
     let mut out = Vec::new();
-    Encoder::new(&mut out, 85)
+    Encoder::new(&mut out, quality)
         .encode(&ycbcr, u16::try_from(cw).ok()?, u16::try_from(ch).ok()?, ColorType::Ycbcr)
         .ok()?;
-    Some(base64::engine::general_purpose::STANDARD.encode(out))
+    Some(out)
 }
 
 #[cfg(test)]
@@ -108,5 +123,10 @@ mod tests {
         let jpeg = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
         assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
         assert!(jpeg_base64(&frame, &Rect { x1: 0.5, y1: 0.5, x2: 0.5, y2: 0.5 }).is_none());
+        // The whole frame: its size is in the start-of-frame segment.
+        let whole = super::jpeg(&frame, 80).unwrap();
+        let sof = whole.windows(2).position(|m| m == [0xFF, 0xC0]).expect("baseline SOF0");
+        let size = |i: usize| u16::from_be_bytes([whole[sof + i], whole[sof + i + 1]]);
+        assert_eq!((size(7), size(5)), (w as u16, h as u16));
     }
 }

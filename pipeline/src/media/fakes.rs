@@ -172,8 +172,17 @@ impl FrameSource for FakeSource {
         None
     }
 
-    fn full_frame(&mut self, _pts_ms: Option<i64>) -> Option<YuvFrame> {
-        None
+    fn full_frame(&mut self, pts_ms: Option<i64>) -> Option<YuvFrame> {
+        // A grey I420 frame (the outputs and the live view encode it).
+        let (w, h) = (16usize, 16usize);
+        Some(YuvFrame {
+            data: vec![128; w * h * 3 / 2],
+            width: w as u32,
+            height: h as u32,
+            offsets: [0, w * h, w * h + w * h / 4],
+            strides: [w, w / 2, w / 2],
+            pts_ms,
+        })
     }
 
     fn source_size(&self) -> Option<(u32, u32)> {

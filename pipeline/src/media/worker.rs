@@ -34,7 +34,7 @@ use crate::detect::{Letterbox, confidence_threshold};
 use crate::error::chain;
 use crate::outputs::{OutputConfig, RenderPreset};
 use crate::overlay::{self, Canvas, Labelled, Scene, Shape};
-use crate::runtime::{PushError, PushedFrame, PushedKind, RunContext};
+use crate::runtime::{LiveFrame, PushError, PushedFrame, PushedKind, RunContext};
 use crate::securt::{ObjectClass, SecurtConfig};
 use crate::settings::{InputSource, InputType, Settings};
 use crate::track::{Track, Tracker, TrackerOptions};
@@ -49,6 +49,10 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 
 /// Longest wait between two attempts to reopen a failing source.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// JPEG quality of the live view: sharp enough to read labels, a quarter of
+/// the bytes of 95.
+const LIVE_QUALITY: u8 = 75;
 
 /// How long one wait for a frame may block before the loop checks for a
 /// stop request or a config change.
@@ -612,6 +616,7 @@ impl Worker {
     /// events, crops and output video.
     fn process(&mut self, src: &mut dyn FrameSource, frame: &RgbFrame) {
         let decoded_at = self.clock.now();
+        let decoded_at_ms = self.clock.wall_ms();
         self.backoff = FIRST_BACKOFF;
         self.source_state = "Connected";
         self.meter.delivered += 1;
@@ -661,7 +666,7 @@ impl Worker {
         for e in &events {
             self.ctx.bus.publish(e.event_type, payload::analytics(id, e, &self.track_ids));
         }
-        self.crops_and_outputs(src, frame.pts_ms, time_ms, &tracks);
+        self.crops_and_outputs(src, (frame.pts_ms, decoded_at_ms), time_ms, &tracks);
         let stats = &self.ctx.stats;
         stats.track_count.store(confirmed, Ordering::Relaxed);
         stats.frames_processed.fetch_add(1, Ordering::Relaxed);
@@ -723,11 +728,11 @@ impl Worker {
     /// A crop of each newly confirmed track, within the budget, cut from
     /// the very frame the model saw (a track waits for the next frame when
     /// that one is no longer at hand); and that frame, overlay drawn once,
-    /// to the video outputs.
+    /// to the video outputs and the live view (when someone watches).
     fn crops_and_outputs(
         &mut self,
         src: &mut dyn FrameSource,
-        pts_ms: Option<i64>,
+        (pts_ms, decoded_at_ms): (Option<i64>, i64),
         time_ms: i64,
         tracks: &[Track],
     ) {
@@ -735,8 +740,10 @@ impl Worker {
         self.cropped.retain(|tid| tracks.iter().any(|t| t.id == *tid));
         // The very frame the model saw, full size, when an output wants it
         // (crops fetch it on demand below).
+        let live = self.ctx.stats.live.watched();
+        let video = live || self.video_out.active();
         let mut full = None;
-        if self.video_out.active() {
+        if video {
             full = src.full_frame(pts_ms);
         }
         for t in tracks.iter().filter(|t| t.confirmed && t.lost_ms == 0) {
@@ -761,9 +768,7 @@ impl Worker {
                 }
             }
         }
-        if self.video_out.active()
-            && let Some(f) = full.as_mut()
-        {
+        if video && let Some(f) = full.as_mut() {
             if self.plan.outputs.render == RenderPreset::Default {
                 let scene = scene(&self.plan, tracks, &self.rules.stats());
                 let mut canvas = Canvas {
@@ -777,6 +782,9 @@ impl Worker {
             }
             if let Err(e) = self.video_out.push(f) {
                 self.ctx.errors.report(&chain(&e));
+            }
+            if live && let Some(jpeg) = crop::jpeg(f, LIVE_QUALITY) {
+                self.ctx.stats.live.publish(LiveFrame { jpeg: Arc::new(jpeg), decoded_at_ms });
             }
         }
     }

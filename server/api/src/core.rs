@@ -274,6 +274,13 @@ fn date_time(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Sche
     .into()
 }
 
+/// The path of a panel file under `/ui/` (dropshot's wildcard route: one
+/// item per segment).
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct PanelFilePath {
+    pub path: Vec<String>,
+}
+
 /// `Last-Event-ID` on the SSE stream.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SseHeaders {

@@ -191,6 +191,13 @@ pub trait RtApi {
         headers: Header<SseHeaders>,
     ) -> Result<http::Response<Body>, HttpError>;
 
+    /// The live view: the processed frames as Motion JPEG.
+    #[endpoint { method = GET, path = "/v1/core/instance/{instanceId}/mjpeg", tags = ["core"] }]
+    async fn get_instance_mjpeg(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<InstancePath>,
+    ) -> Result<http::Response<Body>, HttpError>;
+
     /// Takes the queued events (polling).
     #[endpoint { method = GET, path = "/v1/core/instance/{instanceId}/consume_events", tags = ["core"] }]
     async fn consume_events(
@@ -326,6 +333,25 @@ pub trait RtApi {
     async fn get_hls_file(
         rqctx: RequestContext<Self::Context>,
         path: Path<HlsFilePath>,
+    ) -> Result<http::Response<Body>, HttpError>;
+
+    /// The web panel (`/`). A page, not API: left out of the contract.
+    #[endpoint { method = GET, path = "/", tags = ["files"], unpublished = true }]
+    async fn get_panel(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<http::Response<Body>, HttpError>;
+
+    /// The interactive API docs (`/docs`). A page, not API.
+    #[endpoint { method = GET, path = "/docs", tags = ["files"], unpublished = true }]
+    async fn get_docs(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<http::Response<Body>, HttpError>;
+
+    /// The files of the panel and the docs (`/ui/...`). Not API.
+    #[endpoint { method = GET, path = "/ui/{path:.*}", tags = ["files"], unpublished = true }]
+    async fn get_panel_file(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<PanelFilePath>,
     ) -> Result<http::Response<Body>, HttpError>;
 
     /// Creates a SecuRT instance.

@@ -17,6 +17,7 @@ mod keepalive;
 mod lifecycle;
 mod media;
 mod onvif;
+mod panel;
 mod push;
 mod registry;
 mod restart;

@@ -142,6 +142,23 @@ fn the_input_failing_is_reported_with_the_retry_wait() {
 }
 
 #[test]
+fn the_live_view_gets_frames_only_while_someone_watches() {
+    let tree = file_input(json!({"Input": {"loop": false}}));
+    let mut rig = Rig::new(tree, [Some(file_of(10, 40))], |_| {});
+    let live = rig.harness.stats.clone();
+    rig.step_until("2 frames", |r| r.processed() == 2);
+    let mut watcher = live.live.watch();
+    assert!(watcher.borrow().is_none(), "nothing is encoded while no one watches");
+    rig.step_until("3 frames", |r| r.processed() == 3);
+    let seen = watcher.borrow_and_update().clone().expect("a frame for the watcher");
+    assert_eq!(&seen.jpeg[..2], &[0xFF, 0xD8], "a JPEG");
+    drop(watcher);
+    rig.step_until("all frames", |r| r.processed() == 10);
+    let last = live.live.watch().borrow().clone().expect("the frame seen");
+    assert!(Arc::ptr_eq(&last.jpeg, &seen.jpeg), "no frame encoded once the watcher left");
+}
+
+#[test]
 fn frame_rate_limit_skips_frames_and_counts_them_as_dropped() {
     // 25 frames 40 ms apart (25 fps) at each limit: (limit, processed, dropped).
     for (limit, processed, dropped) in [(0.0, 25, 0), (5.0, 5, 20), (10.0, 9, 16)] {
