@@ -70,3 +70,23 @@ export function niceScale(max) {
   const s = Math.max(1, Math.round(step));
   return { max: Math.ceil(max / s) * s, step: s };
 }
+
+// Spreads a pivot over every `unit` ('hour' or 'day', aligned to UTC as the
+// server aligns buckets) from `startMs` to `endMs`, so empty periods show as
+// gaps. Buckets are keyed by time, whatever their string form. Left as is
+// when that would give more than `maxBuckets` buckets.
+export function fillBuckets(pivot, startMs, endMs, unit, maxBuckets = 400) {
+  const step = unit === 'day' ? 86400e3 : unit === 'hour' ? 3600e3 : 0;
+  if (!step || !(endMs > startMs) || (endMs - startMs) / step > maxBuckets) return pivot;
+  const times = new Set();
+  for (let t = Math.floor(startMs / step) * step; t < endMs; t += step) times.add(t);
+  const known = new Map(pivot.buckets.map((b, i) => [Date.parse(b), i]));
+  for (const t of known.keys()) if (Number.isFinite(t)) times.add(t);
+  const sorted = [...times].sort((a, b) => a - b);
+  const buckets = sorted.map((t) => new Date(t).toISOString().replace('.000Z', 'Z'));
+  const counts = Object.fromEntries(
+    pivot.groups.map((g) => [g, sorted.map((t) => (known.has(t) ? pivot.counts[g][known.get(t)] : 0))]),
+  );
+  const totals = sorted.map((_, i) => pivot.groups.reduce((s, g) => s + counts[g][i], 0));
+  return { buckets, groups: pivot.groups, counts, totals, max: Math.max(0, ...totals) };
+}

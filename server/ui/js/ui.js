@@ -141,7 +141,7 @@ const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2
 // labels (`labelOf(bucket)`) and a legend.
 export function BarChart({ pivot, labelOf, title }) {
   const W = 640;
-  const H = 200;
+  const H = 180;
   const L = 36;
   const B = 22;
   const scale = niceScale(pivot.max);

@@ -6,7 +6,7 @@
 import { html, useState, useEffect, usePoll, useAction, ErrorNote, BarChart } from '../ui.js';
 import { api, paths } from '../api.js';
 import { hrefs } from '../router.js';
-import { pivotBuckets } from '../charts.js';
+import { pivotBuckets, fillBuckets } from '../charts.js';
 import { formatTimestamp, formatDuration, dateToLocalInput, localInputToIso } from '../format.js';
 import { OBJECT_CLASSES } from '../analytics-types.js';
 
@@ -50,7 +50,8 @@ export function EventsScreen() {
       api.post(paths.dbAnalytics(), { ...base, metrics: { events: { function: 'count' } }, groupBy: ['object_class'], interval: { unit: f.unit, size: 1 } }),
     ]);
     setResult({ rows: ev.data.slice(0, PAGE), more: ev.data.length > PAGE });
-    setChart(pivotBuckets(an.data, 'events', 'object_class'));
+    const pivot = pivotBuckets(an.data, 'events', 'object_class');
+    setChart(base.timeRange ? fillBuckets(pivot, Date.parse(base.timeRange.startTime), Date.parse(base.timeRange.endTime), f.unit) : pivot);
   });
   const run = (f, p) => {
     setApplied(f);
@@ -93,7 +94,7 @@ export function EventsScreen() {
     </form>
     ${chart && html`<section class="card" aria-labelledby="chart-title">
       <h2 id="chart-title">Events per ${applied?.unit} by class</h2>
-      ${chart.buckets.length ? html`<${BarChart} pivot=${chart} labelOf=${labelOf} title="Event counts per time bucket and class" />` : html`<p class="muted" id="chart-empty">No events in this range.</p>`}
+      ${chart.max > 0 ? html`<${BarChart} pivot=${chart} labelOf=${labelOf} title="Event counts per time bucket and class" />` : html`<p class="muted" id="chart-empty">No events in this range.</p>`}
     </section>`}
     ${result && html`<section class="card" aria-labelledby="rows-title">
       <div class="row between"><h2 id="rows-title">Events</h2>

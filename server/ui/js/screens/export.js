@@ -124,10 +124,16 @@ export function ExportScreen({ id }) {
     await api.post(paths.renderPreset(id), { presetName: name });
     await reload();
   });
+  const [hlsWant, setHlsWant] = useState(null); // the toggle's state until the server confirms
   const hls = useAction(async (enabled) => {
-    const r = await api.post(paths.hls(id), { enabled });
-    setHlsUri(enabled ? r?.uri ?? '' : '');
-    await reload();
+    setHlsWant(enabled);
+    try {
+      const r = await api.post(paths.hls(id), { enabled });
+      setHlsUri(enabled ? r?.uri ?? '' : '');
+      await reload();
+    } finally {
+      setHlsWant(null);
+    }
   });
   const rtsp = useAction(async (enabled) => {
     const body = { enabled };
@@ -165,7 +171,7 @@ export function ExportScreen({ id }) {
       </section>
       <section class="card" aria-labelledby="hls-title">
         <h2 id="hls-title">HLS</h2>
-        <label class="check"><input type="checkbox" checked=${hlsOn} disabled=${locked || hls.busy} onChange=${(e) => hls.run(e.target.checked)} /> HLS output enabled</label>
+        <label class="check"><input type="checkbox" checked=${hlsWant ?? hlsOn} disabled=${locked || hls.busy} onChange=${(e) => hls.run(e.target.checked)} /> HLS output enabled</label>
         ${shownHls && html`<p>Playlist: <a href=${shownHls} class="mono">${shownHls}</a> <span class="muted small">(fills while the instance runs)</span></p>`}
         <${ErrorNote} error=${hls.error} />
       </section>

@@ -245,11 +245,39 @@ try {
     return `${type} (${eventImg ? 'its crop shown' : 'no crop for it'}); ${cropNote}`;
   });
 
-  await step('exporting screen', async () => {
+  await step('exporting: HLS toggle shows its URI; an MQTT handler is added, its password never shown, removed', async () => {
     await page.getByRole('link', { name: 'Exporting' }).click();
     await page.getByRole('heading', { name: 'MQTT handlers' }).waitFor({ timeout: T });
+    await page.getByLabel('HLS output enabled').check();
+    const playlist = page.getByRole('link', { name: new RegExp(`/hls/${id}\\.m3u8$`) });
+    await playlist.waitFor({ timeout: T });
+    await page.getByRole('button', { name: 'Add handler' }).click();
+    const form = page.locator('form[aria-labelledby="handler-title"]');
+    await form.getByLabel('Name', { exact: true }).fill('uitest');
+    await form.getByLabel('Broker URI').fill('mqtt://127.0.0.1:1');
+    await form.getByLabel('User name').fill('panel');
+    await form.getByLabel('Password', { exact: true }).fill('s3cret-from-ui');
+    await form.getByRole('button', { name: 'Save handler' }).click();
+    const row = page.locator('tr', { hasText: 'uitest' });
+    await row.getByText('stored').waitFor({ timeout: T });
+    const cfg = await apiGet(`/v1/core/instance/${id}/config`);
+    const h = cfg.Output?.handlers?.uitest;
+    if (!h || h.uri !== 'mqtt://127.0.0.1:1' || h.config?.username !== 'panel') throw new Error(`handler not stored: ${JSON.stringify(h)}`);
+    if (h.config.password === 's3cret-from-ui') throw new Error('the server returned the password in clear');
+    await row.getByRole('button', { name: 'Edit' }).click();
+    const shown = await form.getByLabel('Password', { exact: true }).inputValue();
+    if (shown !== '') throw new Error(`the edit form shows a password: ${shown}`);
+    if ((await page.content()).includes('********')) throw new Error('the password mask is shown');
     await shot('export');
+    await form.getByRole('button', { name: 'Cancel' }).click();
+    await row.getByRole('button', { name: 'Remove handler uitest' }).click();
+    await row.waitFor({ state: 'detached', timeout: T });
+    const after = await apiGet(`/v1/core/instance/${id}/config`);
+    if (after.Output?.handlers?.uitest) throw new Error('handler still in the config after Remove');
+    await page.getByLabel('HLS output enabled').uncheck();
+    await playlist.waitFor({ state: 'detached', timeout: T });
     checkClean();
+    return `playlist /hls/${id}.m3u8; handler password stored as ${JSON.stringify(h.config.password)}`;
   });
 
   await step('stored data: query events and see the chart', async () => {

@@ -1,7 +1,7 @@
 // Unit tests of chart geometry (js/charts.js).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sparklinePath, pivotBuckets, stackedBars, niceScale } from '../../js/charts.js';
+import { sparklinePath, pivotBuckets, stackedBars, niceScale, fillBuckets } from '../../js/charts.js';
 
 test('sparkline spans the box, newest at the right', () => {
   const p = sparklinePath([0, 5, 10], 100, 22);
@@ -35,4 +35,13 @@ test('nice scale', () => {
   assert.deepEqual(niceScale(0), { max: 1, step: 1 });
   assert.deepEqual(niceScale(7), { max: 8, step: 2 });
   assert.deepEqual(niceScale(93), { max: 100, step: 50 });
+});
+
+test('fill buckets over the range, keyed by time', () => {
+  const p = pivotBuckets([{ bucket: '2024-11-27T09:00:00+00:00', object_class: 'Person', n: 3 }], 'n', 'object_class');
+  const f = fillBuckets(p, Date.parse('2024-11-27T07:30:00Z'), Date.parse('2024-11-27T10:00:00Z'), 'hour');
+  assert.deepEqual(f.buckets, ['2024-11-27T07:00:00Z', '2024-11-27T08:00:00Z', '2024-11-27T09:00:00Z']);
+  assert.deepEqual(f.counts.Person, [0, 0, 3]);
+  assert.equal(f.max, 3);
+  assert.equal(fillBuckets(p, 0, 1e12, 'hour'), p); // too many buckets: unchanged
 });
