@@ -144,19 +144,20 @@ export function BarChart({ pivot, labelOf, title }) {
   const H = 180;
   const L = 36;
   const B = 22;
+  const R = 28; // room for the last x label
   const scale = niceScale(pivot.max);
   const plotH = H - B - 6;
-  const bars = stackedBars({ ...pivot, max: scale.max }, W - L, plotH);
+  const bars = stackedBars({ ...pivot, max: scale.max }, W - L - R, plotH);
   const colour = (g) => PALETTE[pivot.groups.indexOf(g) % PALETTE.length];
   const ticks = [];
   for (let v = 0; v <= scale.max; v += scale.step) ticks.push(v);
   const every = Math.max(1, Math.ceil(pivot.buckets.length / 8));
-  const slot = (W - L) / Math.max(1, pivot.buckets.length);
+  const slot = (W - L - R) / Math.max(1, pivot.buckets.length);
   return html`<figure class="barchart">
     <svg viewBox=${`0 0 ${W} ${H}`} role="img" aria-label=${title} data-bars=${bars.length}>
       ${ticks.map((v) => {
         const y = 6 + plotH - (v / scale.max) * plotH;
-        return html`<g><line x1=${L} x2=${W} y1=${y} y2=${y} class="grid" /><text x=${L - 4} y=${y + 4} text-anchor="end">${v}</text></g>`;
+        return html`<g><line x1=${L} x2=${W - R} y1=${y} y2=${y} class="grid" /><text x=${L - 4} y=${y + 4} text-anchor="end">${v}</text></g>`;
       })}
       <g transform=${`translate(${L},6)`}>
         ${bars.map((b) => html`<rect x=${b.x} y=${b.y} width=${b.w} height=${b.h} fill=${colour(b.group)}><title>${b.group}: ${b.value} (${labelOf(b.bucket)})</title></rect>`)}

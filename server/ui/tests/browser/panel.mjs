@@ -12,7 +12,9 @@
 // and deletes the instance through the UI. No console error and no request
 // to another host is allowed on any page. Screenshots go under --out. One
 // line per step; exit 0 on success, 1 with a message on the first failure.
-// CHROMIUM overrides the browser path.
+// CHROMIUM overrides the browser path. With `--token T` (a server that
+// requires a bearer token) the panel must ask for it once, and every call,
+// the event stream and the live view must then carry it.
 
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
@@ -25,6 +27,7 @@ function parseArgs(argv) {
     a[argv[i].slice(2)] = argv[i + 1];
   }
   for (const k of ['base', 'video', 'out']) if (!a[k]) throw new Error(`missing --${k}`);
+  for (const k of Object.keys(a)) if (!['base', 'video', 'out', 'token'].includes(k)) throw new Error(`unknown option --${k}`);
   return a;
 }
 
@@ -44,7 +47,7 @@ const step = async (name, fn) => {
 };
 
 async function apiGet(path) {
-  const res = await fetch(new URL(path, base));
+  const res = await fetch(new URL(path, base), { headers: args.token ? { Authorization: `Bearer ${args.token}` } : {} });
   if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
   return res.json();
 }
@@ -91,7 +94,19 @@ try {
   await step('open / (the panel)', async () => {
     await page.goto(new URL('/', base).href);
     await page.getByRole('heading', { name: 'Instances', level: 1 }).waitFor({ timeout: T });
+    if (args.token) {
+      // The first calls get 401 (logged by the browser as failed loads, not
+      // errors of the panel): one dialog asks for the token.
+      const dialog = page.getByRole('dialog', { name: 'Access token' });
+      await dialog.waitFor({ timeout: T });
+      await dialog.getByLabel('Bearer token').fill(args.token);
+      await dialog.getByRole('button', { name: 'Use token' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      await page.locator('form.create select[name="solution"] option').first().waitFor({ state: 'attached', timeout: T });
+      consoleErrors.splice(0, consoleErrors.length, ...consoleErrors.filter((m) => !/status of 401/.test(m)));
+    }
     checkClean();
+    return args.token ? 'token asked once and used' : '';
   });
 
   await step('create an instance on the test clip through the UI and start it', async () => {
