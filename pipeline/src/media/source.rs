@@ -28,6 +28,7 @@
 //! [`OpenSource`], so its logic is tested with fakes; [`Source`] and
 //! [`GstOpener`] are the GStreamer implementation.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use gstreamer as gst;
@@ -36,6 +37,29 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 
 use super::error::{GstError, SourceError};
+
+/// Full-size frames kept for crops and outputs (the appsink's own queue
+/// holds as many).
+const FULL_FRAMES: usize = 6;
+
+/// Takes the frame closest to `pts_ms` out of `frames` (oldest first),
+/// dropping the older ones and keeping the newer ones; without a time, the
+/// newest, dropping all.
+fn take_closest(frames: &mut VecDeque<YuvFrame>, pts_ms: Option<i64>) -> Option<YuvFrame> {
+    let Some(t) = pts_ms else {
+        let newest = frames.pop_back();
+        frames.clear();
+        return newest;
+    };
+    let distance = |f: &YuvFrame| f.pts_ms.map_or(i64::MAX, |p| (p - t).abs());
+    // The last of equally close frames: the newer one.
+    let (i, _) = frames
+        .iter()
+        .enumerate()
+        .min_by(|a, b| distance(a.1).cmp(&distance(b.1)).then(b.0.cmp(&a.0)))?;
+    frames.drain(..i);
+    frames.pop_front()
+}
 
 /// Frames per second of the JPEG preview branch (enough for `frame` and
 /// for crops, cheap enough to ignore).
@@ -169,6 +193,10 @@ pub struct Source {
     model: gst_app::AppSink,
     jpeg: gst_app::AppSink,
     full: gst_app::AppSink,
+    /// Full-size frames pulled from `full` and not handed out yet, oldest
+    /// first: frames ahead of the model's current one wait here for their
+    /// turn.
+    ahead: VecDeque<YuvFrame>,
     push: Option<gst_app::AppSrc>,
     /// Source frame size, once known.
     source_size: Option<(u32, u32)>,
@@ -263,7 +291,7 @@ impl Source {
         let full_caps = gst::Caps::builder("video/x-raw").field("format", "I420").build();
         let full = gst_app::AppSink::builder()
             .caps(&full_caps)
-            .max_buffers(6)
+            .max_buffers(FULL_FRAMES as u32)
             .drop(true)
             .sync(false)
             .build();
@@ -341,6 +369,7 @@ impl Source {
             model,
             jpeg,
             full,
+            ahead: VecDeque::new(),
             push,
             source_size: None,
             push_clock: PushClock::default(),
@@ -398,22 +427,20 @@ impl FrameSource for Source {
         Some(map.as_slice().to_vec())
     }
 
-    /// The crop branch runs at most a few frames ahead of the model.
+    /// The crop branch runs at most a few frames ahead of the model. Frames
+    /// older than the one handed out are dropped; newer ones are kept for
+    /// the next calls (the outputs ask for every frame, and a frame drained
+    /// early would leave no exact match for the next crop).
     fn full_frame(&mut self, pts_ms: Option<i64>) -> Option<YuvFrame> {
-        let mut best: Option<YuvFrame> = None;
         while let Some(sample) = self.full.try_pull_sample(gst::ClockTime::ZERO) {
-            let Ok(f) = yuv_frame_of(&sample) else { continue };
-            let closer = match (&best, pts_ms) {
-                (Some(b), Some(t)) => {
-                    (f.pts_ms.unwrap_or(0) - t).abs() <= (b.pts_ms.unwrap_or(0) - t).abs()
+            if let Ok(f) = yuv_frame_of(&sample) {
+                self.ahead.push_back(f);
+                if self.ahead.len() > FULL_FRAMES {
+                    self.ahead.pop_front();
                 }
-                _ => true,
-            };
-            if closer {
-                best = Some(f);
             }
         }
-        best
+        take_closest(&mut self.ahead, pts_ms)
     }
 
     /// Known once the first preview frame has been seen.
@@ -504,6 +531,33 @@ mod tests {
         assert_eq!(clock.pts_ms(1_700_000_000_041), 42);
         assert_eq!(clock.pts_ms(1_700_000_000_100), 100);
         assert_eq!(clock.epoch_ms(), Some(1_700_000_000_000));
+    }
+
+    #[test]
+    fn the_closest_full_frame_is_taken_and_newer_ones_wait_for_their_turn() {
+        let at = |p: i64| YuvFrame {
+            data: Vec::new(),
+            width: 2,
+            height: 2,
+            offsets: [0; 3],
+            strides: [0; 3],
+            pts_ms: Some(p),
+        };
+        let mut frames: VecDeque<YuvFrame> = [0, 40, 80, 120].map(at).into();
+        let take = |f: &mut VecDeque<YuvFrame>, t| take_closest(f, t).and_then(|x| x.pts_ms);
+        // Each model frame in turn finds its own (the outputs ask for all).
+        assert_eq!(take(&mut frames, Some(40)), Some(40), "0 is dropped, 80 and 120 kept");
+        assert_eq!(take(&mut frames, Some(80)), Some(80));
+        // Closest when there is no exact match; ties go to the newer.
+        assert_eq!(take(&mut frames, Some(100)), Some(120));
+        assert!(frames.is_empty());
+        frames.extend([200, 240].map(at));
+        assert_eq!(take(&mut frames, Some(220)), Some(240));
+        // No time: the newest, and nothing kept.
+        frames.extend([300, 340].map(at));
+        assert_eq!(take(&mut frames, None), Some(340));
+        assert!(frames.is_empty());
+        assert_eq!(take(&mut frames, Some(1)), None);
     }
 
     #[test]

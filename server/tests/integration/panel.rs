@@ -12,7 +12,7 @@ use futures::StreamExt;
 use serde_json::json;
 
 use crate::common::TestServer;
-use crate::media::{media_server, test_video};
+use crate::media::{media_server, read_sse, test_video};
 
 fn ui_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("ui")
@@ -125,7 +125,7 @@ async fn jpeg_parts(resp: reqwest::Response, n: usize, limit: Duration) -> Vec<(
 #[tokio::test]
 async fn the_live_view_streams_jpegs_of_a_running_instance() {
     let s = media_server();
-    let id = s.create(json!({"solution": "securt", "name": "live"})).await;
+    let id = s.create(json!({"solution": "securt", "name": "live", "debugMode": true})).await;
     let input = format!(r#"{{"type": "File", "uri": "{}"}}"#, test_video());
     assert_eq!(s.raw("POST", &format!("/v1/core/instance/{id}/input"), Some(&input)).await.0, 204);
     let http = reqwest::Client::new();
@@ -154,6 +154,17 @@ async fn the_live_view_streams_jpegs_of_a_running_instance() {
     let unknown = uuid::Uuid::new_v4();
     let r = http.get(s.url(&format!("/v1/core/instance/{unknown}/mjpeg"))).send().await.unwrap();
     assert_eq!(r.status(), 404);
+
+    // Crops keep coming while the view is watched (the crops and the view
+    // share the full-size frames).
+    let _watching = http.get(&url).send().await.unwrap();
+    let path = format!("/v1/core/instance/{id}/consume_events_sse");
+    let records = read_sse(&s, &path, None, Duration::from_secs(30), |rs| {
+        rs.iter().filter(|r| r.event == "crop").count() >= 3
+    })
+    .await;
+    let crops = records.iter().filter(|r| r.event == "crop").count();
+    assert!(crops >= 3, "{crops} crops in 30 s while the live view is watched");
 
     // Deleting the instance ends the stream.
     let resp = http.get(&url).send().await.unwrap();
