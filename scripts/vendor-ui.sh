@@ -18,11 +18,15 @@ set -euo pipefail
 
 HTM_VERSION=3.1.1
 SWAGGER_VERSION=5.35.0
+# The Preact that htm's standalone build bundles is a 10.x (htm 3.1.1 builds
+# against preact ^10.2.0); its MIT licence is the same text in every 10.x.
+PREACT_LICENSE_VERSION=10.2.0
 
 # sha256 of every vendored file, by its path under server/ui/vendor/.
 declare -A SHA256=(
     [htm-preact-3.1.1.module.js]=72284e8e9079c87817145df1110f74e8a2aa040b2fc384922e18dfcb46fc1fd7
     [htm-preact-3.1.1.LICENSE]=740725f7252e750af735d0028cc534970772f513331e9f68150fede8fb3ce00f
+    [preact-10.LICENSE]=1fe6958409c8c257a70c587a18b6f7f412b179b456630790d30b2ec9a8e4b7d4
     [swagger-ui/swagger-ui-bundle.js]=e6a898692f2d768e807c3ba4626068a69a2c5dd960dd6c76f3e4d3a3de180af2
     [swagger-ui/swagger-ui.css]=5ed08757e53da3e026d6cbecc61fe5d43585c9560b302d534ad56692519a273d
     [swagger-ui/LICENSE]=cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30
@@ -49,11 +53,13 @@ fetch() {
 
 fetch "htm@$HTM_VERSION" htm
 fetch "swagger-ui-dist@$SWAGGER_VERSION" swagger
+fetch "preact@$PREACT_LICENSE_VERSION" preact
 
 stage="$work/stage"
 mkdir -p "$stage/swagger-ui"
 cp "$work/htm/package/preact/standalone.module.js" "$stage/htm-preact-$HTM_VERSION.module.js"
 cp "$work/htm/package/LICENSE" "$stage/htm-preact-$HTM_VERSION.LICENSE"
+cp "$work/preact/package/LICENSE" "$stage/preact-10.LICENSE"
 cp "$work/swagger/package/swagger-ui-bundle.js" "$stage/swagger-ui/"
 cp "$work/swagger/package/swagger-ui.css" "$stage/swagger-ui/"
 cp "$work/swagger/package/LICENSE" "$stage/swagger-ui/"

@@ -44,7 +44,8 @@ pub fn file(name: &str, request: &HeaderMap) -> Result<Response<Body>, HttpError
     let Some(f) = Files::get(name) else {
         return Err(HttpError::for_not_found(None, format!("no such file: /ui/{name}")));
     };
-    let etag = etag(&f.metadata.sha256_hash());
+    let hash = f.metadata.sha256_hash();
+    let etag = etag(&hash);
     let kind = content_type(name);
     let mut r = Response::builder()
         .header(header::ETAG, &etag)
@@ -61,7 +62,7 @@ pub fn file(name: &str, request: &HeaderMap) -> Result<Response<Body>, HttpError
     let data = f.data.into_owned();
     let body = if compressible(kind) && data.len() >= GZIP_FROM && accepts_gzip(request) {
         r = r.header(header::CONTENT_ENCODING, "gzip");
-        Body::from(gzipped(name, &data).as_ref().clone())
+        Body::from(gzipped(hash, &data).as_ref().clone())
     } else {
         Body::from(data)
     };
@@ -112,18 +113,21 @@ fn compressible(kind: &str) -> bool {
     kind.starts_with("text/") || kind == "application/json" || kind == "image/svg+xml"
 }
 
-/// `data` gzip-compressed, made once per file.
-fn gzipped(name: &str, data: &[u8]) -> Arc<Vec<u8>> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Arc<Vec<u8>>>>> = OnceLock::new();
+/// Compressed files by the SHA-256 of their content.
+type GzipCache = Mutex<HashMap<[u8; 32], Arc<Vec<u8>>>>;
+
+/// `data` gzip-compressed, made once per content (`hash` is its SHA-256).
+fn gzipped(hash: [u8; 32], data: &[u8]) -> Arc<Vec<u8>> {
+    static CACHE: OnceLock<GzipCache> = OnceLock::new();
     let cache = CACHE.get_or_init(Mutex::default);
-    if let Some(hit) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
+    if let Some(hit) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&hash) {
         return hit.clone();
     }
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     // Writing to a Vec cannot fail.
     let out = enc.write_all(data).and_then(|()| enc.finish()).unwrap_or_default();
     let out = Arc::new(out);
-    cache.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_string(), out.clone());
+    cache.lock().unwrap_or_else(|p| p.into_inner()).insert(hash, out.clone());
     out
 }
 
