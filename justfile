@@ -134,10 +134,11 @@ ui-unit:
     node --test server/ui/tests/unit/
 
 # Benchmarks (release build): appends machine, date and figures to bench/RESULTS.md.
-bench:
+bench: setup
     cargo build --release -p rt-server -p rt-bench
     "${CARGO_TARGET_DIR:-target}/release/rt-bench" "${CARGO_TARGET_DIR:-target}/release/rt-server"
     "${CARGO_TARGET_DIR:-target}/release/rt-bench" --churn "${CARGO_TARGET_DIR:-target}/release/rt-server"
+    "${CARGO_TARGET_DIR:-target}/release/rt-bench" --panel "${CARGO_TARGET_DIR:-target}/release/rt-server"
     "${CARGO_TARGET_DIR:-target}/release/rt-bench" --db
 
 # Whether memory stays flat: two instances looping the clip, reconfigured

@@ -21,6 +21,8 @@
 //!   at rest and while instances stop and start, and stop latency;
 //! - (issue 17, `rt-bench --soak MINUTES SERVER_BINARY`, see [`soak`]) whether
 //!   resident memory stays flat while instances loop and are reconfigured.
+//! - (issue 12, `rt-bench --panel SERVER_BINARY`, see [`panel`]) the web
+//!   panel in headless Chromium: first load, live view latency and CPU.
 //!
 //! Usage: `rt-bench SERVER_BINARY` (release build), with RT_MODEL_PATH,
 //! ORT_DYLIB_PATH and RT_TEST_VIDEO set, then `rt-bench --db` (`./dev bench`
@@ -29,6 +31,7 @@
 
 mod churn;
 mod db;
+mod panel;
 mod soak;
 
 use std::io::{BufRead, BufReader, Write};
@@ -299,6 +302,10 @@ async fn main() -> Result<()> {
     if binary == "--churn" {
         let server = std::env::args().nth(2).context("usage: rt-bench --churn SERVER_BINARY")?;
         return append(&churn::run(&server).await?);
+    }
+    if binary == "--panel" {
+        let server = std::env::args().nth(2).context("usage: rt-bench --panel SERVER_BINARY")?;
+        return append(&panel::run(&server).await?);
     }
     if binary == "--soak" {
         let usage = "usage: rt-bench --soak MINUTES SERVER_BINARY";

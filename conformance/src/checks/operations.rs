@@ -110,11 +110,12 @@ impl Target {
         }
         let params: Vec<(&str, &str)> =
             self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        // An operation that answers with a stream is opened as one, whatever the status.
+        // An operation that answers with a stream (events, the live view) is
+        // opened as one, whatever the status.
         let streams = op
             .success()
             .and_then(|ok| op.response(ok))
-            .is_some_and(|r| r.content_types.iter().any(|c| c == "text/event-stream"));
+            .is_some_and(|r| r.content_types.iter().any(|c| crate::checks::sse::is_stream(c)));
         if streams {
             return open_stream(ctx, op, &self.path_and_query(op), status).await;
         }
@@ -516,8 +517,8 @@ async fn precondition(ctx: &Ctx, op: &Operation) -> CheckResult {
     t.send(ctx, op, 412).await
 }
 
-/// Opens a `text/event-stream` operation: the status and headers are
-/// checked, then the stream is closed (the `sse` group checks what flows).
+/// Opens a streaming operation: the status and headers are checked, then
+/// the stream is closed (the `sse` group checks what flows in event streams).
 async fn open_stream(ctx: &Ctx, op: &Operation, path: &str, status: u16) -> CheckResult {
     let (reply, _stream) = crate::checks::sse::open(ctx, path, &[]).await?;
     // The body of a stream is not read; its framing is the `sse` group's.

@@ -51,8 +51,15 @@ pub fn checks() -> Vec<Check> {
     ]
 }
 
+/// Whether a media type is one of a stream that stays open: Server-Sent
+/// Events, or a Motion JPEG live view (`multipart/x-mixed-replace`).
+pub fn is_stream(media_type: &str) -> bool {
+    media_type.starts_with("text/event-stream")
+        || media_type.starts_with("multipart/x-mixed-replace")
+}
+
 /// Opens a stream at `path`: the answer's status and headers, and the
-/// response to read frames from when it is a 2xx `text/event-stream` (any
+/// response to read frames from when it is a 2xx stream ([`is_stream`]; any
 /// other answer is read whole into the [`Reply`]).
 pub async fn open(
     ctx: &Ctx,
@@ -86,8 +93,7 @@ pub async fn open(
     exchange.status = Some(status);
     exchange.content_type =
         headers.get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let streaming =
-        exchange.content_type.as_deref().is_some_and(|c| c.starts_with("text/event-stream"));
+    let streaming = exchange.content_type.as_deref().is_some_and(is_stream);
     let mut reply = Reply { status, headers, body: Default::default(), json: None };
     if streaming && (200..300).contains(&status) {
         exchange.response_body = Some("(event stream)".into());
