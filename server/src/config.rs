@@ -5,7 +5,7 @@
 //! ```json
 //! {
 //!   "web_server": { "enabled": true, "ip_address": "127.0.0.1", "port": 3546,
-//!                   "cors": { "enabled": false } },
+//!                   "cors": { "enabled": false }, "sse_keepalive_s": 15 },
 //!   "data_dir": "rt-data",
 //!   "log_level": "info",
 //!   "engine_version": "2024.2.4",
@@ -224,6 +224,11 @@ pub struct WebServer {
     /// Cross-origin requests from browsers.
     #[serde(default)]
     pub cors: Cors,
+    /// Seconds without traffic after which an event stream sends a
+    /// keep-alive comment (1-300; our extension). Below a proxy's read
+    /// timeout (nginx: 60 s), so idle streams stay open. Default: 15.
+    #[serde(default = "default_keepalive")]
+    pub sse_keepalive_s: u64,
 }
 
 /// RT's `web_server.cors` block.
@@ -243,6 +248,9 @@ fn default_ip() -> IpAddr {
 }
 fn default_port() -> u16 {
     DEFAULT_PORT
+}
+fn default_keepalive() -> u64 {
+    15
 }
 fn default_data_dir() -> PathBuf {
     PathBuf::from(DEFAULT_DATA_DIR)
@@ -271,6 +279,7 @@ impl Default for WebServer {
             ip_address: default_ip(),
             port: DEFAULT_PORT,
             cors: Cors::default(),
+            sse_keepalive_s: default_keepalive(),
         }
     }
 }
@@ -308,6 +317,8 @@ pub enum LoadError {
     LogLevel { path: PathBuf },
     #[error("invalid configuration in {}: engine_version must look like 2024.2.4 (YYYY.MINOR.PATCH), not {given:?}", path.display())]
     EngineVersion { path: PathBuf, given: String },
+    #[error("invalid configuration in {}: web_server.sse_keepalive_s must be 1 to 300 seconds, not {given}", path.display())]
+    KeepAlive { path: PathBuf, given: u64 },
 }
 
 /// The config file as read: the typed view plus the whole document.
@@ -340,6 +351,10 @@ impl ConfigFile {
         if !is_rt_version(&config.engine_version) {
             let given = config.engine_version;
             return Err(LoadError::EngineVersion { path: path.into(), given });
+        }
+        let given = config.web_server.sse_keepalive_s;
+        if !(1..=300).contains(&given) {
+            return Err(LoadError::KeepAlive { path: path.into(), given });
         }
         Ok(ConfigFile { path: path.into(), config, raw })
     }
@@ -412,6 +427,9 @@ mod tests {
             r#"{"engine_version": "0.1.0"}"#,
             r#"{"engine_version": "2024.2"}"#,
             r#"{"engine_version": "2024.2.x"}"#,
+            r#"{"web_server": {"sse_keepalive_s": 0}}"#,
+            r#"{"web_server": {"sse_keepalive_s": 301}}"#,
+            r#"{"web_server": {"sse_keepalive_s": -1}}"#,
             "{",
             "[]",
         ] {

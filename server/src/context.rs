@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
@@ -40,6 +40,9 @@ pub struct ServerContext {
     pub hls_dir: PathBuf,
     /// The RT version this server reports (`engine_version` in rtconfig.json).
     pub engine_version: String,
+    /// Quiet time after which an event stream sends a keep-alive comment
+    /// (`web_server.sse_keepalive_s`, read at start).
+    pub keep_alive: Duration,
 }
 
 impl std::fmt::Debug for ServerContext {
@@ -59,8 +62,10 @@ impl ServerContext {
         hls_dir: PathBuf,
     ) -> Self {
         let engine_version = config.config.engine_version.clone();
+        let keep_alive = Duration::from_secs(config.config.web_server.sse_keepalive_s);
         ServerContext {
             engine_version,
+            keep_alive,
             engine,
             onvif,
             writer,

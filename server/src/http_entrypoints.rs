@@ -225,6 +225,7 @@ impl RtApi for RtApiImpl {
         Ok(sse::response(
             &bus,
             after,
+            ctx.keep_alive,
             ctx.shutdown.subscribe(),
             Some((ctx.db.clone(), id)),
             durable,
@@ -731,7 +732,8 @@ impl RtApi for RtApiImpl {
         let prefix = query.into_inner().prefix.unwrap_or_default();
         // A Last-Event-ID that is not one of our ids resumes nothing.
         let after = headers.into_inner().last_event_id.and_then(|v| v.trim().parse().ok());
-        Ok(registry::watch(&ctx.db, prefix, after, ctx.shutdown.subscribe()).await?)
+        Ok(registry::watch(&ctx.db, prefix, after, ctx.keep_alive, ctx.shutdown.subscribe())
+            .await?)
     }
 
     async fn database_query_events(

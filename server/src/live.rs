@@ -14,10 +14,10 @@ use http_body::Frame;
 use rt_pipeline::runtime::LiveFrame;
 use tokio::sync::{mpsc, watch};
 
+use crate::sse::{self, Chunk};
+
 /// The multipart boundary.
 const BOUNDARY: &str = "frame";
-
-type Chunk = Result<Frame<Bytes>, std::io::Error>;
 
 /// One part: its headers, the JPEG, and the line that ends it.
 fn part(f: &LiveFrame) -> Bytes {
@@ -60,16 +60,7 @@ pub fn response(
         }
     });
     let parts = futures::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|c| (c, rx)) });
-    http::Response::builder()
-        .status(http::StatusCode::OK)
-        .header(
-            http::header::CONTENT_TYPE,
-            format!("multipart/x-mixed-replace; boundary={BOUNDARY}"),
-        )
-        .header(http::header::CACHE_CONTROL, "no-cache")
-        .header("X-Accel-Buffering", "no")
-        .body(Body::wrap(http_body_util::StreamBody::new(parts)))
-        .expect("a valid response")
+    sse::streaming(&format!("multipart/x-mixed-replace; boundary={BOUNDARY}"), parts)
 }
 
 #[cfg(test)]

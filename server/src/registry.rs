@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use tracing::warn;
 
 use crate::error::{Error, chain};
-use crate::sse::KEEP_ALIVE;
+use crate::sse;
 
 /// How often expired keys are removed (they are invisible from the moment
 /// they expire; this only cleans up and reports `expire` to watchers).
@@ -87,6 +87,7 @@ pub async fn watch(
     db: &Db,
     prefix: String,
     last_event_id: Option<i64>,
+    keep_alive: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<http::Response<Body>, Error> {
     let mut wake = db.registry_subscribe();
@@ -121,7 +122,7 @@ pub async fn watch(
             if !caught_up {
                 continue;
             }
-            if quiet.elapsed() >= KEEP_ALIVE {
+            if quiet.elapsed() >= keep_alive {
                 if tx.send(Ok(Frame::data(Bytes::from_static(b": keep-alive\n\n")))).await.is_err()
                 {
                     return;
@@ -134,10 +135,5 @@ pub async fn watch(
             }
         }
     });
-    Ok(http::Response::builder()
-        .status(http::StatusCode::OK)
-        .header(http::header::CONTENT_TYPE, "text/event-stream")
-        .header(http::header::CACHE_CONTROL, "no-cache")
-        .body(Body::wrap(http_body_util::StreamBody::new(rx)))
-        .expect("a valid response"))
+    Ok(sse::streaming("text/event-stream", rx))
 }

@@ -1,8 +1,12 @@
 //! `GET .../consume_events_sse`: an instance's events as Server-Sent Events.
 //!
 //! Each record is `id: <seq>`, `event: <type>`, one `data:` line of JSON.
-//! A comment line (`: keep-alive`) goes out after 15 s without traffic so
-//! proxies keep the connection. A client that reconnects with
+//! A comment line (`: keep-alive`) goes out after a quiet time
+//! (`web_server.sse_keepalive_s`, 15 s by default) so proxies keep the
+//! connection. Every stream of this server ([`streaming`]) says
+//! `Cache-Control: no-cache` and `X-Accel-Buffering: no`, so an nginx in
+//! front passes each record on at once, even one left at its defaults
+//! (which buffers responses). A client that reconnects with
 //! `Last-Event-ID` gets the retained events after that id first; one that
 //! falls too far behind (or asks for more than is retained) gets an
 //! `event: lagged` record saying how many it missed, then live events again.
@@ -30,9 +34,6 @@ use uuid::Uuid;
 
 use crate::error::chain;
 
-/// Quiet time after which a keep-alive comment is sent.
-pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
-
 /// Records buffered between the forwarding task and the connection: small,
 /// so a stalled client is detected as lag on the bus rather than hidden here.
 const BUFFER: usize = 32;
@@ -54,7 +55,8 @@ async fn stored(durable: &mut Option<watch::Receiver<u64>>, e: &Event) {
 /// Most stored events replayed to one resuming client.
 pub const FROM_STORE: i64 = 10_000;
 
-type Chunk = Result<Frame<Bytes>, std::io::Error>;
+/// One piece of a streamed body.
+pub type Chunk = Result<Frame<Bytes>, std::io::Error>;
 
 fn record(e: &Event) -> Bytes {
     Bytes::from(format!("id: {}\nevent: {}\ndata: {}\n\n", e.seq, e.kind, e.data))
@@ -66,10 +68,27 @@ fn lagged(missed: u64) -> Bytes {
     ))
 }
 
-/// The streaming response for one client.
+/// A `200` whose body streams from `chunks`: no caching, and no buffering
+/// by a proxy (`X-Accel-Buffering: no` turns nginx's off for this response).
+pub fn streaming<S>(content_type: &str, chunks: S) -> http::Response<Body>
+where
+    S: futures::Stream<Item = Chunk> + Send + Sync + 'static,
+{
+    http::Response::builder()
+        .status(http::StatusCode::OK)
+        .header(http::header::CONTENT_TYPE, content_type)
+        .header(http::header::CACHE_CONTROL, "no-cache")
+        .header("X-Accel-Buffering", "no")
+        .body(Body::wrap(http_body_util::StreamBody::new(chunks)))
+        .expect("a valid response")
+}
+
+/// The streaming response for one client; a keep-alive comment goes out
+/// after `keep_alive` without a record.
 pub fn response(
     bus: &Arc<EventBus>,
     last_event_id: Option<u64>,
+    keep_alive: Duration,
     mut shutdown: watch::Receiver<bool>,
     store: Option<(Db, Uuid)>,
     mut durable: Option<watch::Receiver<u64>>,
@@ -114,7 +133,7 @@ pub fn response(
         loop {
             let next = tokio::select! {
                 r = live.recv() => r,
-                _ = tokio::time::sleep(KEEP_ALIVE) => {
+                _ = tokio::time::sleep(keep_alive) => {
                     if !send(&mut tx, Bytes::from_static(b": keep-alive\n\n")).await {
                         return;
                     }
@@ -135,10 +154,5 @@ pub fn response(
             }
         }
     });
-    http::Response::builder()
-        .status(http::StatusCode::OK)
-        .header(http::header::CONTENT_TYPE, "text/event-stream")
-        .header(http::header::CACHE_CONTROL, "no-cache")
-        .body(Body::wrap(http_body_util::StreamBody::new(rx)))
-        .expect("a valid response")
+    streaming("text/event-stream", rx)
 }

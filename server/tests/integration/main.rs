@@ -18,6 +18,7 @@ mod lifecycle;
 mod media;
 mod onvif;
 mod panel;
+mod proxy;
 mod push;
 mod registry;
 mod restart;
