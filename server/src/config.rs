@@ -5,7 +5,8 @@
 //! ```json
 //! {
 //!   "web_server": { "enabled": true, "ip_address": "127.0.0.1", "port": 3546,
-//!                   "cors": { "enabled": false }, "sse_keepalive_s": 15 },
+//!                   "cors": { "enabled": false }, "sse_keepalive_s": 15,
+//!                   "max_streams": 20000, "max_streams_per_instance": 10000 },
 //!   "data_dir": "rt-data",
 //!   "log_level": "info",
 //!   "engine_version": "2024.2.4",
@@ -229,6 +230,14 @@ pub struct WebServer {
     /// timeout (nginx: 60 s), so idle streams stay open. Default: 15.
     #[serde(default = "default_keepalive")]
     pub sse_keepalive_s: u64,
+    /// Streams (event streams, registry watches, live views) open at once,
+    /// in all; one more is refused with 503 (our extension). Default: 20000.
+    #[serde(default = "default_max_streams")]
+    pub max_streams: usize,
+    /// Streams of one instance open at once (its event streams and live
+    /// views; our extension). Default: 10000.
+    #[serde(default = "default_max_streams_per_instance")]
+    pub max_streams_per_instance: usize,
 }
 
 /// RT's `web_server.cors` block.
@@ -251,6 +260,12 @@ fn default_port() -> u16 {
 }
 fn default_keepalive() -> u64 {
     15
+}
+fn default_max_streams() -> usize {
+    20_000
+}
+fn default_max_streams_per_instance() -> usize {
+    10_000
 }
 fn default_data_dir() -> PathBuf {
     PathBuf::from(DEFAULT_DATA_DIR)
@@ -280,6 +295,8 @@ impl Default for WebServer {
             port: DEFAULT_PORT,
             cors: Cors::default(),
             sse_keepalive_s: default_keepalive(),
+            max_streams: default_max_streams(),
+            max_streams_per_instance: default_max_streams_per_instance(),
         }
     }
 }

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use crate::config::ConfigFile;
 use crate::logging::{LevelControl, LogBuffer};
+use crate::streams::StreamLimits;
 
 /// Shared by all handlers (as `Arc<ServerContext>`).
 pub struct ServerContext {
@@ -43,6 +44,8 @@ pub struct ServerContext {
     /// Quiet time after which an event stream sends a keep-alive comment
     /// (`web_server.sse_keepalive_s`, read at start).
     pub keep_alive: Duration,
+    /// Caps on open streams (`web_server.max_streams*`, read at start).
+    pub streams: Arc<StreamLimits>,
 }
 
 impl std::fmt::Debug for ServerContext {
@@ -62,10 +65,13 @@ impl ServerContext {
         hls_dir: PathBuf,
     ) -> Self {
         let engine_version = config.config.engine_version.clone();
-        let keep_alive = Duration::from_secs(config.config.web_server.sse_keepalive_s);
+        let ws = &config.config.web_server;
+        let keep_alive = Duration::from_secs(ws.sse_keepalive_s);
+        let streams = StreamLimits::new(ws.max_streams, ws.max_streams_per_instance);
         ServerContext {
             engine_version,
             keep_alive,
+            streams,
             engine,
             onvif,
             writer,

@@ -2,7 +2,7 @@
 //!
 //! Nothing else in the server picks a status code: handlers return
 //! [`Error`] (or an engine error, converted by `?`), and
-//! `impl From<Error> for HttpError` below decides 400/403/404/406/409/412/500.
+//! `impl From<Error> for HttpError` below decides 400/403/404/406/409/412/500/503.
 //! Error bodies are dropshot's `{request_id, error_code, message}`, the
 //! contract's `Error` schema, which router-level 404/405 answers share.
 
@@ -31,6 +31,9 @@ pub enum Error {
     /// A requested file that does not exist (HLS off, segment expired).
     #[error("file '{0}' not found")]
     FileNotFound(String),
+    /// A stream refused: too many are open (the message says which cap).
+    #[error("too many open streams: {0}; try again later")]
+    TooManyStreams(String),
     /// A bug: state the server holds cannot be shown (the message says what).
     #[error("internal error: {0}")]
     Internal(String),
@@ -80,6 +83,18 @@ impl From<Error> for HttpError {
             | Error::Missing(_) => {
                 client("BadRequest", ClientErrorStatusCode::BAD_REQUEST, message)
             }
+            Error::TooManyStreams(_) => {
+                let mut e = HttpError {
+                    status_code: ErrorStatusCode::SERVICE_UNAVAILABLE,
+                    error_code: Some("Unavailable".into()),
+                    external_message: message.clone(),
+                    internal_message: message,
+                    headers: None,
+                };
+                // Streams end when their clients go: a place frees soon.
+                let _ = e.add_header(http::header::RETRY_AFTER, RETRY_AFTER_S);
+                e
+            }
             Error::Engine(
                 E::Persist { .. }
                 | E::ReadStore { .. }
@@ -108,6 +123,9 @@ impl From<Error> for HttpError {
 }
 
 pub use rt_pipeline::error::chain;
+
+/// `Retry-After` (seconds) of a refused stream.
+const RETRY_AFTER_S: &str = "5";
 
 /// The message of every 500: the details are in the server log, under the
 /// response's `request_id`.

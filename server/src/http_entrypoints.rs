@@ -221,10 +221,11 @@ impl RtApi for RtApiImpl {
         let bus = ctx.engine.bus(id).map_err(engine_err)?;
         // A Last-Event-ID that is not one of our ids resumes nothing.
         let after = headers.into_inner().last_event_id.and_then(|v| v.trim().parse().ok());
+        let permit = ctx.streams.acquire(Some(id))?;
         let durable = Some(ctx.writer.durable(id));
         Ok(sse::response(
             &bus,
-            after,
+            (after, permit),
             ctx.keep_alive,
             ctx.shutdown.subscribe(),
             Some((ctx.db.clone(), id)),
@@ -237,9 +238,10 @@ impl RtApi for RtApiImpl {
         path: Path<InstancePath>,
     ) -> Result<http::Response<Body>, HttpError> {
         let ctx = rqctx.context();
-        let frames =
-            ctx.engine.stats(path.into_inner().instance_id).map_err(engine_err)?.live.watch();
-        Ok(live::response(frames, ctx.shutdown.subscribe()))
+        let id = path.into_inner().instance_id;
+        let frames = ctx.engine.stats(id).map_err(engine_err)?.live.watch();
+        let permit = ctx.streams.acquire(Some(id))?;
+        Ok(live::response(frames, permit, ctx.shutdown.subscribe()))
     }
 
     async fn consume_events(
@@ -732,8 +734,9 @@ impl RtApi for RtApiImpl {
         let prefix = query.into_inner().prefix.unwrap_or_default();
         // A Last-Event-ID that is not one of our ids resumes nothing.
         let after = headers.into_inner().last_event_id.and_then(|v| v.trim().parse().ok());
-        Ok(registry::watch(&ctx.db, prefix, after, ctx.keep_alive, ctx.shutdown.subscribe())
-            .await?)
+        let permit = ctx.streams.acquire(None)?;
+        let shutdown = ctx.shutdown.subscribe();
+        Ok(registry::watch(&ctx.db, prefix, (after, permit), ctx.keep_alive, shutdown).await?)
     }
 
     async fn database_query_events(

@@ -16,6 +16,7 @@
 //! - `onvif`: the `/v1/onvif` operations (cameras, streams, credentials).
 //! - `sse`: the Server-Sent Events stream of an instance's events.
 //! - `live`: the Motion JPEG live view of an instance.
+//! - `streams`: caps on the streams open at once (503 beyond them).
 //! - `panel`: the web panel and the interactive docs (embedded files).
 //! - `registry`: the `/v1/rtregistry` operations and the watch stream.
 //! - `push`: frames pushed over HTTP to `Manual` inputs.
@@ -39,6 +40,7 @@ mod push;
 mod registry;
 mod securt;
 mod sse;
+mod streams;
 mod system_config;
 mod system_info;
 

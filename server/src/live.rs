@@ -15,6 +15,7 @@ use rt_pipeline::runtime::LiveFrame;
 use tokio::sync::{mpsc, watch};
 
 use crate::sse::{self, Chunk};
+use crate::streams::StreamPermit;
 
 /// The multipart boundary.
 const BOUNDARY: &str = "frame";
@@ -36,6 +37,7 @@ fn part(f: &LiveFrame) -> Bytes {
 /// The streaming response for one client.
 pub fn response(
     mut frames: watch::Receiver<Option<LiveFrame>>,
+    permit: StreamPermit,
     mut shutdown: watch::Receiver<bool>,
 ) -> http::Response<Body> {
     // One part waiting at most: the newest frame is taken only when the
@@ -60,7 +62,7 @@ pub fn response(
         }
     });
     let parts = futures::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|c| (c, rx)) });
-    sse::streaming(&format!("multipart/x-mixed-replace; boundary={BOUNDARY}"), parts)
+    sse::streaming(&format!("multipart/x-mixed-replace; boundary={BOUNDARY}"), parts, permit)
 }
 
 #[cfg(test)]

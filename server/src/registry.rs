@@ -19,6 +19,7 @@ use tracing::warn;
 
 use crate::error::{Error, chain};
 use crate::sse;
+use crate::streams::StreamPermit;
 
 /// How often expired keys are removed (they are invisible from the moment
 /// they expire; this only cleans up and reports `expire` to watchers).
@@ -86,7 +87,7 @@ type Chunk = Result<Frame<Bytes>, std::io::Error>;
 pub async fn watch(
     db: &Db,
     prefix: String,
-    last_event_id: Option<i64>,
+    (last_event_id, permit): (Option<i64>, StreamPermit),
     keep_alive: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<http::Response<Body>, Error> {
@@ -135,5 +136,5 @@ pub async fn watch(
             }
         }
     });
-    Ok(sse::streaming("text/event-stream", rx))
+    Ok(sse::streaming("text/event-stream", rx, permit))
 }

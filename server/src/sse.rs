@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use dropshot::Body;
-use futures::SinkExt;
 use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt};
 use http_body::Frame;
 use rt_pipeline::db::Db;
 use rt_pipeline::events::{Event, EventBus};
@@ -33,6 +33,7 @@ use tracing::warn;
 use uuid::Uuid;
 
 use crate::error::chain;
+use crate::streams::StreamPermit;
 
 /// Records buffered between the forwarding task and the connection: small,
 /// so a stalled client is detected as lag on the bus rather than hidden here.
@@ -70,10 +71,16 @@ fn lagged(missed: u64) -> Bytes {
 
 /// A `200` whose body streams from `chunks`: no caching, and no buffering
 /// by a proxy (`X-Accel-Buffering: no` turns nginx's off for this response).
-pub fn streaming<S>(content_type: &str, chunks: S) -> http::Response<Body>
+/// The body holds `permit`: the stream's place is freed when the body is
+/// dropped.
+pub fn streaming<S>(content_type: &str, chunks: S, permit: StreamPermit) -> http::Response<Body>
 where
     S: futures::Stream<Item = Chunk> + Send + Sync + 'static,
 {
+    let chunks = chunks.map(move |c| {
+        let _place = &permit;
+        c
+    });
     http::Response::builder()
         .status(http::StatusCode::OK)
         .header(http::header::CONTENT_TYPE, content_type)
@@ -87,7 +94,7 @@ where
 /// after `keep_alive` without a record.
 pub fn response(
     bus: &Arc<EventBus>,
-    last_event_id: Option<u64>,
+    (last_event_id, permit): (Option<u64>, StreamPermit),
     keep_alive: Duration,
     mut shutdown: watch::Receiver<bool>,
     store: Option<(Db, Uuid)>,
@@ -154,5 +161,5 @@ pub fn response(
             }
         }
     });
-    streaming("text/event-stream", rx)
+    streaming("text/event-stream", rx, permit)
 }

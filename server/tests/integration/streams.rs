@@ -1,9 +1,11 @@
-//! Event streams behind nginx (Debian's `nginx-light`, started by the test
-//! on a free port): with the configuration the README recommends, and with
-//! an nginx left at its defaults (a `location` holding only `proxy_pass`,
-//! which buffers responses and speaks HTTP/1.0 to the server). An analytics
-//! event must reach a client through either within 1 s of reaching a
-//! direct client, and a registry change likewise.
+//! The streams of the server (events, registry watch, live view) in
+//! operation: behind nginx (Debian's `nginx-light`, started by the test on a
+//! free port) with the configuration the README recommends and with one
+//! left at its defaults (a `location` holding only `proxy_pass`, which
+//! buffers responses and speaks HTTP/1.0 to the server), where an analytics
+//! event or a registry change must reach a client within 1 s of reaching a
+//! direct client; keep-alives at the configured interval; and the caps on
+//! open streams (503 with `Retry-After`, the place freed when a client goes).
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
@@ -218,4 +220,48 @@ async fn idle_streams_send_keep_alives_at_the_configured_interval() {
             text.push_str(&String::from_utf8_lossy(&chunk));
         }
     }
+}
+
+#[tokio::test]
+async fn streams_beyond_the_caps_get_503_with_retry_after() {
+    let caps = json!({"web_server": {"max_streams": 3, "max_streams_per_instance": 2, "sse_keepalive_s": 1}});
+    let s = TestServer::start_with_config(&caps);
+    let (a, b) = (s.create_securt().await, s.create_securt().await);
+    let http = reqwest::Client::new();
+    let open = |path: String| http.get(s.url(&path)).send();
+    let sse = |id: uuid::Uuid| format!("/v1/core/instance/{id}/consume_events_sse");
+    let refused = |r: reqwest::Response, cap: &'static str| async move {
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()["retry-after"], "5");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error_code"], "Unavailable", "{body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains(cap), "{message}");
+    };
+
+    // Two streams of instance a (events and the live view): its cap.
+    let a1 = open(sse(a)).await.unwrap();
+    assert_eq!(a1.status(), 200);
+    let a2 = open(format!("/v1/core/instance/{a}/mjpeg")).await.unwrap();
+    assert_eq!(a2.status(), 200);
+    refused(open(sse(a)).await.unwrap(), "max_streams_per_instance").await;
+    // A third stream in all (instance b): the server's cap.
+    let b1 = open(sse(b)).await.unwrap();
+    assert_eq!(b1.status(), 200);
+    refused(open("/v1/rtregistry_watch".into()).await.unwrap(), "(web_server.max_streams)").await;
+    // Everything else is served as usual.
+    assert_eq!(open("/v1/core/instances".into()).await.unwrap().status(), 200);
+
+    // A client that leaves frees its place.
+    drop(a1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = open(sse(a)).await.unwrap();
+        if r.status() == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the place of a closed stream was not freed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop((a2, b1));
 }
