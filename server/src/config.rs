@@ -238,6 +238,18 @@ pub struct WebServer {
     /// views; our extension). Default: 10000.
     #[serde(default = "default_max_streams_per_instance")]
     pub max_streams_per_instance: usize,
+    /// Bearer tokens (see `auth.rs`).
+    #[serde(default)]
+    pub auth: AuthConfig,
+}
+
+/// `web_server.auth` (our extension).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AuthConfig {
+    /// A file of bearer tokens, one per line; when set, every request but
+    /// the health probe and the panel's shell needs one. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
 }
 
 /// RT's `web_server.cors` block.
@@ -297,6 +309,7 @@ impl Default for WebServer {
             sse_keepalive_s: default_keepalive(),
             max_streams: default_max_streams(),
             max_streams_per_instance: default_max_streams_per_instance(),
+            auth: AuthConfig::default(),
         }
     }
 }

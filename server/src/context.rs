@@ -13,6 +13,7 @@ use rt_pipeline::db::writer::Writer;
 use rt_pipeline::onvif::Onvif;
 use tokio::sync::watch;
 
+use crate::auth::Auth;
 use crate::config::ConfigFile;
 use crate::logging::{LevelControl, LogBuffer};
 use crate::streams::StreamLimits;
@@ -46,6 +47,8 @@ pub struct ServerContext {
     pub keep_alive: Duration,
     /// Caps on open streams (`web_server.max_streams*`, read at start).
     pub streams: Arc<StreamLimits>,
+    /// The bearer tokens in force (none: every request is served).
+    pub auth: Arc<Auth>,
 }
 
 impl std::fmt::Debug for ServerContext {
@@ -60,9 +63,9 @@ impl ServerContext {
         onvif: Arc<Onvif>,
         (db, writer): (Db, Writer),
         config: ConfigFile,
-        log: LogBuffer,
-        level: Option<LevelControl>,
+        (log, level): (LogBuffer, Option<LevelControl>),
         hls_dir: PathBuf,
+        auth: Arc<Auth>,
     ) -> Self {
         let engine_version = config.config.engine_version.clone();
         let ws = &config.config.web_server;
@@ -72,6 +75,7 @@ impl ServerContext {
             engine_version,
             keep_alive,
             streams,
+            auth,
             engine,
             onvif,
             writer,

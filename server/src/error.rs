@@ -2,7 +2,7 @@
 //!
 //! Nothing else in the server picks a status code: handlers return
 //! [`Error`] (or an engine error, converted by `?`), and
-//! `impl From<Error> for HttpError` below decides 400/403/404/406/409/412/500/503.
+//! `impl From<Error> for HttpError` below decides 400/401/403/404/406/409/412/500/503.
 //! Error bodies are dropshot's `{request_id, error_code, message}`, the
 //! contract's `Error` schema, which router-level 404/405 answers share.
 
@@ -31,6 +31,9 @@ pub enum Error {
     /// A requested file that does not exist (HLS off, segment expired).
     #[error("file '{0}' not found")]
     FileNotFound(String),
+    /// No bearer token, or one not in force (`invalid_token`).
+    #[error("{message}")]
+    Unauthorized { message: String, invalid_token: bool },
     /// A stream refused: too many are open (the message says which cap).
     #[error("too many open streams: {0}; try again later")]
     TooManyStreams(String),
@@ -82,6 +85,16 @@ impl From<Error> for HttpError {
             | Error::InvalidFileName(_)
             | Error::Missing(_) => {
                 client("BadRequest", ClientErrorStatusCode::BAD_REQUEST, message)
+            }
+            Error::Unauthorized { invalid_token, .. } => {
+                let challenge = if *invalid_token {
+                    r#"Bearer realm="rt-server", error="invalid_token""#
+                } else {
+                    r#"Bearer realm="rt-server""#
+                };
+                let mut e = client("Unauthorized", ClientErrorStatusCode::UNAUTHORIZED, message);
+                let _ = e.add_header(http::header::WWW_AUTHENTICATE, challenge);
+                e
             }
             Error::TooManyStreams(_) => {
                 let mut e = HttpError {

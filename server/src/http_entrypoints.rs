@@ -43,6 +43,12 @@ fn done<E: Into<Error>>(r: Result<(), E>) -> Done {
     r.map(|()| HttpResponseUpdatedNoContent()).map_err(|e| e.into().into())
 }
 
+/// The bearer token check of every operation but the health probe and the
+/// panel's shell (see `auth.rs`).
+fn authorize(rqctx: &Ctx) -> Result<(), HttpError> {
+    Ok(rqctx.context().auth.check(rqctx.request.headers())?)
+}
+
 fn engine_err(e: rt_pipeline::Error) -> HttpError {
     Error::from(e).into()
 }
@@ -71,6 +77,7 @@ impl RtApi for RtApiImpl {
     }
 
     async fn list_instances(rqctx: Ctx) -> Result<HttpResponseOk<InstanceList>, HttpError> {
+        authorize(&rqctx)?;
         let ctx = rqctx.context();
         let instances = ctx
             .engine
@@ -85,7 +92,8 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         body: JsonBody<InstanceWrite>,
     ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError> {
-        let patch = convert::settings_patch(body.into_inner());
+        authorize(&rqctx)?;
+        let patch = convert::settings_patch(body.into_inner()?);
         let instance_id = rqctx.context().engine.create(None, &patch).map_err(engine_err)?;
         Ok(HttpResponseCreated(InstanceCreated { instance_id }))
     }
@@ -95,8 +103,9 @@ impl RtApi for RtApiImpl {
         path: Path<InstancePath>,
         body: JsonBody<InstanceWrite>,
     ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError> {
+        authorize(&rqctx)?;
         let id = path.into_inner().instance_id;
-        let patch = convert::settings_patch(body.into_inner());
+        let patch = convert::settings_patch(body.into_inner()?);
         let instance_id = rqctx.context().engine.create(Some(id), &patch).map_err(engine_err)?;
         Ok(HttpResponseCreated(InstanceCreated { instance_id }))
     }
@@ -105,6 +114,7 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         path: Path<InstancePath>,
     ) -> Result<HttpResponseOk<InstanceRead>, HttpError> {
+        authorize(&rqctx)?;
         let snap = rqctx.context().engine.get(path.into_inner().instance_id).map_err(engine_err)?;
         Ok(HttpResponseOk(convert::instance_read(snap, &rqctx.context().engine_version)))
     }
@@ -114,7 +124,8 @@ impl RtApi for RtApiImpl {
         path: Path<InstancePath>,
         body: JsonBody<InstanceWrite>,
     ) -> Done {
-        let patch = convert::settings_patch(body.into_inner());
+        authorize(&rqctx)?;
+        let patch = convert::settings_patch(body.into_inner()?);
         done(rqctx.context().engine.update(path.into_inner().instance_id, &patch))
     }
 
@@ -122,27 +133,33 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         path: Path<InstancePath>,
     ) -> Result<HttpResponseDeleted, HttpError> {
+        authorize(&rqctx)?;
         rqctx.context().engine.delete(path.into_inner().instance_id).map_err(engine_err)?;
         Ok(HttpResponseDeleted())
     }
 
     async fn load_instance(rqctx: Ctx, path: Path<InstancePath>) -> Done {
+        authorize(&rqctx)?;
         done(rqctx.context().engine.load(path.into_inner().instance_id))
     }
 
     async fn unload_instance(rqctx: Ctx, path: Path<InstancePath>) -> Done {
+        authorize(&rqctx)?;
         done(rqctx.context().engine.unload(path.into_inner().instance_id))
     }
 
     async fn start_instance(rqctx: Ctx, path: Path<InstancePath>) -> Done {
+        authorize(&rqctx)?;
         done(rqctx.context().engine.start(path.into_inner().instance_id))
     }
 
     async fn stop_instance(rqctx: Ctx, path: Path<InstancePath>) -> Done {
+        authorize(&rqctx)?;
         done(rqctx.context().engine.stop(path.into_inner().instance_id))
     }
 
     async fn restart_instance(rqctx: Ctx, path: Path<InstancePath>) -> Done {
+        authorize(&rqctx)?;
         done(rqctx.context().engine.restart(path.into_inner().instance_id))
     }
 
@@ -150,6 +167,7 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         path: Path<InstancePath>,
     ) -> Result<HttpResponseOk<ConfigTree>, HttpError> {
+        authorize(&rqctx)?;
         let tree =
             rqctx.context().engine.config(path.into_inner().instance_id).map_err(engine_err)?;
         Ok(HttpResponseOk(tree))
@@ -160,7 +178,8 @@ impl RtApi for RtApiImpl {
         path: Path<InstancePath>,
         body: JsonBody<ConfigValueWrite>,
     ) -> Done {
-        let w = body.into_inner();
+        authorize(&rqctx)?;
+        let w = body.into_inner()?;
         done(rqctx.context().engine.set_config(
             path.into_inner().instance_id,
             &w.path,
@@ -172,6 +191,7 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         path: Path<InstancePath>,
     ) -> Result<HttpResponseOk<ConfigTree>, HttpError> {
+        authorize(&rqctx)?;
         let tree =
             rqctx.context().engine.state(path.into_inner().instance_id).map_err(engine_err)?;
         Ok(HttpResponseOk(tree))
@@ -182,7 +202,8 @@ impl RtApi for RtApiImpl {
         path: Path<InstancePath>,
         body: JsonBody<ConfigValueWrite>,
     ) -> Done {
-        let w = body.into_inner();
+        authorize(&rqctx)?;
+        let w = body.into_inner()?;
         done(rqctx.context().engine.set_state(
             path.into_inner().instance_id,
             &w.path,
@@ -195,7 +216,8 @@ impl RtApi for RtApiImpl {
         path: Path<InstancePath>,
         body: JsonBody<InputWrite>,
     ) -> Done {
-        let input = convert::input_source(body.into_inner());
+        authorize(&rqctx)?;
+        let input = convert::input_source(body.into_inner()?);
         done(rqctx.context().engine.set_input(path.into_inner().instance_id, &input))
     }
 
@@ -203,6 +225,7 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         path: Path<InstancePath>,
     ) -> Result<HttpResponseOk<LastError>, HttpError> {
+        authorize(&rqctx)?;
         let e = rqctx
             .context()
             .engine
@@ -216,6 +239,7 @@ impl RtApi for RtApiImpl {
         path: Path<InstancePath>,
         headers: Header<SseHeaders>,
     ) -> Result<http::Response<Body>, HttpError> {
+        authorize(&rqctx)?;
         let ctx = rqctx.context();
         let id = path.into_inner().instance_id;
         let bus = ctx.engine.bus(id).map_err(engine_err)?;
@@ -237,6 +261,7 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         path: Path<InstancePath>,
     ) -> Result<http::Response<Body>, HttpError> {
+        authorize(&rqctx)?;
         let ctx = rqctx.context();
         let id = path.into_inner().instance_id;
         let frames = ctx.engine.stats(id).map_err(engine_err)?.live.watch();
@@ -248,6 +273,7 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         path: Path<InstancePath>,
     ) -> Result<HttpResponseOk<Vec<ConsumedEvent>>, HttpError> {
+        authorize(&rqctx)?;
         let bus = rqctx.context().engine.bus(path.into_inner().instance_id).map_err(engine_err)?;
         let events = bus
             .drain()
@@ -261,6 +287,7 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         path: Path<InstancePath>,
     ) -> Result<HttpResponseOk<Frame>, HttpError> {
+        authorize(&rqctx)?;
         let engine = &rqctx.context().engine;
         let id = path.into_inner().instance_id;
         let running =
@@ -277,7 +304,8 @@ impl RtApi for RtApiImpl {
         path: Path<InstancePath>,
         body: JsonBody<EnabledWrite>,
     ) -> Done {
-        let enabled = body.into_inner().enabled;
+        authorize(&rqctx)?;
+        let enabled = body.into_inner()?.enabled;
         done(rqctx.context().engine.set_config(
             path.into_inner().instance_id,
             "Output/tentative_tracks",
@@ -290,7 +318,8 @@ impl RtApi for RtApiImpl {
         path: Path<InstancePath>,
         body: JsonBody<OutputRtspWrite>,
     ) -> Done {
-        let b = body.into_inner();
+        authorize(&rqctx)?;
+        let b = body.into_inner()?;
         let id = path.into_inner().instance_id;
         done(rqctx.context().engine.set_output_rtsp(id, b.enabled, b.uri.as_deref()))
     }
@@ -300,9 +329,10 @@ impl RtApi for RtApiImpl {
         path: Path<InstancePath>,
         body: JsonBody<OutputHlsWrite>,
     ) -> Result<http::Response<Body>, HttpError> {
+        authorize(&rqctx)?;
         let host = rqctx.request.headers().get(http::header::HOST).and_then(|h| h.to_str().ok());
         let id = path.into_inner().instance_id;
-        let uri = hls::set_output(rqctx.context(), id, body.into_inner().enabled, host)?;
+        let uri = hls::set_output(rqctx.context(), id, body.into_inner()?.enabled, host)?;
         let response = match uri {
             Some(uri) => {
                 let body = serde_json::to_vec(&OutputHlsEnabled { uri })
@@ -324,7 +354,8 @@ impl RtApi for RtApiImpl {
         path: Path<InstancePath>,
         body: JsonBody<RenderPresetWrite>,
     ) -> Done {
-        let preset = body.into_inner().preset_name;
+        authorize(&rqctx)?;
+        let preset = body.into_inner()?.preset_name;
         done(rqctx.context().engine.set_render_preset(path.into_inner().instance_id, &preset))
     }
 
@@ -333,6 +364,7 @@ impl RtApi for RtApiImpl {
         path: Path<InstancePath>,
         body: MultipartBody,
     ) -> Done {
+        authorize(&rqctx)?;
         let id = path.into_inner().instance_id;
         done(push::push(rqctx.context(), id, PushedKind::Image, body).await)
     }
@@ -342,6 +374,7 @@ impl RtApi for RtApiImpl {
         path: Path<EncodedPushPath>,
         body: MultipartBody,
     ) -> Done {
+        authorize(&rqctx)?;
         let p = path.into_inner();
         let kind = match p.codec_id {
             CodecId::H264 => PushedKind::H264,
@@ -350,7 +383,8 @@ impl RtApi for RtApiImpl {
         done(push::push(rqctx.context(), p.instance_id, kind, body).await)
     }
 
-    async fn list_solutions(_rqctx: Ctx) -> Result<HttpResponseOk<SolutionList>, HttpError> {
+    async fn list_solutions(rqctx: Ctx) -> Result<HttpResponseOk<SolutionList>, HttpError> {
+        authorize(&rqctx)?;
         let solutions = solutions::SOLUTIONS
             .iter()
             .map(|s| Solution {
@@ -362,7 +396,8 @@ impl RtApi for RtApiImpl {
         Ok(HttpResponseOk(SolutionList { solutions }))
     }
 
-    async fn get_licenses(_rqctx: Ctx) -> Result<HttpResponseOk<LicenseList>, HttpError> {
+    async fn get_licenses(rqctx: Ctx) -> Result<HttpResponseOk<LicenseList>, HttpError> {
+        authorize(&rqctx)?;
         // This server is open source and needs no license: the list is
         // truthfully empty.
         Ok(HttpResponseOk(LicenseList { licenses: Vec::new() }))
@@ -372,11 +407,13 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         query: Query<LogQuery>,
     ) -> Result<HttpResponseOk<LogTail>, HttpError> {
+        authorize(&rqctx)?;
         let count = whole_count(query.into_inner().count.unwrap_or(0.0)).map_err(engine_err)?;
         Ok(HttpResponseOk(LogTail { log: rqctx.context().log.tail(count) }))
     }
 
     async fn get_system_info(rqctx: Ctx) -> Result<HttpResponseOk<SystemInfo>, HttpError> {
+        authorize(&rqctx)?;
         let uptime = rqctx.context().started.elapsed().as_secs();
         let ctx = rqctx.context();
         let system_info = crate::system_info::collect(uptime)
@@ -388,25 +425,30 @@ impl RtApi for RtApiImpl {
     }
 
     async fn get_system_config(rqctx: Ctx) -> Result<HttpResponseOk<SystemConfig>, HttpError> {
+        authorize(&rqctx)?;
         let system_config = system_config::entities(&rqctx.context().config().config);
         Ok(HttpResponseOk(SystemConfig { system_config }))
     }
 
     async fn update_system_config(rqctx: Ctx, body: JsonBody<SystemConfigUpdate>) -> Done {
-        done(system_config::update(rqctx.context(), &body.into_inner().system_config))
+        authorize(&rqctx)?;
+        done(system_config::update(rqctx.context(), &body.into_inner()?.system_config))
     }
 
     async fn shutdown_system(rqctx: Ctx) -> Done {
+        authorize(&rqctx)?;
         tracing::info!("shutdown requested over the API");
         rqctx.context().shutdown.send_replace(true);
         Ok(HttpResponseUpdatedNoContent())
     }
 
     async fn get_last_error(rqctx: Ctx) -> Result<HttpResponseOk<LastError>, HttpError> {
+        authorize(&rqctx)?;
         Ok(HttpResponseOk(convert::last_error(rqctx.context().engine.last_error())))
     }
 
-    async fn get_openapi(_rqctx: Ctx) -> Result<http::Response<Body>, HttpError> {
+    async fn get_openapi(rqctx: Ctx) -> Result<http::Response<Body>, HttpError> {
+        authorize(&rqctx)?;
         http::Response::builder()
             .status(http::StatusCode::OK)
             .header(http::header::CONTENT_TYPE, "application/yaml")
@@ -433,6 +475,7 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         path: Path<HlsFilePath>,
     ) -> Result<http::Response<Body>, HttpError> {
+        authorize(&rqctx)?;
         let (bytes, kind) = hls::file(&rqctx.context().hls_dir, &path.into_inner().file).await?;
         http::Response::builder()
             .status(http::StatusCode::OK)
@@ -446,7 +489,8 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         body: JsonBody<SecuRTInstanceWrite>,
     ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError> {
-        Ok(HttpResponseCreated(securt::create_instance(rqctx.context(), None, body.into_inner())?))
+        authorize(&rqctx)?;
+        Ok(HttpResponseCreated(securt::create_instance(rqctx.context(), None, body.into_inner()?)?))
     }
 
     async fn securt_create_instance_with_id(
@@ -454,14 +498,16 @@ impl RtApi for RtApiImpl {
         path: Path<InstancePath>,
         body: JsonBody<SecuRTInstanceWrite>,
     ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError> {
+        authorize(&rqctx)?;
         let id = Some(path.into_inner().instance_id);
-        Ok(HttpResponseCreated(securt::create_instance(rqctx.context(), id, body.into_inner())?))
+        Ok(HttpResponseCreated(securt::create_instance(rqctx.context(), id, body.into_inner()?)?))
     }
 
     async fn securt_get_instance(
         rqctx: Ctx,
         path: Path<InstancePath>,
     ) -> Result<HttpResponseOk<SecuRTInstanceRead>, HttpError> {
+        authorize(&rqctx)?;
         Ok(HttpResponseOk(securt::get_instance(rqctx.context(), path.into_inner().instance_id)?))
     }
 
@@ -470,14 +516,16 @@ impl RtApi for RtApiImpl {
         path: Path<InstancePath>,
         body: JsonBody<SecuRTInstanceWrite>,
     ) -> Done {
+        authorize(&rqctx)?;
         let id = path.into_inner().instance_id;
-        done(securt::update_instance(rqctx.context(), id, body.into_inner()))
+        done(securt::update_instance(rqctx.context(), id, body.into_inner()?))
     }
 
     async fn securt_delete_instance(
         rqctx: Ctx,
         path: Path<InstancePath>,
     ) -> Result<HttpResponseDeleted, HttpError> {
+        authorize(&rqctx)?;
         securt::delete_instance(rqctx.context(), path.into_inner().instance_id)?;
         Ok(HttpResponseDeleted())
     }
@@ -486,6 +534,7 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         path: Path<InstancePath>,
     ) -> Result<HttpResponseOk<SecuRTStats>, HttpError> {
+        authorize(&rqctx)?;
         Ok(HttpResponseOk(securt::stats(rqctx.context(), path.into_inner().instance_id)?))
     }
 
@@ -493,6 +542,7 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         path: Path<InstancePath>,
     ) -> Result<HttpResponseOk<AnalyticsEntities>, HttpError> {
+        authorize(&rqctx)?;
         let cfg = rqctx
             .context()
             .engine
@@ -509,8 +559,9 @@ impl RtApi for RtApiImpl {
         path: Path<InstancePath>,
         body: JsonBody<MotionAreaWrite>,
     ) -> Done {
+        authorize(&rqctx)?;
         let id = path.into_inner().instance_id;
-        done(securt::set_motion_area(rqctx.context(), id, body.into_inner()))
+        done(securt::set_motion_area(rqctx.context(), id, body.into_inner()?))
     }
 
     async fn securt_set_exclusion_areas(
@@ -518,8 +569,9 @@ impl RtApi for RtApiImpl {
         path: Path<InstancePath>,
         body: JsonBody<ExclusionAreasWrite>,
     ) -> Done {
+        authorize(&rqctx)?;
         let id = path.into_inner().instance_id;
-        done(securt::set_exclusion_areas(rqctx.context(), id, body.into_inner()))
+        done(securt::set_exclusion_areas(rqctx.context(), id, body.into_inner()?))
     }
 
     async fn securt_set_appearance_search(
@@ -527,14 +579,16 @@ impl RtApi for RtApiImpl {
         path: Path<InstancePath>,
         body: JsonBody<AppearanceSearchWrite>,
     ) -> Done {
+        authorize(&rqctx)?;
         let id = path.into_inner().instance_id;
-        done(securt::set_appearance_search(rqctx.context(), id, body.into_inner()))
+        done(securt::set_appearance_search(rqctx.context(), id, body.into_inner()?))
     }
 
     async fn securt_list_areas(
         rqctx: Ctx,
         path: Path<InstancePath>,
     ) -> Result<HttpResponseOk<AreaList>, HttpError> {
+        authorize(&rqctx)?;
         let cfg = rqctx
             .context()
             .engine
@@ -547,6 +601,7 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         path: Path<InstancePath>,
     ) -> Result<HttpResponseDeleted, HttpError> {
+        authorize(&rqctx)?;
         rqctx.context().engine.delete_areas(path.into_inner().instance_id).map_err(engine_err)?;
         Ok(HttpResponseDeleted())
     }
@@ -555,6 +610,7 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         path: Path<InstancePath>,
     ) -> Result<HttpResponseOk<LineList>, HttpError> {
+        authorize(&rqctx)?;
         let cfg = rqctx
             .context()
             .engine
@@ -567,6 +623,7 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         path: Path<InstancePath>,
     ) -> Result<HttpResponseDeleted, HttpError> {
+        authorize(&rqctx)?;
         rqctx.context().engine.delete_lines(path.into_inner().instance_id).map_err(engine_err)?;
         Ok(HttpResponseDeleted())
     }
@@ -576,13 +633,14 @@ impl RtApi for RtApiImpl {
         path: Path<AreaRefPath>,
         body: JsonBody<EntityWrite>,
     ) -> Result<HttpResponseCreated<AreaCreated>, HttpError> {
+        authorize(&rqctx)?;
         let p = path.into_inner();
         let created = securt::create_area(
             rqctx.context(),
             p.instance_id,
             &p.area_ref,
             None,
-            body.into_inner(),
+            body.into_inner()?,
         )?;
         Ok(HttpResponseCreated(created))
     }
@@ -592,13 +650,14 @@ impl RtApi for RtApiImpl {
         path: Path<AreaRefIdPath>,
         body: JsonBody<EntityWrite>,
     ) -> Result<HttpResponseCreated<AreaCreated>, HttpError> {
+        authorize(&rqctx)?;
         let p = path.into_inner();
         let created = securt::create_area(
             rqctx.context(),
             p.instance_id,
             &p.area_ref,
             Some(p.area_id),
-            body.into_inner(),
+            body.into_inner()?,
         )?;
         Ok(HttpResponseCreated(created))
     }
@@ -607,6 +666,7 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         path: Path<AreaRefPath>,
     ) -> Result<HttpResponseDeleted, HttpError> {
+        authorize(&rqctx)?;
         let p = path.into_inner();
         securt::delete_area(rqctx.context(), p.instance_id, &p.area_ref)?;
         Ok(HttpResponseDeleted())
@@ -617,13 +677,14 @@ impl RtApi for RtApiImpl {
         path: Path<LineRefPath>,
         body: JsonBody<EntityWrite>,
     ) -> Result<HttpResponseCreated<LineCreated>, HttpError> {
+        authorize(&rqctx)?;
         let p = path.into_inner();
         let created = securt::create_line(
             rqctx.context(),
             p.instance_id,
             &p.line_ref,
             None,
-            body.into_inner(),
+            body.into_inner()?,
         )?;
         Ok(HttpResponseCreated(created))
     }
@@ -633,13 +694,14 @@ impl RtApi for RtApiImpl {
         path: Path<LineRefIdPath>,
         body: JsonBody<EntityWrite>,
     ) -> Result<HttpResponseCreated<LineCreated>, HttpError> {
+        authorize(&rqctx)?;
         let p = path.into_inner();
         let created = securt::create_line(
             rqctx.context(),
             p.instance_id,
             &p.line_ref,
             Some(p.line_id),
-            body.into_inner(),
+            body.into_inner()?,
         )?;
         Ok(HttpResponseCreated(created))
     }
@@ -648,16 +710,19 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         path: Path<LineRefPath>,
     ) -> Result<HttpResponseDeleted, HttpError> {
+        authorize(&rqctx)?;
         let p = path.into_inner();
         securt::delete_line(rqctx.context(), p.instance_id, &p.line_ref)?;
         Ok(HttpResponseDeleted())
     }
 
     async fn onvif_discover(rqctx: Ctx, query: Query<DiscoverQuery>) -> Done {
+        authorize(&rqctx)?;
         done(onvif::discover(rqctx.context(), query.into_inner()).await)
     }
 
     async fn onvif_list_cameras(rqctx: Ctx) -> Result<HttpResponseOk<Vec<OnvifCamera>>, HttpError> {
+        authorize(&rqctx)?;
         Ok(HttpResponseOk(onvif::cameras(rqctx.context())))
     }
 
@@ -665,6 +730,7 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         path: Path<CameraPath>,
     ) -> Result<HttpResponseOk<Vec<OnvifStream>>, HttpError> {
+        authorize(&rqctx)?;
         let id = path.into_inner().camera_id;
         Ok(HttpResponseOk(onvif::streams(rqctx.context(), &id).await?))
     }
@@ -674,14 +740,16 @@ impl RtApi for RtApiImpl {
         path: Path<CameraPath>,
         body: JsonBody<OnvifCredentials>,
     ) -> Done {
+        authorize(&rqctx)?;
         let id = path.into_inner().camera_id;
-        done(onvif::set_credentials(rqctx.context(), &id, body.into_inner()).await)
+        done(onvif::set_credentials(rqctx.context(), &id, body.into_inner()?).await)
     }
 
     async fn registry_list(
         rqctx: Ctx,
         query: Query<RegistryPrefix>,
     ) -> Result<HttpResponseOk<RegistryKeyList>, HttpError> {
+        authorize(&rqctx)?;
         let prefix = query.into_inner().prefix.unwrap_or_default();
         let keys = rqctx.context().db.registry_list(&prefix).await.map_err(engine_err)?;
         Ok(HttpResponseOk(RegistryKeyList { keys }))
@@ -692,6 +760,7 @@ impl RtApi for RtApiImpl {
         path: Path<RegistryKeyPath>,
         query: Query<RegistryPrefix>,
     ) -> Result<http::Response<Body>, HttpError> {
+        authorize(&rqctx)?;
         let key = path.into_inner().key();
         let db = &rqctx.context().db;
         if key.is_empty() {
@@ -707,6 +776,7 @@ impl RtApi for RtApiImpl {
         headers: Header<IfMatchHeader>,
         body: UntypedBody,
     ) -> Result<http::Response<Body>, HttpError> {
+        authorize(&rqctx)?;
         let key = path.into_inner().key();
         let if_match = headers.into_inner().if_match;
         let ttl = query.into_inner().ttl;
@@ -719,6 +789,7 @@ impl RtApi for RtApiImpl {
         path: Path<RegistryKeyPath>,
         headers: Header<IfMatchHeader>,
     ) -> Result<HttpResponseDeleted, HttpError> {
+        authorize(&rqctx)?;
         let key = path.into_inner().key();
         let if_match = headers.into_inner().if_match;
         rqctx.context().db.registry_delete(&key, if_match.as_deref()).await.map_err(engine_err)?;
@@ -730,6 +801,7 @@ impl RtApi for RtApiImpl {
         query: Query<RegistryPrefix>,
         headers: Header<SseHeaders>,
     ) -> Result<http::Response<Body>, HttpError> {
+        authorize(&rqctx)?;
         let ctx = rqctx.context();
         let prefix = query.into_inner().prefix.unwrap_or_default();
         // A Last-Event-ID that is not one of our ids resumes nothing.
@@ -743,20 +815,23 @@ impl RtApi for RtApiImpl {
         rqctx: Ctx,
         body: JsonBody<EventsQuery>,
     ) -> Result<HttpResponseOk<EventsResult>, HttpError> {
-        Ok(HttpResponseOk(database::events(&rqctx.context().db, body.into_inner()).await?))
+        authorize(&rqctx)?;
+        Ok(HttpResponseOk(database::events(&rqctx.context().db, body.into_inner()?).await?))
     }
 
     async fn database_query_tracks(
         rqctx: Ctx,
         body: JsonBody<TracksQuery>,
     ) -> Result<HttpResponseOk<TracksResult>, HttpError> {
-        Ok(HttpResponseOk(database::tracks(&rqctx.context().db, body.into_inner()).await?))
+        authorize(&rqctx)?;
+        Ok(HttpResponseOk(database::tracks(&rqctx.context().db, body.into_inner()?).await?))
     }
 
     async fn database_query_analytics(
         rqctx: Ctx,
         body: JsonBody<AnalyticsQuery>,
     ) -> Result<HttpResponseOk<AnalyticsResult>, HttpError> {
-        Ok(HttpResponseOk(database::analytics(&rqctx.context().db, body.into_inner()).await?))
+        authorize(&rqctx)?;
+        Ok(HttpResponseOk(database::analytics(&rqctx.context().db, body.into_inner()?).await?))
     }
 }

@@ -7,6 +7,7 @@
 //! # Layout
 //!
 //! - [`config`]: `rtconfig.json` and its defaults.
+//! - `auth`: bearer tokens (checked by every handler but the health probe).
 //! - `cors`: the front that adds CORS when `web_server.cors.enabled` is set.
 //! - `context`: what every handler sees (engine, config, log, shutdown).
 //! - `http_entrypoints`: the [`rt_api::RtApi`] implementation.
@@ -24,6 +25,7 @@
 //! - [`logging`]: log ring for `GET /v1/core/log`, slog -> tracing bridge.
 //! - `system_config`, `system_info`: the `/v1/core/system/*` views.
 
+mod auth;
 pub mod config;
 mod context;
 mod convert;
@@ -68,6 +70,8 @@ pub enum StartError {
     Engine(#[source] rt_pipeline::Error),
     #[error("failed to open the database")]
     Database(#[source] rt_pipeline::Error),
+    #[error("bearer tokens (web_server.auth.token_file)")]
+    Auth(#[source] auth::TokenFileError),
     #[error("failed to start the HTTP server on {address}: {message}")]
     Http { address: SocketAddr, message: String },
 }
@@ -103,6 +107,8 @@ pub struct Server {
     listener: tokio::task::JoinHandle<()>,
     /// Expires registry keys.
     sweeper: tokio::task::JoinHandle<()>,
+    /// Reads the token file again when it changes.
+    tokens: tokio::task::JoinHandle<()>,
     /// Attaches instances' buses to the store writer.
     attacher: tokio::task::JoinHandle<()>,
     /// Removes old stored data.
@@ -126,6 +132,10 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
              --onnxruntime): instances can be managed but will not process video"
         );
     }
+    let auth = Arc::new(match &cfg.web_server.auth.token_file {
+        Some(file) => auth::Auth::from_file(file).map_err(StartError::Auth)?,
+        None => auth::Auth::open(),
+    });
     let onvif = Arc::new(Onvif::new(cfg.onvif.options()));
     // HLS files live only while their output runs: any left by an earlier
     // run that did not stop cleanly go now.
@@ -159,15 +169,25 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
     info!(backend = ?db.backend(), "database open");
     let listener = tokio::spawn(onvif.clone().listen());
     let sweeper = tokio::spawn(registry::sweep(db.clone()));
+    let tokens = tokio::spawn({
+        let auth = auth.clone();
+        async move {
+            let mut tick = tokio::time::interval(auth::WATCH_EVERY);
+            loop {
+                tick.tick().await;
+                auth.reload_if_changed();
+            }
+        }
+    });
     let writer = Writer::start(db.clone(), writer_stats);
     let ctx = Arc::new(ServerContext::new(
         engine,
         onvif,
         (db, writer),
         opts.config,
-        opts.log,
-        opts.level,
+        (opts.log, opts.level),
         hls_dir,
+        auth.clone(),
     ));
     let shutdown = ctx.shutdown.subscribe();
     let attacher = tokio::spawn(database::attach_buses(ctx.clone()));
@@ -216,7 +236,7 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
         warn!("web_server.enabled is false in rtconfig.json: the REST API is not served");
         (None, None)
     };
-    Ok(Server { http, front, ctx, shutdown, listener, sweeper, attacher, retention })
+    Ok(Server { http, front, ctx, shutdown, listener, sweeper, tokens, attacher, retention })
 }
 
 impl Server {
@@ -227,6 +247,12 @@ impl Server {
             Some(front) => Some(front.local_addr()),
             None => self.http.as_ref().map(|s| s.local_addr()),
         }
+    }
+
+    /// Reads again what changes without a restart (SIGHUP): the bearer
+    /// tokens.
+    pub fn reload(&self) {
+        self.ctx.auth.reload();
     }
 
     /// Resolves when a client asks the server to shut down.
@@ -250,6 +276,7 @@ impl Server {
         };
         self.listener.abort();
         self.sweeper.abort();
+        self.tokens.abort();
         self.retention.abort();
         // Stop the sources: each pipeline ends its frame in hand, so every
         // event it produced is on its bus (all instances at once; off the

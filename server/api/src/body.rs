@@ -3,7 +3,8 @@
 //! `curl -d '{...}'` (`application/x-www-form-urlencoded`) or a bare browser
 //! `fetch` (`text/plain`) and are understood; dropshot's [`TypedBody`] would
 //! refuse both with "expected content type". A body that is not valid JSON
-//! is still a 400 that says where it fails.
+//! is still a 400 that says where it fails, given when the handler takes
+//! the body: after its own checks (the bearer token's 401 comes first).
 
 use dropshot::{
     ApiEndpointBodyContentType, Body, ExclusiveExtractor, ExtractorMetadata, HttpError,
@@ -19,10 +20,11 @@ use serde::de::DeserializeOwned;
 /// body with `T`'s schema), so the contract and the drift test see no
 /// difference.
 #[derive(Debug)]
-pub struct JsonBody<T>(T);
+pub struct JsonBody<T>(Result<T, HttpError>);
 
 impl<T> JsonBody<T> {
-    pub fn into_inner(self) -> T {
+    /// The body, or the 400 that says why it is not a `T`.
+    pub fn into_inner(self) -> Result<T, HttpError> {
         self.0
     }
 }
@@ -39,8 +41,8 @@ where
         // The body is JSON by the operation's definition; the header only
         // says what the client's tool assumed.
         request.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let body = TypedBody::<T>::from_request(rqctx, request).await?;
-        Ok(JsonBody(body.into_inner()))
+        let body = TypedBody::<T>::from_request(rqctx, request).await;
+        Ok(JsonBody(body.map(TypedBody::into_inner)))
     }
 
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {

@@ -47,6 +47,11 @@ struct Args {
     /// the data directory.
     #[arg(long, env = "RT_DATABASE_URL")]
     database_url: Option<String>,
+    /// A file of bearer tokens, one per line (overrides
+    /// web_server.auth.token_file): every request but GET /v1/core/version
+    /// and the panel's files then needs one. Read again on SIGHUP and on change.
+    #[arg(long, env = "RT_AUTH_TOKEN_FILE")]
+    auth_token_file: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -81,6 +86,9 @@ fn main() -> anyhow::Result<()> {
     if let Some(url) = &args.database_url {
         cfg.database.url = Some(url.clone());
     }
+    if let Some(file) = &args.auth_token_file {
+        cfg.web_server.auth.token_file = Some(file.clone());
+    }
 
     let log = LogBuffer::default();
     let level = init_tracing(&cfg.log_level, log.clone())?;
@@ -93,11 +101,21 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(opts: ServerOptions) -> anyhow::Result<()> {
     let mut server = rt_server::start_server(opts).await?;
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => info!("interrupt received, shutting down (again to exit at once)"),
-        _ = terminate.recv() => info!("SIGTERM received, shutting down (again to exit at once)"),
-        _ = server.shutdown_requested() => {}
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => info!("interrupt received, shutting down (again to exit at once)"),
+            _ = terminate.recv() => info!("SIGTERM received, shutting down (again to exit at once)"),
+            _ = hangup.recv() => {
+                info!("SIGHUP received: reading the token file again");
+                server.reload();
+                continue;
+            }
+            _ = server.shutdown_requested() => {}
+        }
+        break;
     }
     tokio::spawn(async {
         let _ = tokio::signal::ctrl_c().await;

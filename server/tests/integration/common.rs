@@ -127,6 +127,12 @@ impl TestServer {
         rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
     }
 
+    /// SIGHUP: the server reads its token file again.
+    pub fn sighup(&self) {
+        let pid = rustix::process::Pid::from_raw(self.pid() as i32).expect("a child pid");
+        rustix::process::kill_process(pid, rustix::process::Signal::HUP).expect("SIGHUP");
+    }
+
     /// Waits for the process to exit by itself, up to `timeout`.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let deadline = std::time::Instant::now() + timeout;

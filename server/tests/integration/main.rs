@@ -3,6 +3,7 @@
 //! the generated client or raw requests. One test binary keeps link times
 //! down.
 
+mod auth;
 mod client;
 mod common;
 mod config_tree;

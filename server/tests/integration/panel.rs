@@ -12,7 +12,7 @@ use futures::StreamExt;
 use serde_json::json;
 
 use crate::common::TestServer;
-use crate::media::{media_server, read_sse, test_video};
+use crate::media::{media_server, media_server_with, read_sse, test_video};
 
 fn ui_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("ui")
@@ -178,19 +178,19 @@ async fn the_live_view_streams_jpegs_of_a_running_instance() {
     assert!(ended.is_ok(), "the stream ends with its instance");
 }
 
-#[tokio::test]
-async fn the_panel_works_in_a_real_browser() {
+/// Runs the browser test (`server/ui/tests/browser/panel.mjs`) against `s`.
+async fn browser_test(s: &TestServer, extra: &[&str]) {
     let ui = ui_dir();
     let script = ui.join("tests/browser/panel.mjs");
     assert!(
         ui.join("node_modules/playwright-core").is_dir() && Path::new("/usr/bin/chromium").exists(),
         "playwright-core (server/ui/node_modules) and /usr/bin/chromium are needed: ./dev installs them"
     );
-    let s = media_server();
     let out = std::env::var_os("RT_PANEL_SCREENSHOTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| s.data_dir.join("screenshots"));
     std::fs::create_dir_all(&out).unwrap();
+    let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
     let run = tokio::task::spawn_blocking({
         let (base, out) = (s.url(""), out.clone());
         move || {
@@ -199,6 +199,7 @@ async fn the_panel_works_in_a_real_browser() {
                 .args(["--base", base.trim_end_matches('/'), "--video", &test_video()])
                 .arg("--out")
                 .arg(&out)
+                .args(&extra)
                 .output()
                 .expect("node runs (./dev installs it)")
         }
@@ -212,4 +213,21 @@ async fn the_panel_works_in_a_real_browser() {
     );
     assert!(run.status.success(), "the browser test failed:\n{text}\nserver log:\n{}", s.logs());
     eprintln!("{text}");
+}
+
+#[tokio::test]
+async fn the_panel_works_in_a_real_browser() {
+    browser_test(&media_server(), &[]).await;
+}
+
+/// With bearer tokens on: the panel asks for one once, and every call, the
+/// event feed and the live view carry it.
+#[tokio::test]
+async fn the_panel_works_in_a_real_browser_with_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "panel-e2e-7c41d9";
+    let file = dir.path().join("tokens");
+    std::fs::write(&file, format!("{token}\n")).unwrap();
+    let s = media_server_with(Some(&json!({"web_server": {"auth": {"token_file": file}}})));
+    browser_test(&s, &["--token", token]).await;
 }
