@@ -32,7 +32,7 @@ gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
 gstreamer1.0-rtsp libgstrtspserver-1.0-dev
 python3-gi gir1.2-gst-rtsp-server-1.0 mosquitto mosquitto-clients
-postgresql nginx-light"
+postgresql nginx-light openssl"
 
 say() { printf 'setup-assets: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }

@@ -241,6 +241,18 @@ pub struct WebServer {
     /// Bearer tokens (see `auth.rs`).
     #[serde(default)]
     pub auth: AuthConfig,
+    /// HTTPS instead of HTTP (see `tls.rs`; our extension). Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsFiles>,
+}
+
+/// `web_server.tls`: PEM files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TlsFiles {
+    /// The certificate chain, the server's own first.
+    pub cert: PathBuf,
+    /// Its private key (PKCS #8).
+    pub key: PathBuf,
 }
 
 /// `web_server.auth` (our extension).
@@ -310,6 +322,7 @@ impl Default for WebServer {
             max_streams: default_max_streams(),
             max_streams_per_instance: default_max_streams_per_instance(),
             auth: AuthConfig::default(),
+            tls: None,
         }
     }
 }

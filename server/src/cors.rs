@@ -49,7 +49,10 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, oneshot};
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
+
+use crate::tls::SharedServerConfig;
 
 /// Methods the API serves (`Access-Control-Allow-Methods`).
 pub const ALLOW_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
@@ -71,7 +74,12 @@ pub struct Front {
     addr: SocketAddr,
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
+    /// With TLS (`web_server.tls`), the acceptor of new connections.
+    tls: Option<SharedServerConfig>,
 }
+
+/// Longest a client may take over its TLS handshake.
+const HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Binds the public address (before dropshot starts, so that a taken port
 /// fails the start the same way with or without CORS).
@@ -82,13 +90,25 @@ pub fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 impl Front {
-    /// Serves `listener`, forwarding to dropshot at `upstream`.
-    pub fn start(listener: TcpListener, upstream: SocketAddr) -> std::io::Result<Front> {
+    /// Serves `listener` (HTTPS with `tls`), forwarding to dropshot at
+    /// `upstream`.
+    pub fn start(
+        listener: TcpListener,
+        upstream: SocketAddr,
+        tls: Option<SharedServerConfig>,
+    ) -> std::io::Result<Front> {
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(accept_loop(listener, upstream, stopped));
+        let task = tokio::spawn(accept_loop(listener, upstream, tls.clone(), stopped));
         info!(address = %addr, %upstream, "CORS enabled: requests pass through a front to the API");
-        Ok(Front { addr, stop, task })
+        Ok(Front { addr, stop, task, tls })
+    }
+
+    /// A new certificate for new connections (a reload).
+    pub fn set_tls(&self, server: Arc<rustls::ServerConfig>) {
+        if let Some(tls) = &self.tls {
+            *tls.write().unwrap_or_else(|p| p.into_inner()) = server;
+        }
     }
 
     /// The public address.
@@ -106,7 +126,12 @@ impl Front {
     }
 }
 
-async fn accept_loop(listener: TcpListener, upstream: SocketAddr, mut stop: oneshot::Receiver<()>) {
+async fn accept_loop(
+    listener: TcpListener,
+    upstream: SocketAddr,
+    tls: Option<SharedServerConfig>,
+    mut stop: oneshot::Receiver<()>,
+) {
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder.timer(TokioTimer::new());
@@ -130,9 +155,29 @@ async fn accept_loop(listener: TcpListener, upstream: SocketAddr, mut stop: ones
             let link = link.clone();
             async move { Ok::<_, Infallible>(handle(req, &link).await) }
         });
-        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let (builder, watcher) = (builder.clone(), graceful.watcher());
+        let acceptor = tls
+            .as_ref()
+            .map(|t| TlsAcceptor::from(t.read().unwrap_or_else(|p| p.into_inner()).clone()));
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let served = match acceptor {
+                None => {
+                    watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await
+                }
+                Some(acceptor) => {
+                    let stream = match tokio::time::timeout(HANDSHAKE, acceptor.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            return debug!(%remote, error = %e, "CORS front: TLS handshake failed");
+                        }
+                        Err(_) => return debug!(%remote, "CORS front: TLS handshake timed out"),
+                    };
+                    watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await
+                }
+            };
+            if let Err(e) = served {
                 debug!(%remote, error = %e, "CORS front: connection ended with an error");
             }
         });

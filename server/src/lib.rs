@@ -8,6 +8,7 @@
 //!
 //! - [`config`]: `rtconfig.json` and its defaults.
 //! - `auth`: bearer tokens (checked by every handler but the health probe).
+//! - `tls`: HTTPS (`web_server.tls`), by dropshot or by the CORS front.
 //! - `cors`: the front that adds CORS when `web_server.cors.enabled` is set.
 //! - `context`: what every handler sees (engine, config, log, shutdown).
 //! - `http_entrypoints`: the [`rt_api::RtApi`] implementation.
@@ -45,9 +46,10 @@ mod sse;
 mod streams;
 mod system_config;
 mod system_info;
+mod tls;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use dropshot::{ConfigDropshot, HandlerTaskMode, HttpServer, ServerBuilder};
 use rt_pipeline::Engine;
@@ -72,6 +74,8 @@ pub enum StartError {
     Database(#[source] rt_pipeline::Error),
     #[error("bearer tokens (web_server.auth.token_file)")]
     Auth(#[source] auth::TokenFileError),
+    #[error("TLS (web_server.tls)")]
+    Tls(#[source] tls::TlsError),
     #[error("failed to start the HTTP server on {address}: {message}")]
     Http { address: SocketAddr, message: String },
 }
@@ -132,6 +136,7 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
              --onnxruntime): instances can be managed but will not process video"
         );
     }
+    let tls = cfg.web_server.tls.as_ref().map(tls::load).transpose().map_err(StartError::Tls)?;
     let auth = Arc::new(match &cfg.web_server.auth.token_file {
         Some(file) => auth::Auth::from_file(file).map_err(StartError::Auth)?,
         None => auth::Auth::open(),
@@ -218,19 +223,28 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
             default_handler_task_mode: HandlerTaskMode::Detached,
             ..Default::default()
         };
+        // TLS is the public side's: dropshot's own without CORS, the front's
+        // with it.
+        let dropshot_tls = tls.as_ref().filter(|_| public.is_none()).map(|t| t.config.clone());
         let server =
             ServerBuilder::new(http_entrypoints::api(), ctx.clone(), logging::dropshot_logger())
                 .config(config)
+                .tls(dropshot_tls)
                 .start()
                 .map_err(|e| http_error(&e))?;
         let front = match public {
-            Some(listener) => Some(
-                cors::Front::start(listener, server.local_addr()).map_err(|e| http_error(&e))?,
-            ),
+            Some(listener) => {
+                let acceptor = tls.as_ref().map(|t| Arc::new(RwLock::new(t.server.clone())));
+                Some(
+                    cors::Front::start(listener, server.local_addr(), acceptor)
+                        .map_err(|e| http_error(&e))?,
+                )
+            }
             None => None,
         };
         let public = front.as_ref().map_or(server.local_addr(), cors::Front::local_addr);
-        info!(address = %public, cors = front.is_some(), "listening on http://{public}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        info!(address = %public, cors = front.is_some(), "listening on {scheme}://{public}");
         (Some(server), front)
     } else {
         warn!("web_server.enabled is false in rtconfig.json: the REST API is not served");
@@ -250,9 +264,26 @@ impl Server {
     }
 
     /// Reads again what changes without a restart (SIGHUP): the bearer
-    /// tokens.
-    pub fn reload(&self) {
+    /// tokens, and the TLS certificate and key (for new connections).
+    pub async fn reload(&self) {
         self.ctx.auth.reload();
+        let Some(files) = self.ctx.config().config.web_server.tls.clone() else { return };
+        let loaded = match tls::load(&files) {
+            Ok(l) => l,
+            Err(e) => {
+                warn!(error = %error::chain(&e), "TLS files not reloaded: the certificate in force stays");
+                return;
+            }
+        };
+        if let Some(front) = &self.front {
+            front.set_tls(loaded.server);
+        } else if let Some(http) = &self.http
+            && let Err(e) = http.refresh_tls(&loaded.config).await
+        {
+            warn!(error = %e, "TLS files not reloaded");
+            return;
+        }
+        info!(cert = %files.cert.display(), "TLS certificate reloaded");
     }
 
     /// Resolves when a client asks the server to shut down.

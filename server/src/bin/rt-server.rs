@@ -109,8 +109,8 @@ async fn run(opts: ServerOptions) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => info!("interrupt received, shutting down (again to exit at once)"),
             _ = terminate.recv() => info!("SIGTERM received, shutting down (again to exit at once)"),
             _ = hangup.recv() => {
-                info!("SIGHUP received: reading the token file again");
-                server.reload();
+                info!("SIGHUP received: reading the token file and the TLS files again");
+                server.reload().await;
                 continue;
             }
             _ = server.shutdown_requested() => {}

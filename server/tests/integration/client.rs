@@ -145,64 +145,10 @@ async fn timeouts_bound_requests_but_not_event_streams() {
     assert!(started.elapsed() > Duration::from_millis(900), "{:?}", started.elapsed());
 }
 
-/// A self-signed certificate for `127.0.0.1` (PEM) and its key, made by openssl.
-fn self_signed() -> (Vec<u8>, Vec<u8>) {
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let status = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
-        .args(["-nodes", "-days", "1", "-subj", "/CN=rt-client test"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-        // A server certificate, not a CA (webpki refuses a CA as the end entity).
-        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("openssl runs");
-    assert!(status.success());
-    (std::fs::read(cert).unwrap(), std::fs::read(key).unwrap())
-}
-
-/// A TLS front for `upstream` on `127.0.0.1:0` with the certificate `cert`;
-/// returns its `https://` base URL.
-async fn tls_front(upstream: std::net::SocketAddr, cert: &[u8], key: &[u8]) -> String {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let certs = CertificateDer::pem_slice_iter(cert).collect::<Result<Vec<_>, _>>().unwrap();
-    let key = PrivateKeyDer::from_pem_slice(key).unwrap();
-    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("https://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let (Ok(mut tls), Ok(mut server)) =
-                    (acceptor.accept(tcp).await, tokio::net::TcpStream::connect(upstream).await)
-                else {
-                    return;
-                };
-                let _ = tokio::io::copy_bidirectional(&mut tls, &mut server).await;
-            });
-        }
-    });
-    base
-}
-
 #[tokio::test]
 async fn a_given_tls_root_lets_the_client_reach_an_https_server() {
-    let s = TestServer::start();
-    let (cert, key) = self_signed();
-    let base = tls_front(s.addr, &cert, &key).await;
+    let (s, cert, _dir) = TestServer::start_tls(&json!({}));
+    let base = s.base.clone();
     let root = reqwest::Certificate::from_pem(&cert).unwrap();
     let trusting = Client::builder(&base).tls_root_certificate(root).tls_only_given_roots();
     let version = trusting.build().unwrap().get_version().await;

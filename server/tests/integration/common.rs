@@ -41,6 +41,21 @@ impl TestServer {
         s
     }
 
+    /// A server on HTTPS (`web_server.tls`, a certificate made now by
+    /// [`self_signed`]) with the rest of `config` (a `web_server` object
+    /// included); returns it, the certificate (PEM) and the directory of the
+    /// certificate and key files.
+    pub fn start_tls(config: &Value) -> (Self, Vec<u8>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        let (pem, key_pem) = self_signed("rt-server test");
+        std::fs::write(&cert, &pem).unwrap();
+        std::fs::write(&key, key_pem).unwrap();
+        let mut config = config.clone();
+        config["web_server"]["tls"] = json!({"cert": cert, "key": key});
+        (Self::start_with_config(&config), pem, dir)
+    }
+
     /// A server with `web_server.cors.enabled` set.
     pub fn start_cors() -> Self {
         Self::start_with_config(&json!({"web_server": {"cors": {"enabled": true}}}))
@@ -64,15 +79,15 @@ impl TestServer {
         let sink = logs.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or_default().to_string();
-                    let _ = tx.send(addr);
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let url = rest.split_whitespace().next().unwrap_or_default().to_string();
+                    let _ = tx.send(url);
                 }
                 sink.lock().unwrap().push(line);
             }
         });
-        let addr: SocketAddr = match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(a) => a.parse().expect("address in the listening line"),
+        let url: String = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(url) => url,
             Err(_) => {
                 let _ = child.kill();
                 panic!(
@@ -81,14 +96,11 @@ impl TestServer {
                 );
             }
         };
-        TestServer {
-            child,
-            addr,
-            base: format!("http://{addr}"),
-            data_dir: data_dir.to_path_buf(),
-            logs,
-            _tmp: None,
-        }
+        let addr: SocketAddr = url
+            .split_once("://")
+            .and_then(|(_, a)| a.parse().ok())
+            .expect("http://ADDRESS or https://ADDRESS in the listening line");
+        TestServer { child, addr, base: url, data_dir: data_dir.to_path_buf(), logs, _tmp: None }
     }
 
     /// A handle on a server another `TestServer` owns (for tasks that need
@@ -378,4 +390,25 @@ pub fn cargo(args: &[&str]) -> Command {
         .env("CARGO_TARGET_DIR", target)
         .stdin(Stdio::null());
     cargo
+}
+
+/// A self-signed certificate for `127.0.0.1` named `cn` (PEM) and its key
+/// (PKCS #8 PEM), made by openssl.
+pub fn self_signed(cn: &str) -> (Vec<u8>, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let status = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args(["-nodes", "-days", "1", "-subj", &format!("/CN={cn}")])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        // A server certificate, not a CA (webpki refuses a CA as the end entity).
+        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl runs");
+    assert!(status.success());
+    (std::fs::read(cert).unwrap(), std::fs::read(key).unwrap())
 }

@@ -28,3 +28,4 @@ mod securt;
 mod securt_live;
 mod streams;
 mod system;
+mod tls;
