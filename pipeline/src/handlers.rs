@@ -322,6 +322,8 @@ pub struct HandlerState {
     pub connected: bool,
     pub queue_size: u64,
     pub dropped_count: u64,
+    /// Messages the broker took (acknowledged, or sent at QoS 0).
+    pub sent_count: u64,
     /// Why the last connection attempt or connection failed; `None` once
     /// connected.
     pub last_error: Option<String>,
@@ -350,6 +352,11 @@ impl HandlerTable {
 
     pub fn get(&self, name: &str) -> Option<HandlerState> {
         self.lock().get(name).cloned()
+    }
+
+    /// Every handler's state, by name.
+    pub fn all(&self) -> Vec<(String, HandlerState)> {
+        self.lock().iter().map(|(n, s)| (n.clone(), s.clone())).collect()
     }
 
     /// `statistics.handlers`, or `None` without handlers.
@@ -595,10 +602,12 @@ async fn run_handler(
                     MqttEvent::Incoming(Packet::PubAck(_) | Packet::PubComp(_))
                         if inflight && cfg.qos > 0 => {
                         queue.pop_front();
+                        state.sent_count += 1;
                         inflight = false;
                     }
                     MqttEvent::Outgoing(Outgoing::Publish(_)) if inflight && cfg.qos == 0 => {
                         queue.pop_front();
+                        state.sent_count += 1;
                         inflight = false;
                     }
                     _ => {}

@@ -47,6 +47,7 @@ pub mod events;
 pub mod handlers;
 #[cfg(feature = "media")]
 pub mod media;
+pub mod metrics;
 pub mod onvif;
 pub mod outputs;
 pub mod overlay;

@@ -99,6 +99,14 @@ pub struct RunStats {
     pub last_frame: Mutex<Option<Arc<Vec<u8>>>>,
     /// The processed frames, overlay drawn, for `GET .../mjpeg`.
     pub live: LiveView,
+    /// Milliseconds per model run (all runs of the instance, for
+    /// `/metrics`).
+    pub inference_ms: crate::metrics::Histogram,
+    /// Milliseconds from frame decoded to its events published.
+    pub event_latency_ms: crate::metrics::Histogram,
+    /// The input's state (`Connecting`, `Connected`, `Reconnecting`,
+    /// `Failed`, `Ended`) and reopenings, refreshed once a second.
+    pub source: Mutex<(&'static str, u64)>,
     /// Per-rule counters of the rule engine, refreshed once a second.
     pub rules: Mutex<Vec<crate::analytics::RuleStats>>,
     /// The MQTT handlers' state, for the statistics event.

@@ -23,7 +23,9 @@ use rt_pipeline::{ENGINE_VERSION, solutions};
 use crate::context::ServerContext;
 use crate::convert;
 use crate::error::Error;
-use crate::{database, hls, live, onvif, panel, push, registry, securt, sse, system_config};
+use crate::{
+    database, hls, live, metrics, onvif, panel, push, registry, securt, sse, system_config,
+};
 
 /// The contract, served verbatim at `GET /openapi.yaml`.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi/openapi.yaml");
@@ -453,6 +455,16 @@ impl RtApi for RtApiImpl {
             .status(http::StatusCode::OK)
             .header(http::header::CONTENT_TYPE, "application/yaml")
             .body(Body::from(OPENAPI_YAML))
+            .map_err(|e| HttpError::for_internal_error(e.to_string()))
+    }
+
+    async fn get_metrics(rqctx: Ctx) -> Result<http::Response<Body>, HttpError> {
+        authorize(&rqctx)?;
+        http::Response::builder()
+            .status(http::StatusCode::OK)
+            .header(http::header::CONTENT_TYPE, metrics::CONTENT_TYPE)
+            .header(http::header::CACHE_CONTROL, "no-cache")
+            .body(Body::from(metrics::render(rqctx.context())))
             .map_err(|e| HttpError::for_internal_error(e.to_string()))
     }
 

@@ -18,6 +18,7 @@
 //! - `onvif`: the `/v1/onvif` operations (cameras, streams, credentials).
 //! - `sse`: the Server-Sent Events stream of an instance's events.
 //! - `live`: the Motion JPEG live view of an instance.
+//! - `metrics`: `GET /metrics` (OpenMetrics text).
 //! - `streams`: caps on the streams open at once (503 beyond them).
 //! - `panel`: the web panel and the interactive docs (embedded files).
 //! - `registry`: the `/v1/rtregistry` operations and the watch stream.
@@ -37,6 +38,7 @@ mod hls;
 mod http_entrypoints;
 mod live;
 pub mod logging;
+mod metrics;
 mod onvif;
 mod panel;
 mod push;

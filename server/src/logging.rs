@@ -82,6 +82,14 @@ impl slog::Drain for SlogToTracing {
         let _ = slog::KV::serialize(&record.kv(), record, &mut kv);
         let _ = slog::KV::serialize(values, record, &mut kv);
         let msg = record.msg();
+        if msg.to_string() == "request completed" {
+            let mut r = Completed::default();
+            let _ = slog::KV::serialize(&record.kv(), record, &mut r);
+            let _ = slog::KV::serialize(values, record, &mut r);
+            if let Some(status) = r.status {
+                crate::metrics::http().record(&r.method, &r.uri, status, r.latency_us);
+            }
+        }
         let kv = kv.0;
         match record.level() {
             slog::Level::Critical | slog::Level::Error => {
@@ -91,6 +99,28 @@ impl slog::Drain for SlogToTracing {
             slog::Level::Info => tracing::info!(target: "dropshot", "{msg}{kv}"),
             slog::Level::Debug => tracing::debug!(target: "dropshot", "{msg}{kv}"),
             slog::Level::Trace => tracing::trace!(target: "dropshot", "{msg}{kv}"),
+        }
+        Ok(())
+    }
+}
+
+/// What `/metrics` takes from dropshot's "request completed" record.
+#[derive(Default)]
+struct Completed {
+    method: String,
+    uri: String,
+    status: Option<u16>,
+    latency_us: u64,
+}
+
+impl slog::Serializer for Completed {
+    fn emit_arguments(&mut self, key: slog::Key, val: &std::fmt::Arguments<'_>) -> slog::Result {
+        match key.to_string().as_str() {
+            "method" => self.method = val.to_string(),
+            "uri" => self.uri = val.to_string(),
+            "response_code" => self.status = val.to_string().parse().ok(),
+            "latency_us" => self.latency_us = val.to_string().parse().unwrap_or(0),
+            _ => {}
         }
         Ok(())
     }

@@ -71,6 +71,11 @@ impl StreamLimits {
     pub fn open(&self) -> usize {
         self.lock().all
     }
+
+    /// Streams of `instance` open now.
+    pub fn open_for(&self, instance: Uuid) -> usize {
+        self.lock().by_instance.get(&instance).copied().unwrap_or(0)
+    }
 }
 
 impl Drop for StreamPermit {

@@ -461,6 +461,8 @@ impl Worker {
             p.insert("store_queue_size".into(), serde_json::json!(pending));
         }
         ctx.bus.publish("statistics", p);
+        *ctx.stats.source.lock().unwrap_or_else(|p| p.into_inner()) =
+            (self.source_state, self.reconnects);
         *ctx.stats.rules.lock().unwrap_or_else(|p| p.into_inner()) = self.rules.stats();
         self.meter = Meter::new(now);
         self.last_stats = now;
@@ -634,7 +636,11 @@ impl Worker {
         let Some(detector) = self.detector.as_mut() else { return };
         let (iw, ih) = detector.input_size();
         let Ok(letterbox) = Letterbox::new(sw, sh, iw, ih) else { return };
-        let detections = match detector.detect(frame, &letterbox) {
+        let inference = self.clock.now();
+        let detected = detector.detect(frame, &letterbox);
+        let inference_ms = (self.clock.now() - inference).as_secs_f64() * 1000.0;
+        self.ctx.stats.inference_ms.observe(inference_ms);
+        let detections = match detected {
             Ok(d) => d,
             Err(e) => {
                 self.ctx.errors.report(&chain(&e));
@@ -670,7 +676,9 @@ impl Worker {
         let stats = &self.ctx.stats;
         stats.track_count.store(confirmed, Ordering::Relaxed);
         stats.frames_processed.fetch_add(1, Ordering::Relaxed);
-        stats.latency_ms.set((self.clock.now() - decoded_at).as_secs_f64() * 1000.0);
+        let latency_ms = (self.clock.now() - decoded_at).as_secs_f64() * 1000.0;
+        stats.latency_ms.set(latency_ms);
+        stats.event_latency_ms.observe(latency_ms);
         self.meter.processed += 1;
     }
 

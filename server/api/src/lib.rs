@@ -335,6 +335,12 @@ pub trait RtApi {
         path: Path<HlsFilePath>,
     ) -> Result<http::Response<Body>, HttpError>;
 
+    /// The server's metrics, in the OpenMetrics text format.
+    #[endpoint { method = GET, path = "/metrics", tags = ["files"] }]
+    async fn get_metrics(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<http::Response<Body>, HttpError>;
+
     /// The web panel (`/`). A page, not API: left out of the contract.
     #[endpoint { method = GET, path = "/", tags = ["files"], unpublished = true }]
     async fn get_panel(

@@ -14,13 +14,13 @@ use crate::common::TestServer;
 use crate::media::{Record, media_server, read_sse, test_video};
 
 /// `mosquitto -p PORT` on a free port, stopped when dropped.
-struct Broker {
-    port: u16,
+pub struct Broker {
+    pub port: u16,
     child: Child,
 }
 
 impl Broker {
-    fn start() -> Broker {
+    pub fn start() -> Broker {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new("mosquitto")
             .args(["-p", &port.to_string()])
@@ -76,7 +76,7 @@ async fn subscribe(port: u16, topic: &str) -> Messages {
     got
 }
 
-async fn config(s: &TestServer, id: uuid::Uuid, path: &str, value: &Value) -> (u16, Value) {
+pub async fn config(s: &TestServer, id: uuid::Uuid, path: &str, value: &Value) -> (u16, Value) {
     let body = json!({"path": path, "jsonValue": value.to_string()}).to_string();
     s.raw("POST", &format!("/v1/core/instance/{id}/config"), Some(&body)).await
 }

@@ -17,6 +17,7 @@ mod instances;
 mod keepalive;
 mod lifecycle;
 mod media;
+mod metrics;
 mod onvif;
 mod panel;
 mod push;
