@@ -112,7 +112,8 @@ async fn a_missing_or_wrong_key_says_so() {
     let moved = keys.path().join("moved.key");
     std::fs::rename(&key_file, &moved).unwrap();
     let key_path = key_file.display().to_string();
-    let cases: [(&str, &[(&str, &str)], &[&str]); 2] = [
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: [Case; 2] = [
         ("missing key file", &[], &[key_path.as_str(), "does not exist"]),
         (
             "wrong key",
