@@ -73,6 +73,19 @@ pub enum Error {
     /// The database failed (unreachable, full disk, a bug in a query).
     #[error("database error")]
     Database(#[source] sqlx::Error),
+    /// The secret key that seals stored credentials cannot be used (missing
+    /// file, permissions, content); `key` says where it is.
+    #[error("secret key ({key}) cannot be used: {reason}")]
+    SecretKey { key: String, reason: String },
+    /// Stored credentials were sealed with another key than the one given.
+    #[error(
+        "stored credentials were sealed with key {sealed_with}, but the {key} holds key {found}: \
+         restore the key they were sealed with, or set the credentials again"
+    )]
+    SecretKeyMismatch { key: String, sealed_with: String, found: String },
+    /// The instance's stored credentials could not be decrypted at startup.
+    #[error("instance {id} cannot start: its stored credentials cannot be decrypted: {reason}")]
+    SecretsLocked { id: Uuid, reason: String },
     /// A stored value could not be read back (the message says why).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),

@@ -23,6 +23,8 @@
 //! - [`overlay`]: the `Default` render preset drawn into I420 frames (pure).
 //! - [`runtime`]: the seam to the media pipeline: what a running instance
 //!   is given ([`runtime::RunContext`]) and reports ([`runtime::RunStats`]).
+//! - [`secrets`]: the secret key and credentials sealed at rest
+//!   (XChaCha20-Poly1305), and which config tree nodes are secrets (pure).
 //! - [`securt`]: SecuRT areas, lines and options as stored in the tree (pure).
 //! - [`store`]: atomic persistence of instances as JSON files.
 //! - [`detect`]: the detector's pre- and post-processing (letterbox, input
@@ -52,6 +54,7 @@ pub mod onvif;
 pub mod outputs;
 pub mod overlay;
 pub mod runtime;
+pub mod secrets;
 pub mod securt;
 pub mod settings;
 pub mod solutions;

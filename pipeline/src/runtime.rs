@@ -191,8 +191,9 @@ pub struct RunContext {
 /// user information (as `GET /v1/onvif/streams` returns them) is opened
 /// with these, so passwords never live in the config tree or in URIs.
 pub trait StreamCredentials: Send + Sync + fmt::Debug {
-    /// User name and password for this URI's host, if any are stored.
-    fn for_uri(&self, uri: &str) -> Option<(String, String)>;
+    /// User name and password for this URI's host, if any are stored; an
+    /// error says why stored ones cannot be used (e.g. not decrypted).
+    fn for_uri(&self, uri: &str) -> Result<Option<(String, String)>, String>;
 }
 
 /// Starts the processing of instances.

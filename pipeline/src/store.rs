@@ -6,16 +6,23 @@
 //! never a torn one; stale temporary files are removed at the next start.
 //! Operators may drop files here by hand: `readOnly`/`systemInstance` files
 //! describe instances that the API can run but not change.
+//!
+//! With [`Secrets`] (the server always has them), secrets of the config tree
+//! (`secrets` decides which) are written sealed, in the file's `sealed` map,
+//! and masked in its `config`; they are opened again when read.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, chain};
+use crate::secrets::{self, Secrets};
 
 /// What one instance file holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,14 +35,24 @@ pub struct InstanceFile {
     /// Set by the operator for instances that belong to the system.
     #[serde(default)]
     pub system_instance: bool,
-    /// The instance's whole config tree.
+    /// The instance's whole config tree (as read: secrets opened; as
+    /// written: secrets masked).
     pub config: Map<String, Value>,
+    /// Sealed secrets by config path. On disk: every secret. Once read:
+    /// those that could not be opened (their nodes stay masked); given to
+    /// [`InstanceStore::save`]: those to keep while their nodes stay masked.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sealed: BTreeMap<String, String>,
+    /// Once read: why some secrets could not be opened, if any could not.
+    #[serde(skip)]
+    pub locked: Option<String>,
 }
 
 /// A directory of instance files.
 #[derive(Debug)]
 pub struct InstanceStore {
     dir: PathBuf,
+    secrets: Option<Arc<Secrets>>,
 }
 
 /// A file that could not be restored, and why.
@@ -53,7 +70,13 @@ impl InstanceStore {
         let dir = dir.into();
         fs::create_dir_all(&dir)
             .map_err(|source| Error::ReadStore { path: dir.clone(), source })?;
-        Ok(InstanceStore { dir })
+        Ok(InstanceStore { dir, secrets: None })
+    }
+
+    /// Seals secrets with `secrets` from now on (and opens them when read).
+    pub fn with_secrets(mut self, secrets: Option<Arc<Secrets>>) -> Self {
+        self.secrets = secrets;
+        self
     }
 
     /// The directory this store writes to.
@@ -89,7 +112,10 @@ impl InstanceStore {
                 continue;
             };
             match Self::read_one(&path, stem) {
-                Ok(file) => good.push(file),
+                Ok(mut file) => {
+                    self.open_secrets(&mut file);
+                    good.push(file)
+                }
                 Err(reason) => bad.push(BadFile { path, reason }),
             }
         }
@@ -109,9 +135,27 @@ impl InstanceStore {
         Ok(file)
     }
 
+    /// Opens the file's sealed secrets into its config; keeps in `sealed`
+    /// those that do not open, and says why in `locked`.
+    fn open_secrets(&self, file: &mut InstanceFile) {
+        let failed = secrets::open_tree(&mut file.config, &file.sealed, self.secrets.as_deref());
+        file.locked = (!failed.is_empty())
+            .then(|| failed.values().map(|(_, e)| chain(e)).collect::<Vec<_>>().join("; "));
+        file.sealed = failed.into_iter().map(|(p, (v, _))| (p, v)).collect();
+    }
+
     /// Writes one instance file atomically (see the module docs).
     pub fn save(&self, file: &InstanceFile) -> Result<()> {
         let path = self.path_of(file.instance_id);
+        let sealed_file;
+        let file = match &self.secrets {
+            Some(s) => {
+                let (config, sealed) = secrets::seal_tree(&file.config, s, &file.sealed)?;
+                sealed_file = InstanceFile { config, sealed, ..file.clone() };
+                &sealed_file
+            }
+            None => file,
+        };
         let tmp = self.dir.join(format!("{TMP_PREFIX}{}.json", file.instance_id));
         let persist_err = |source| Error::Persist { path: path.clone(), source };
         let bytes = serde_json::to_vec_pretty(file).map_err(|e| persist_err(e.into()))?;
@@ -154,6 +198,8 @@ mod tests {
             read_only: false,
             system_instance: false,
             config: json!({"name": "x", "Output": {"a": [1]}}).as_object().unwrap().clone(),
+            sealed: Default::default(),
+            locked: None,
         }
     }
 

@@ -68,6 +68,21 @@ pub struct RtConfig {
     /// The database of events, tracks and the registry, and retention.
     #[serde(default)]
     pub database: Database,
+    /// The key file that seals stored camera credentials (our extension).
+    /// Default: [`default_secret_key_file`], outside the data directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_file: Option<PathBuf>,
+}
+
+/// Where the secret key lives by default: `$XDG_CONFIG_HOME/rt-server/
+/// secret.key`, else `$HOME/.config/rt-server/secret.key`: apart from the
+/// data directory, so a copy or backup of the data alone holds no
+/// usable credential. `None` when neither variable is set.
+pub fn default_secret_key_file() -> Option<PathBuf> {
+    let non_empty = |v: &str| std::env::var_os(v).filter(|p| !p.is_empty()).map(PathBuf::from);
+    non_empty("XDG_CONFIG_HOME")
+        .or_else(|| non_empty("HOME").map(|h| h.join(".config")))
+        .map(|base| base.join("rt-server").join("secret.key"))
 }
 
 /// Our `database` block.
@@ -337,6 +352,7 @@ impl Default for RtConfig {
             detector: Detector::default(),
             onvif: Onvif::default(),
             database: Database::default(),
+            secret_key_file: None,
         }
     }
 }

@@ -113,7 +113,10 @@ impl From<Error> for HttpError {
                 | E::ReadStore { .. }
                 | E::Discovery(_)
                 | E::Database(_)
-                | E::Corrupt(_),
+                | E::Corrupt(_)
+                | E::SecretKey { .. }
+                | E::SecretKeyMismatch { .. }
+                | E::SecretsLocked { .. },
             )
             | Error::WriteConfig { .. }
             | Error::Internal(_) => {

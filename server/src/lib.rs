@@ -59,6 +59,7 @@ use rt_pipeline::db::Db;
 use rt_pipeline::db::writer::{Writer, WriterStats};
 use rt_pipeline::media::{MediaOptions, MediaRunner};
 use rt_pipeline::onvif::Onvif;
+use rt_pipeline::secrets::{KeySource, SecretKey, Secrets};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -78,6 +79,8 @@ pub enum StartError {
     Auth(#[source] auth::TokenFileError),
     #[error("TLS (web_server.tls)")]
     Tls(#[source] tls::TlsError),
+    #[error("the secret key that seals camera credentials")]
+    Secrets(#[source] rt_pipeline::Error),
     #[error("failed to start the HTTP server on {address}: {message}")]
     Http { address: SocketAddr, message: String },
 }
@@ -89,6 +92,9 @@ pub struct ServerOptions {
     /// wires it into its tracing subscriber).
     pub log: LogBuffer,
     pub level: Option<LevelControl>,
+    /// A secret key given directly (`RT_SECRET_KEY`, base64); overrides
+    /// `secret_key_file`.
+    pub secret_key: Option<String>,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -127,6 +133,38 @@ impl std::fmt::Debug for Server {
     }
 }
 
+/// The ONVIF credentials file, in the data directory (passwords sealed).
+pub const ONVIF_CREDENTIALS_FILE: &str = "onvif-credentials.json";
+
+/// The key that seals stored credentials: `RT_SECRET_KEY` if given, else
+/// the configured key file, else the default one.
+fn secrets(given: &Option<String>, cfg: &config::RtConfig) -> Result<Secrets, StartError> {
+    let source = match given {
+        Some(text) => KeySource::Given {
+            name: "key in RT_SECRET_KEY".into(),
+            key: SecretKey::from_base64(text).map_err(|reason| {
+                StartError::Secrets(rt_pipeline::Error::SecretKey {
+                    key: "RT_SECRET_KEY".into(),
+                    reason,
+                })
+            })?,
+        },
+        None => KeySource::File(
+            cfg.secret_key_file.clone().or_else(config::default_secret_key_file).ok_or_else(
+                || {
+                    StartError::Secrets(rt_pipeline::Error::SecretKey {
+                        key: "no key file".into(),
+                        reason: "neither XDG_CONFIG_HOME nor HOME is set: give \
+                                 --secret-key-file, RT_SECRET_KEY_FILE or RT_SECRET_KEY"
+                            .into(),
+                    })
+                },
+            )?,
+        ),
+    };
+    Ok(Secrets::new(source))
+}
+
 /// Restores the instances in the data directory and starts serving the API
 /// (unless `web_server.enabled` is false).
 pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
@@ -143,7 +181,16 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
         Some(file) => auth::Auth::from_file(file).map_err(StartError::Auth)?,
         None => auth::Auth::open(),
     });
-    let onvif = Arc::new(Onvif::new(cfg.onvif.options()));
+    let secrets = Arc::new(secrets(&opts.secret_key, &cfg)?);
+    info!(key = %secrets.describe(), "camera credentials are sealed at rest with this key");
+    let onvif = Arc::new(
+        Onvif::with_saved(
+            cfg.onvif.options(),
+            cfg.data_dir.join(ONVIF_CREDENTIALS_FILE),
+            secrets.clone(),
+        )
+        .map_err(StartError::Secrets)?,
+    );
     // HLS files live only while their output runs: any left by an earlier
     // run that did not stop cleanly go now.
     let hls_dir = cfg.data_dir.join("hls");
@@ -160,7 +207,8 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
         hls_dir: hls_dir.clone(),
     }));
     let (engine, report) =
-        Engine::open(cfg.data_dir.join("instances"), runner).map_err(StartError::Engine)?;
+        Engine::open_sealed(cfg.data_dir.join("instances"), runner, Some(secrets))
+            .map_err(StartError::Engine)?;
     info!(
         data_dir = %cfg.data_dir.display(),
         restored = report.restored,

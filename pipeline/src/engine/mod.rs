@@ -30,6 +30,7 @@ use crate::handlers;
 use crate::outputs::{self, OutputConfig};
 pub use crate::runtime::ErrorRecord;
 use crate::runtime::{PushedFrame, RunStats, Runner};
+use crate::secrets::Secrets;
 use crate::securt::SecurtConfig;
 use crate::settings::{InputSource, Settings, SettingsPatch};
 use crate::store::InstanceStore;
@@ -137,7 +138,20 @@ impl Engine {
         instances_dir: impl Into<PathBuf>,
         runner: Arc<dyn Runner>,
     ) -> Result<(Self, RestoreReport)> {
-        let store = InstanceStore::open(instances_dir)?;
+        Self::open_sealed(instances_dir, runner, None)
+    }
+
+    /// [`Engine::open`], with instances' secrets sealed at rest with
+    /// `secrets`. An instance whose secrets cannot be opened (missing or
+    /// wrong key) is restored, records why at `.../error` and in the log,
+    /// and refuses to start until its secrets are set again or the key is
+    /// back.
+    pub fn open_sealed(
+        instances_dir: impl Into<PathBuf>,
+        runner: Arc<dyn Runner>,
+        secrets: Option<Arc<Secrets>>,
+    ) -> Result<(Self, RestoreReport)> {
+        let store = InstanceStore::open(instances_dir)?.with_secrets(secrets);
         let (files, bad) = store.load_all()?;
         let engine = Self::with_store(Some(store), runner);
         let mut report = RestoreReport::default();
@@ -157,7 +171,14 @@ impl Engine {
                     let mut inst = Instance::new(f.config, settings);
                     inst.read_only = f.read_only;
                     inst.system_instance = f.system_instance;
+                    inst.sealed = f.sealed;
+                    inst.locked = f.locked.clone();
                     engine.insert(id, inst);
+                    if let Some(reason) = f.locked {
+                        let msg = format!("stored credentials cannot be decrypted: {reason}");
+                        tracing::error!(instance_id = %id, error = %msg, "instance restored locked");
+                        engine.record_instance_error(id, &msg);
+                    }
                     report.restored += 1;
                 }
                 Err(e) => {
@@ -303,10 +324,11 @@ impl Engine {
         })
     }
 
-    /// The whole config tree, handler passwords masked.
+    /// The whole config tree, secrets (handler passwords, the input URI's
+    /// password) masked.
     pub fn config(&self, id: Uuid) -> Result<Map<String, Value>> {
         let mut tree = self.handle(id)?.shared.lock().tree.clone();
-        handlers::mask_secrets(&mut tree);
+        crate::secrets::mask_tree(&mut tree);
         Ok(tree)
     }
 
@@ -694,7 +716,14 @@ mod tests {
         let id = Uuid::new_v4();
         let mut config = Map::new();
         Settings::defaults("securt").write_to(&mut config);
-        let file = InstanceFile { instance_id: id, read_only: true, system_instance: true, config };
+        let file = InstanceFile {
+            instance_id: id,
+            read_only: true,
+            system_instance: true,
+            config,
+            sealed: Default::default(),
+            locked: None,
+        };
         InstanceStore::open(dir.path()).unwrap().save(&file).unwrap();
         let (e, _) = Engine::open(dir.path(), test_runner::runner()).unwrap();
         assert!(matches!(e.set_config(id, "a", "1"), Err(Error::ReadOnly(_))));

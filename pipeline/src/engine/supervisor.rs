@@ -66,6 +66,11 @@ pub(crate) struct Instance {
     pub started_at: Option<DateTime<Utc>>,
     /// Set by `delete`: commands still queued find the instance gone.
     pub deleted: bool,
+    /// Sealed secrets that could not be opened at startup, by config path;
+    /// written again while their nodes stay masked.
+    pub sealed: std::collections::BTreeMap<String, String>,
+    /// Why they could not be opened; the instance does not start meanwhile.
+    pub locked: Option<String>,
 }
 
 impl Instance {
@@ -79,6 +84,8 @@ impl Instance {
             system_instance: false,
             started_at: None,
             deleted: false,
+            sealed: Default::default(),
+            locked: None,
         }
     }
 }
@@ -253,6 +260,8 @@ impl Supervisor {
             read_only: inst.read_only,
             system_instance: inst.system_instance,
             config: tree.clone(),
+            sealed: inst.sealed.clone(),
+            locked: None,
         }
     }
 
@@ -316,6 +325,11 @@ impl Supervisor {
             info!(instance_id = %id, action, state = ?from, "instance lifecycle: nothing to do");
             return Ok(());
         };
+        if to == LifecycleState::Running
+            && let Some(reason) = self.shared.lock().locked.clone()
+        {
+            return Err(Error::SecretsLocked { id, reason });
+        }
         // restart is Running -> Running: the pipeline is stopped and started.
         let was_running = self.shared.lock_running().is_some();
         self.stop_pipeline();
@@ -402,6 +416,7 @@ impl Supervisor {
         let current = tree.clone();
         f(&mut tree)?;
         handlers::keep_secrets(&current, &mut tree)?;
+        crate::secrets::keep_uri_password(&current, &mut tree)?;
         let settings = validate(&tree)?;
         if settings.persistent {
             self.save(&tree)?;
@@ -410,6 +425,12 @@ impl Supervisor {
         }
         self.shared.live.send_replace(Arc::new(tree.clone()));
         let mut inst = self.shared.lock();
+        // A secret that could not be opened and has since been replaced
+        // (or removed) no longer holds the instance back.
+        inst.sealed.retain(|path, _| crate::secrets::still_masked(&tree, path));
+        if inst.sealed.is_empty() {
+            inst.locked = None;
+        }
         inst.tree = tree;
         inst.settings = settings;
         Ok(())

@@ -113,6 +113,25 @@ pub enum SourceKind {
     PushedVideo { h265: bool },
 }
 
+impl SourceKind {
+    /// For logs and error messages: the URI's password masked.
+    pub fn redacted(&self) -> String {
+        match self {
+            SourceKind::Uri(u) => crate::secrets::mask_uri(u),
+            other => format!("{other:?}"),
+        }
+    }
+
+    /// `message` with this source's password (if any) masked: GStreamer's
+    /// errors may quote the location.
+    pub fn redact(&self, message: &str) -> String {
+        match self {
+            SourceKind::Uri(u) => crate::secrets::redact_password(u, message),
+            _ => message.to_string(),
+        }
+    }
+}
+
 /// An open video input, as the worker uses it.
 pub trait FrameSource {
     /// The next model frame, an end of stream, an error, or a timeout after

@@ -376,7 +376,10 @@ impl Worker {
             }
             Next::Error(e) => {
                 let wait = self.retry_later();
-                let e = chain(&e);
+                let e = match &self.opened {
+                    Some(kind) => kind.redact(&chain(&e)),
+                    None => chain(&e),
+                };
                 let ms = wait.as_millis();
                 self.ctx.errors.report(&format!("input failed: {e}; retrying in {ms} ms"));
             }
@@ -527,12 +530,20 @@ impl Worker {
         }
         let login = match (&kind, &self.options.credentials) {
             (SourceKind::Uri(u), Some(c)) if u.starts_with("rtsp") => c.for_uri(u),
-            _ => None,
+            _ => Ok(None),
+        };
+        let login = match login {
+            Ok(l) => l,
+            Err(why) => {
+                self.retry_later();
+                self.ctx.errors.report(&format!("cannot open the input: {why}"));
+                return false;
+            }
         };
         let size = self.detector.as_ref().map_or((0, 0), |d| d.input_size());
         match self.sources.open(&kind, size, self.plan.realtime, login) {
             Ok(s) => {
-                debug!(instance_id = %self.ctx.instance_id, ?kind, "source opened");
+                debug!(instance_id = %self.ctx.instance_id, kind = %kind.redacted(), "source opened");
                 self.source = Some(s);
                 self.opened = Some(kind);
                 self.source_state = "Connected";
@@ -540,7 +551,8 @@ impl Worker {
             }
             Err(e) => {
                 self.retry_later();
-                self.ctx.errors.report(&format!("cannot open the input: {}", chain(&e)));
+                let e = kind.redact(&chain(&e));
+                self.ctx.errors.report(&format!("cannot open the input: {e}"));
                 false
             }
         }

@@ -10,19 +10,23 @@
 //! malformed answer, unreachable). A device's failure is its state, never an
 //! error of the request that asked.
 //!
-//! Passwords are kept in memory only, never logged (their `Debug` is
-//! redacted) and never part of [`Camera`]; the media pipeline gets them
-//! through [`Onvif`]'s [`StreamCredentials`] impl when it opens an RTSP
-//! stream of a known camera.
+//! Passwords are never logged (their `Debug` is redacted) and never part
+//! of [`Camera`]; with [`Onvif::with_saved`] they are also written, sealed,
+//! to a file ([`saved`]) and come back at the next start: a camera found
+//! again gets its credentials back, and an instance's RTSP stream of a
+//! camera's address logs in with them even before discovery. The media
+//! pipeline gets them through [`Onvif`]'s [`StreamCredentials`] impl.
 //!
 //! # Layout
 //!
+//! - [`saved`]: credentials kept across restarts, sealed.
 //! - [`discovery`]: WS-Discovery messages and sockets.
 //! - [`soap`]: SOAP envelopes, the UsernameToken digest, the device and
 //!   media calls and their answers.
 //! - [`xml`]: a small element tree over quick-xml.
 
 pub mod discovery;
+pub mod saved;
 pub mod soap;
 pub mod xml;
 
@@ -36,7 +40,9 @@ use tracing::{debug, info, warn};
 
 use crate::error::{Error, Result};
 use crate::runtime::StreamCredentials;
+use crate::secrets::Secrets;
 use discovery::{Announcement, Message};
+use saved::{Restored, SavedCredentials};
 use soap::SoapError;
 
 /// Bounds of a discovery's `timeout` (seconds), from the contract.
@@ -128,6 +134,8 @@ pub struct Camera {
 struct Device {
     camera: Camera,
     credentials: Option<Credentials>,
+    /// Why stored credentials could not be opened at startup, if so.
+    locked: Option<String>,
 }
 
 /// The registry of ONVIF devices.
@@ -135,6 +143,10 @@ pub struct Onvif {
     options: OnvifOptions,
     client: soap::Client,
     devices: Mutex<BTreeMap<String, Device>>,
+    /// Where credentials are kept across restarts (`None`: memory only).
+    saved: Option<SavedCredentials>,
+    /// Credentials read back at startup, by uuid, until set again.
+    restored: Mutex<BTreeMap<String, Restored>>,
 }
 
 impl fmt::Debug for Onvif {
@@ -157,7 +169,42 @@ fn host_of(url: &str) -> String {
 impl Onvif {
     pub fn new(options: OnvifOptions) -> Self {
         let client = soap::Client::new(options.request_timeout);
-        Onvif { options, client, devices: Mutex::new(BTreeMap::new()) }
+        Onvif {
+            options,
+            client,
+            devices: Mutex::new(BTreeMap::new()),
+            saved: None,
+            restored: Mutex::default(),
+        }
+    }
+
+    /// A registry whose credentials are kept in `path`, sealed with
+    /// `secrets`. Credentials that cannot be opened (missing or wrong key)
+    /// are logged with the reason, kept on disk, and reported by the
+    /// camera's `message` and by any instance that needs them.
+    pub fn with_saved(
+        options: OnvifOptions,
+        path: impl Into<std::path::PathBuf>,
+        secrets: Arc<Secrets>,
+    ) -> Result<Self> {
+        let (saved, restored) = SavedCredentials::open(path, secrets)?;
+        for (uuid, r) in &restored {
+            match &r.credentials {
+                Ok(c) => info!(uuid, username = %c.username, "ONVIF credentials restored"),
+                Err(why) => tracing::error!(
+                    uuid,
+                    address = %r.address,
+                    error = %why,
+                    "ONVIF credentials cannot be decrypted"
+                ),
+            }
+        }
+        let o = Onvif { saved: Some(saved), restored: Mutex::new(restored), ..Self::new(options) };
+        Ok(o)
+    }
+
+    fn restored(&self) -> MutexGuard<'_, BTreeMap<String, Restored>> {
+        self.restored.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn devices(&self) -> MutexGuard<'_, BTreeMap<String, Device>> {
@@ -205,7 +252,20 @@ impl Onvif {
                 username: None,
             },
             credentials: None,
+            locked: None,
         });
+        if d.credentials.is_none()
+            && d.locked.is_none()
+            && let Some(r) = self.restored().get(&a.uuid)
+        {
+            match &r.credentials {
+                Ok(c) => {
+                    d.camera.username = Some(c.username.clone());
+                    d.credentials = Some(c.clone());
+                }
+                Err(why) => d.locked = Some(why.clone()),
+            }
+        }
         d.camera.xaddr = xaddr.clone();
         d.camera.address = host_of(xaddr);
         d.camera.scopes = a.scopes.clone();
@@ -271,7 +331,12 @@ impl Onvif {
                 } else {
                     DeviceState::Unknown
                 };
-                d.camera.message = Some(e.to_string());
+                d.camera.message = Some(match (&d.locked, &d.credentials) {
+                    (Some(why), None) => {
+                        format!("{e}; its stored credentials cannot be decrypted: {why}")
+                    }
+                    _ => e.to_string(),
+                });
                 debug!(uuid, error = %e, "ONVIF device state");
             }
         }
@@ -293,10 +358,16 @@ impl Onvif {
     /// Stores credentials for a device, then re-reads its information.
     pub async fn set_credentials(&self, id: &str, credentials: Credentials) -> Result<()> {
         let uuid = self.resolve(id)?;
+        if let Some(saved) = &self.saved {
+            let address = self.devices().get(&uuid).map(|d| d.camera.address.clone());
+            saved.store(&uuid, &address.unwrap_or_default(), &credentials)?;
+            self.restored().remove(&uuid);
+        }
         if let Some(d) = self.devices().get_mut(&uuid) {
             info!(uuid, username = %credentials.username, "ONVIF credentials stored");
             d.camera.username = Some(credentials.username.clone());
             d.credentials = Some(credentials);
+            d.locked = None;
         }
         self.refresh(&uuid).await;
         Ok(())
@@ -376,13 +447,28 @@ async fn futures_join_all<F: std::future::Future<Output = ()>>(futures: impl Ite
 }
 
 impl StreamCredentials for Onvif {
-    fn for_uri(&self, uri: &str) -> Option<(String, String)> {
+    fn for_uri(&self, uri: &str) -> std::result::Result<Option<(String, String)>, String> {
         let host = host_of(uri);
-        self.devices()
+        let known = self
+            .devices()
             .values()
             .filter(|d| d.camera.address == host)
             .find_map(|d| d.credentials.as_ref())
-            .map(|c| (c.username.clone(), c.password.clone()))
+            .map(|c| (c.username.clone(), c.password.clone()));
+        if known.is_some() {
+            return Ok(known);
+        }
+        // Not discovered (yet) since the start: the credentials kept for
+        // that address.
+        match self.restored().iter().find(|(_, r)| r.address == host) {
+            Some((_, Restored { credentials: Ok(c), .. })) => {
+                Ok(Some((c.username.clone(), c.password.clone())))
+            }
+            Some((uuid, Restored { credentials: Err(why), .. })) => Err(format!(
+                "the stored ONVIF credentials of camera {uuid} ({host}) cannot be decrypted: {why}"
+            )),
+            None => Ok(None),
+        }
     }
 }
 

@@ -52,6 +52,11 @@ struct Args {
     /// and the panel's files then needs one. Read again on SIGHUP and on change.
     #[arg(long, env = "RT_AUTH_TOKEN_FILE")]
     auth_token_file: Option<PathBuf>,
+    /// The key file that seals stored camera credentials (overrides
+    /// secret_key_file); created 0600 on first use. Default:
+    /// $XDG_CONFIG_HOME/rt-server/secret.key or ~/.config/rt-server/secret.key.
+    #[arg(long, env = "RT_SECRET_KEY_FILE")]
+    secret_key_file: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -89,6 +94,12 @@ fn main() -> anyhow::Result<()> {
     if let Some(file) = &args.auth_token_file {
         cfg.web_server.auth.token_file = Some(file.clone());
     }
+    if let Some(file) = &args.secret_key_file {
+        cfg.secret_key_file = Some(file.clone());
+    }
+    // A key given directly (base64 of 32 bytes) wins over any key file; it
+    // is read here, never stored in the configuration, never logged.
+    let secret_key = std::env::var("RT_SECRET_KEY").ok().filter(|k| !k.trim().is_empty());
 
     let log = LogBuffer::default();
     let level = init_tracing(&cfg.log_level, log.clone())?;
@@ -96,7 +107,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("failed to start the async runtime")?
-        .block_on(run(ServerOptions { config: file, log, level: Some(level) }))
+        .block_on(run(ServerOptions { config: file, log, level: Some(level), secret_key }))
 }
 
 async fn run(opts: ServerOptions) -> anyhow::Result<()> {

@@ -63,11 +63,23 @@ impl TestServer {
 
     /// A server on `data_dir` (kept by the caller), with extra arguments.
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Self {
+        Self::start_in_env(data_dir, extra, &[])
+    }
+
+    /// [`TestServer::start_in`] with environment variables. The secret key
+    /// file defaults to one under `data_dir/xdg` (never the user's own
+    /// `~/.config`); tests of the key give `--secret-key-file` or
+    /// `RT_SECRET_KEY`.
+    pub fn start_in_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rt-server"))
             .args(["--ip", "127.0.0.1", "--port", "0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .env_remove("RUST_LOG")
+            .env_remove("RT_SECRET_KEY")
+            .env_remove("RT_SECRET_KEY_FILE")
+            .env("XDG_CONFIG_HOME", data_dir.join("xdg"))
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

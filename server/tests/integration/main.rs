@@ -9,6 +9,7 @@ mod common;
 mod config_tree;
 mod conformance;
 mod cors;
+mod credentials;
 mod database;
 mod examples;
 mod export;

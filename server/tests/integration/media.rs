@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::common::{Base, TestServer};
 
 /// An asset's path: from its variable, else from `./dev`'s cache.
-fn asset(var: &str, default: &str) -> String {
+pub(crate) fn asset(var: &str, default: &str) -> String {
     if let Ok(v) = std::env::var(var) {
         return v;
     }
