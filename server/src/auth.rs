@@ -17,10 +17,21 @@
 //! opens the server. Only SHA-256 digests of the tokens are kept, compared
 //! in constant time; the log names a token by a short fingerprint, never by
 //! itself.
+//!
+//! Browsers load some URLs without custom headers (`<img>` for the live
+//! view, `<video>`, `EventSource`). For them, `POST /v1/session` with a
+//! bearer token sets a session cookie (`rt_session`: random, `HttpOnly`,
+//! `SameSite=Strict`, `Secure` under TLS, 12 hours) that stands in for the
+//! token on **reads** (`GET`) only: no write is ever made with the cookie,
+//! so a page of another site, or of another port of the same host, cannot
+//! act through it, and the long-lived token never goes into a URL. A
+//! session ends when it expires, on `DELETE /v1/session`, or when the token
+//! that opened it is no longer in force.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
@@ -48,18 +59,39 @@ pub enum TokenFileError {
 /// What identifies a version of the file without reading it.
 type Stamp = (Option<SystemTime>, u64);
 
-/// The tokens in force.
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "rt_session";
+
+/// How long a browser session lasts.
+pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+
+/// One browser session: the token that opened it (its digest) and when it
+/// ends.
+#[derive(Debug, Clone, Copy)]
+struct Session {
+    token: [u8; 32],
+    until: Instant,
+}
+
+/// The tokens in force, and the browser sessions they opened.
 #[derive(Debug)]
 pub struct Auth {
     file: Option<PathBuf>,
     digests: RwLock<Vec<[u8; 32]>>,
     stamp: Mutex<Option<Stamp>>,
+    /// By the digest of the session id (the cookie's value).
+    sessions: Mutex<HashMap<[u8; 32], Session>>,
 }
 
 impl Auth {
     /// No tokens: every request is served.
     pub fn open() -> Auth {
-        Auth { file: None, digests: RwLock::default(), stamp: Mutex::default() }
+        Auth {
+            file: None,
+            digests: RwLock::default(),
+            stamp: Mutex::default(),
+            sessions: Mutex::default(),
+        }
     }
 
     /// The tokens of `file`; an unreadable file, or one without a token, is
@@ -71,6 +103,7 @@ impl Auth {
             file: Some(file.to_path_buf()),
             digests: RwLock::new(digests),
             stamp: Mutex::new(stamp(file)),
+            sessions: Mutex::default(),
         })
     }
 
@@ -105,12 +138,34 @@ impl Auth {
         }
     }
 
-    /// Whether `headers` carry a token in force (always, when none is
-    /// required).
-    pub fn check(&self, headers: &HeaderMap) -> Result<(), Error> {
+    /// Whether a request may be served: a bearer token in force, or, for a
+    /// read (`GET`), a live session cookie. Always, when no token is
+    /// required.
+    pub fn check(&self, method: &http::Method, headers: &HeaderMap) -> Result<(), Error> {
+        self.check_at(method, headers, Instant::now())
+    }
+
+    fn check_at(
+        &self,
+        method: &http::Method,
+        headers: &HeaderMap,
+        now: Instant,
+    ) -> Result<(), Error> {
         if !self.required() {
             return Ok(());
         }
+        if headers.get(http::header::AUTHORIZATION).is_none()
+            && method == http::Method::GET
+            && let Some(id) = cookie(headers, SESSION_COOKIE)
+            && self.session_live(&digest(id), now)
+        {
+            return Ok(());
+        }
+        self.bearer(headers).map(|_| ())
+    }
+
+    /// The digest of the request's bearer token, if it is in force.
+    fn bearer(&self, headers: &HeaderMap) -> Result<[u8; 32], Error> {
         let Some(value) = headers.get(http::header::AUTHORIZATION) else {
             return Err(Error::Unauthorized { message: MISSING.into(), invalid_token: false });
         };
@@ -122,15 +177,76 @@ impl Auth {
             return Err(Error::Unauthorized { message: NOT_BEARER.into(), invalid_token: false });
         };
         let given = digest(token);
-        // Every token is compared, in constant time, whichever matches.
-        let known = self.digests.read().unwrap_or_else(|p| p.into_inner());
-        let hit = known.iter().fold(subtle::Choice::from(0), |hit, d| hit | d.ct_eq(&given));
-        if bool::from(hit) {
-            Ok(())
+        if self.in_force(&given) {
+            Ok(given)
         } else {
             Err(Error::Unauthorized { message: REFUSED.into(), invalid_token: true })
         }
     }
+
+    /// Whether a token digest is in force: every token is compared, in
+    /// constant time, whichever matches.
+    fn in_force(&self, given: &[u8; 32]) -> bool {
+        let known = self.digests.read().unwrap_or_else(|p| p.into_inner());
+        bool::from(known.iter().fold(subtle::Choice::from(0), |hit, d| hit | d.ct_eq(given)))
+    }
+
+    fn session_live(&self, id: &[u8; 32], now: Instant) -> bool {
+        let session = self.sessions.lock().unwrap_or_else(|p| p.into_inner()).get(id).copied();
+        session.is_some_and(|s| s.until > now && self.in_force(&s.token))
+    }
+
+    /// `POST /v1/session`: a new session for the request's bearer token;
+    /// its id is the cookie's value. `None` when no token is required.
+    pub fn open_session(&self, headers: &HeaderMap) -> Result<Option<String>, Error> {
+        self.open_session_at(headers, Instant::now())
+    }
+
+    fn open_session_at(&self, headers: &HeaderMap, now: Instant) -> Result<Option<String>, Error> {
+        if !self.required() {
+            return Ok(None);
+        }
+        let token = self.bearer(headers)?;
+        // 256 bits from the operating system's generator (two v4 UUIDs' worth).
+        let id: String = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()]
+            .iter()
+            .map(|u| u.simple().to_string())
+            .collect();
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        sessions.retain(|_, s| s.until > now);
+        sessions.insert(digest(&id), Session { token, until: now + SESSION_LIFETIME });
+        Ok(Some(id))
+    }
+
+    /// `DELETE /v1/session`: ends the request's session, if any.
+    pub fn close_session(&self, headers: &HeaderMap) {
+        if let Some(id) = cookie(headers, SESSION_COOKIE) {
+            self.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(&digest(id));
+        }
+    }
+}
+
+/// The `Set-Cookie` of a new session.
+pub fn session_cookie(id: &str, secure: bool) -> String {
+    let max_age = SESSION_LIFETIME.as_secs();
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+}
+
+/// The `Set-Cookie` that makes a browser forget its session.
+pub fn expired_cookie(secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}")
+}
+
+/// The value of cookie `name` in the request.
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
 }
 
 const MISSING: &str = "this server requires a bearer token: send 'Authorization: Bearer <token>'";
@@ -190,8 +306,8 @@ mod tests {
         let file = dir.path().join("tokens");
         std::fs::write(&file, "alpha-1\nbeta-2\n").unwrap();
         let auth = Auth::from_file(&file).unwrap();
-        assert!(auth.check(&with("Bearer alpha-1")).is_ok());
-        assert!(auth.check(&with("bearer  beta-2 ")).is_ok());
+        assert!(auth.check(&http::Method::GET, &with("Bearer alpha-1")).is_ok());
+        assert!(auth.check(&http::Method::GET, &with("bearer  beta-2 ")).is_ok());
         for (headers, invalid_token) in [
             (HeaderMap::new(), false),
             (with("Basic YWxwaGEtMQ=="), false),
@@ -200,14 +316,14 @@ mod tests {
             (with("Bearer alpha-2"), true),
             (with("Bearer alpha-1x"), true),
         ] {
-            match auth.check(&headers) {
+            match auth.check(&http::Method::GET, &headers) {
                 Err(Error::Unauthorized { invalid_token: i, .. }) => {
                     assert_eq!(i, invalid_token, "{headers:?}")
                 }
                 other => panic!("{headers:?}: {other:?}"),
             }
         }
-        assert!(Auth::open().check(&HeaderMap::new()).is_ok(), "no file: open");
+        assert!(Auth::open().check(&http::Method::GET, &HeaderMap::new()).is_ok(), "no file: open");
     }
 
     #[test]
@@ -218,19 +334,52 @@ mod tests {
         let auth = Auth::from_file(&file).unwrap();
         std::fs::write(&file, "new\n").unwrap();
         auth.reload();
-        assert!(auth.check(&with("Bearer new")).is_ok());
-        assert!(auth.check(&with("Bearer old")).is_err());
+        assert!(auth.check(&http::Method::GET, &with("Bearer new")).is_ok());
+        assert!(auth.check(&http::Method::GET, &with("Bearer old")).is_err());
         // Emptied or gone: the tokens in force stay.
         std::fs::write(&file, "# all commented out\n").unwrap();
         auth.reload();
-        assert!(auth.check(&with("Bearer new")).is_ok());
+        assert!(auth.check(&http::Method::GET, &with("Bearer new")).is_ok());
         std::fs::remove_file(&file).unwrap();
         auth.reload();
-        assert!(auth.check(&with("Bearer new")).is_ok());
+        assert!(auth.check(&http::Method::GET, &with("Bearer new")).is_ok());
         // And refused at start.
         assert!(matches!(Auth::from_file(&file), Err(TokenFileError::Read { .. })));
         std::fs::write(&file, "\n").unwrap();
         assert!(matches!(Auth::from_file(&file), Err(TokenFileError::Empty { .. })));
+    }
+
+    #[test]
+    fn a_session_cookie_stands_in_for_the_token_on_reads_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tokens");
+        std::fs::write(&file, "alpha-1\nbeta-2\n").unwrap();
+        let auth = Auth::from_file(&file).unwrap();
+        let t0 = Instant::now();
+        assert!(auth.open_session_at(&HeaderMap::new(), t0).is_err(), "a session needs the token");
+        let id = auth.open_session_at(&with("Bearer alpha-1"), t0).unwrap().unwrap();
+        assert_eq!(id.len(), 64);
+        let mut jar = HeaderMap::new();
+        jar.insert(http::header::COOKIE, format!("theme=dark; rt_session={id}").parse().unwrap());
+        let (get, post) = (http::Method::GET, http::Method::POST);
+        assert!(auth.check_at(&get, &jar, t0).is_ok());
+        assert!(auth.check_at(&post, &jar, t0).is_err(), "never a write with the cookie");
+        let mut other = HeaderMap::new();
+        other.insert(http::header::COOKIE, "rt_session=0000".parse().unwrap());
+        assert!(auth.check_at(&get, &other, t0).is_err(), "an unknown session");
+        assert!(auth.check_at(&get, &jar, t0 + SESSION_LIFETIME).is_err(), "expired");
+        // The token that opened it is removed: the session ends with it.
+        std::fs::write(&file, "beta-2\n").unwrap();
+        auth.reload();
+        assert!(auth.check_at(&get, &jar, t0).is_err());
+        // Closed by the client.
+        let id = auth.open_session_at(&with("Bearer beta-2"), t0).unwrap().unwrap();
+        jar.insert(http::header::COOKIE, format!("rt_session={id}").parse().unwrap());
+        assert!(auth.check_at(&get, &jar, t0).is_ok());
+        auth.close_session(&jar);
+        assert!(auth.check_at(&get, &jar, t0).is_err());
+        // No tokens: nothing to open.
+        assert_eq!(Auth::open().open_session(&HeaderMap::new()).unwrap(), None);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::context::ServerContext;
 use crate::convert;
 use crate::error::Error;
 use crate::{
-    database, hls, live, metrics, onvif, panel, push, registry, securt, sse, system_config,
+    auth, database, hls, live, metrics, onvif, panel, push, registry, securt, sse, system_config,
 };
 
 /// The contract, served verbatim at `GET /openapi.yaml`.
@@ -48,7 +48,16 @@ fn done<E: Into<Error>>(r: Result<(), E>) -> Done {
 /// The bearer token check of every operation but the health probe and the
 /// panel's shell (see `auth.rs`).
 fn authorize(rqctx: &Ctx) -> Result<(), HttpError> {
-    Ok(rqctx.context().auth.check(rqctx.request.headers())?)
+    Ok(rqctx.context().auth.check(rqctx.request.method(), rqctx.request.headers())?)
+}
+
+/// A 204, setting `cookie` when there is one.
+fn no_content_with_cookie(cookie: Option<String>) -> Result<http::Response<Body>, HttpError> {
+    let mut r = http::Response::builder().status(http::StatusCode::NO_CONTENT);
+    if let Some(c) = cookie {
+        r = r.header(http::header::SET_COOKIE, c);
+    }
+    r.body(Body::empty()).map_err(|e| HttpError::for_internal_error(e.to_string()))
 }
 
 fn engine_err(e: rt_pipeline::Error) -> HttpError {
@@ -456,6 +465,22 @@ impl RtApi for RtApiImpl {
             .header(http::header::CONTENT_TYPE, "application/yaml")
             .body(Body::from(OPENAPI_YAML))
             .map_err(|e| HttpError::for_internal_error(e.to_string()))
+    }
+
+    async fn create_session(rqctx: Ctx) -> Result<http::Response<Body>, HttpError> {
+        let ctx = rqctx.context();
+        let id = ctx.auth.open_session(rqctx.request.headers())?;
+        let secure = ctx.config().config.web_server.tls.is_some();
+        let cookie = id.map(|id| auth::session_cookie(&id, secure));
+        no_content_with_cookie(cookie)
+    }
+
+    async fn delete_session(rqctx: Ctx) -> Result<http::Response<Body>, HttpError> {
+        authorize(&rqctx)?;
+        let ctx = rqctx.context();
+        ctx.auth.close_session(rqctx.request.headers());
+        let secure = ctx.config().config.web_server.tls.is_some();
+        no_content_with_cookie(ctx.auth.required().then(|| auth::expired_cookie(secure)))
     }
 
     async fn get_metrics(rqctx: Ctx) -> Result<http::Response<Body>, HttpError> {

@@ -335,6 +335,19 @@ pub trait RtApi {
         path: Path<HlsFilePath>,
     ) -> Result<http::Response<Body>, HttpError>;
 
+    /// Opens a browser session: a cookie that stands in for the bearer token
+    /// on reads.
+    #[endpoint { method = POST, path = "/v1/session", tags = ["core"] }]
+    async fn create_session(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<http::Response<Body>, HttpError>;
+
+    /// Ends the browser session of the request's cookie.
+    #[endpoint { method = DELETE, path = "/v1/session", tags = ["core"] }]
+    async fn delete_session(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<http::Response<Body>, HttpError>;
+
     /// The server's metrics, in the OpenMetrics text format.
     #[endpoint { method = GET, path = "/metrics", tags = ["files"] }]
     async fn get_metrics(

@@ -218,3 +218,61 @@ async fn a_token_file_without_tokens_stops_the_start() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("holds no token"), "{err}");
 }
+
+/// Browser sessions in a real Chromium (`server/ui/tests/browser/session.mjs`):
+/// the cookie plays the live view in a plain `<img>` and the event stream in
+/// a plain `EventSource`; forms posted from another site, and from another
+/// port of this host, cannot act with it.
+#[tokio::test]
+async fn a_browser_session_reads_but_a_cross_site_form_cannot_act() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tokens");
+    std::fs::write(&file, format!("{ALPHA}\n")).unwrap();
+    let s = crate::media::media_server_with(Some(
+        &json!({"web_server": {"auth": {"token_file": file}}}),
+    ));
+    let http = reqwest::Client::new();
+    let created = http
+        .post(s.url("/v1/core/instance"))
+        .bearer_auth(ALPHA)
+        .body(r#"{"name": "session", "solution": "securt"}"#)
+        .send()
+        .await
+        .unwrap();
+    let id = created.json::<serde_json::Value>().await.unwrap()["instanceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let input = json!({"type": "File", "uri": crate::media::test_video()}).to_string();
+    let r = http
+        .post(s.url(&format!("/v1/core/instance/{id}/input")))
+        .bearer_auth(ALPHA)
+        .body(input)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = http
+        .post(s.url(&format!("/v1/core/instance/{id}/start")))
+        .bearer_auth(ALPHA)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/tests/browser/session.mjs");
+    let base = s.base.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(script)
+            .args(["--base", &base, "--token", ALPHA, "--instance", &id])
+            .output()
+            .expect("node runs (./dev installs it)")
+    })
+    .await
+    .unwrap();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}\nserver log:\n{}", s.logs());
+    assert!(text.contains("PASS sessions"), "{text}");
+    eprintln!("{text}");
+}
