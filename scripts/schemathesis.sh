@@ -88,7 +88,7 @@ export HYPOTHESIS_STORAGE_DIRECTORY="$work/hypothesis"
 # shellcheck disable=SC2086
 "$st" --config-file scripts/schemathesis.toml run openapi/openapi.yaml \
     --url "http://$addr" \
-    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+    --checks ${ST_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance} \
     --phases examples,coverage,fuzzing \
     --seed 20261127 \
     --max-examples 10 \

@@ -23,6 +23,8 @@
 //!   resident memory stays flat while instances loop and are reconfigured.
 //! - (issue 12, `rt-bench --panel SERVER_BINARY`, see [`panel`]) the web
 //!   panel in headless Chromium: first load, live view latency and CPU.
+//! - (issue 16, `rt-bench --security SERVER_BINARY`, see [`security`]) the
+//!   request cost of bearer tokens and of TLS.
 //!
 //! Usage: `rt-bench SERVER_BINARY` (release build), with RT_MODEL_PATH,
 //! ORT_DYLIB_PATH and RT_TEST_VIDEO set, then `rt-bench --db` (`./dev bench`
@@ -32,6 +34,7 @@
 mod churn;
 mod db;
 mod panel;
+mod security;
 mod soak;
 
 use std::io::{BufRead, BufReader, Write};
@@ -302,6 +305,10 @@ async fn main() -> Result<()> {
     if binary == "--churn" {
         let server = std::env::args().nth(2).context("usage: rt-bench --churn SERVER_BINARY")?;
         return append(&churn::run(&server).await?);
+    }
+    if binary == "--security" {
+        let server = std::env::args().nth(2).context("usage: rt-bench --security SERVER_BINARY")?;
+        return append(&security::run(&server).await?);
     }
     if binary == "--panel" {
         let server = std::env::args().nth(2).context("usage: rt-bench --panel SERVER_BINARY")?;
