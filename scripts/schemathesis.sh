@@ -8,7 +8,8 @@
 #
 # ST is schemathesis' `st` (4.32.5; `just setup` installs it under the cache).
 # ST_ARGS adds arguments to `st run` (e.g. ST_ARGS='--max-examples 50
-# --seed 7' for a longer local run; later options win).
+# --seed 7' for a longer local run; later options win). ST_CHECKS replaces
+# the checks CI runs (ST_CHECKS=all shows every finding).
 # Fixed seed and bounded phases: the same requests every run, about a minute
 # on two shared cores. Settings per operation: scripts/schemathesis.toml.
 set -euo pipefail
