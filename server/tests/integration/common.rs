@@ -424,3 +424,17 @@ pub fn self_signed(cn: &str) -> (Vec<u8>, Vec<u8>) {
     assert!(status.success());
     (std::fs::read(cert).unwrap(), std::fs::read(key).unwrap())
 }
+
+/// A free loopback port, and a wait until a program started on it accepts
+/// connections (10 s at most).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn wait_listening(port: u16, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -2,7 +2,6 @@
 //! starts on a free port. The queue through broker restarts is tested in
 //! `rt-pipeline` (`handlers::tests`); here, the server end to end.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -10,7 +9,7 @@ use std::time::{Duration, Instant};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
 
-use crate::common::TestServer;
+use crate::common::{TestServer, free_port, wait_listening};
 use crate::media::{Record, media_server, read_sse, test_video};
 
 /// `mosquitto -p PORT` on a free port, stopped when dropped.
@@ -21,18 +20,14 @@ pub struct Broker {
 
 impl Broker {
     pub fn start() -> Broker {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = free_port();
         let child = Command::new("mosquitto")
             .args(["-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("mosquitto is installed (./dev installs it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "mosquitto did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_listening(port, "mosquitto");
         Broker { port, child }
     }
 }
@@ -308,7 +303,7 @@ async fn rtsp_output_is_served_here_and_decodable() {
     for bad in [r#"{"enabled": true}"#, r#"{"enabled": true, "uri": "http://127.0.0.1/x"}"#] {
         assert_eq!(s.raw("POST", &out, Some(bad)).await.0, 400, "{bad}");
     }
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let url = format!("rtsp://127.0.0.1:{port}/live/{id}");
     let body = json!({"enabled": true, "uri": url}).to_string();
     assert_eq!(s.raw("POST", &out, Some(&body)).await.0, 204);
@@ -369,7 +364,7 @@ async fn the_default_preset_draws_areas_in_their_colour_and_empty_is_clean() {
     let preset = format!("/v1/core/instance/{id}/render_preset");
     assert_eq!(s.raw("POST", &preset, Some(r#"{"presetName": "Fancy"}"#)).await.0, 400);
     assert_eq!(s.raw("POST", &preset, Some(r#"{"presetName": "Default"}"#)).await.0, 204);
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let url = format!("rtsp://127.0.0.1:{port}/overlay");
     let out = json!({"enabled": true, "uri": url}).to_string();
     assert_eq!(

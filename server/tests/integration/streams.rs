@@ -8,7 +8,7 @@
 //! open streams (503 with `Retry-After`, the place freed when a client goes).
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,7 @@ use futures::StreamExt;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::common::TestServer;
+use crate::common::{TestServer, free_port, wait_listening};
 use crate::media::{media_server, test_video};
 
 /// What the README recommends in front of the server.
@@ -35,7 +35,7 @@ impl Nginx {
     fn start(upstream: SocketAddr, extra: &str) -> Nginx {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = free_port();
         let conf = format!(
             "daemon off; master_process off; pid {d}/nginx.pid; error_log stderr warn;\n\
              events {{ worker_connections 256; }}\n\
@@ -55,11 +55,7 @@ impl Nginx {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("nginx is installed (./dev installs nginx-light)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nginx did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_listening(port, "nginx");
         Nginx { child, base: format!("http://127.0.0.1:{port}"), _dir: dir }
     }
 }
