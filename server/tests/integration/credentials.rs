@@ -39,7 +39,7 @@ fn assert_no_clear_secret(dir: &Path) {
 
 #[tokio::test]
 async fn rtsp_and_onvif_credentials_survive_a_restart() {
-    let port = crate::rtsp::free_port();
+    let port = crate::common::free_port();
     let _camera = crate::rtsp::Camera::start_with_login(port, &[USER, PASSWORD]);
     let clip = format!("rtsp://127.0.0.1:{port}/clip");
     let sim = Simulator::start(&[("Gate", Behaviour::Normal, clip.clone())]).await;

@@ -571,7 +571,7 @@ fn tracks(rs: &[Record]) -> usize {
 
 #[tokio::test]
 async fn a_discovered_stream_feeds_an_instance() {
-    let port = crate::rtsp::free_port();
+    let port = crate::common::free_port();
     // The RTSP server wants the same login: the instance gets it from the
     // stored ONVIF credentials, as the URI carries none.
     let _rtsp = crate::rtsp::Camera::start_with_login(port, &[USER, PASSWORD]);

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::common::free_port;
 use crate::media::{Record, media_server, read_sse, test_video};
 
 /// The clip served over RTSP by `tests/fixtures/rtsp_server.py`.
@@ -43,10 +44,6 @@ impl Drop for Camera {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn tracks(rs: &[Record]) -> usize {
