@@ -111,13 +111,17 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(opts: ServerOptions) -> anyhow::Result<()> {
-    let mut server = rt_server::start_server(opts).await?;
     use tokio::signal::unix::{SignalKind, signal};
+    // Listened to before the server starts: a signal that comes early (a
+    // reload as the service starts) must not take its default action, which
+    // for SIGHUP is to end the process; it is handled once the server runs.
+    let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
+    let mut server = rt_server::start_server(opts).await?;
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => info!("interrupt received, shutting down (again to exit at once)"),
+            _ = interrupt.recv() => info!("interrupt received, shutting down (again to exit at once)"),
             _ = terminate.recv() => info!("SIGTERM received, shutting down (again to exit at once)"),
             _ = hangup.recv() => {
                 info!("SIGHUP received: reading the token file and the TLS files again");
@@ -128,9 +132,12 @@ async fn run(opts: ServerOptions) -> anyhow::Result<()> {
         }
         break;
     }
-    tokio::spawn(async {
-        let _ = tokio::signal::ctrl_c().await;
-        warn!("second interrupt: exiting without waiting");
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        warn!("second signal: exiting without waiting");
         std::process::exit(130);
     });
     server.close().await.map_err(|e| anyhow::anyhow!("error while stopping the server: {e}"))
