@@ -173,6 +173,12 @@ impl LiveView {
     pub fn publish(&self, frame: LiveFrame) {
         self.0.send_replace(Some(frame));
     }
+
+    /// No frame (the run ended): a watcher that comes now waits for the
+    /// next run instead of seeing the last frame of this one.
+    pub fn clear(&self) {
+        self.0.send_replace(None);
+    }
 }
 
 /// Everything a running instance is given.

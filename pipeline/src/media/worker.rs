@@ -342,6 +342,7 @@ impl Worker {
         // the stop's grace, and outputs stopped after it could remove the
         // mounts and files of the instance's next run.
         self.video_out.stop();
+        self.ctx.stats.live.clear();
         self.source = None;
         info!(instance_id = %id, "pipeline stopped");
     }

@@ -156,6 +156,10 @@ fn the_live_view_gets_frames_only_while_someone_watches() {
     rig.step_until("all frames", |r| r.processed() == 10);
     let last = live.live.watch().borrow().clone().expect("the frame seen");
     assert!(Arc::ptr_eq(&last.jpeg, &seen.jpeg), "no frame encoded once the watcher left");
+    // The run ends: no frame of it is shown to a watcher that comes later.
+    rig.time.stop();
+    rig.worker.run();
+    assert!(live.live.watch().borrow().is_none());
 }
 
 #[test]
