@@ -37,20 +37,14 @@ fn certificate(dir: &std::path::Path) -> Result<Vec<u8>> {
 
 /// Latencies (ms, sorted) of `CALLS` list calls.
 async fn measure(http: &reqwest::Client, base: &str, token: Option<&str>) -> Result<Vec<f64>> {
-    let call = || {
-        let r = http.get(format!("{base}/v1/core/instances"));
-        match token {
-            Some(t) => r.bearer_auth(t),
-            None => r,
-        }
+    let authed = |r: reqwest::RequestBuilder| match token {
+        Some(t) => r.bearer_auth(t),
+        None => r,
     };
+    let call = || authed(http.get(format!("{base}/v1/core/instances")));
     for _ in 0..10 {
         let r = http.post(format!("{base}/v1/core/instance")).body(r#"{"name": "bench"}"#);
-        let r = match token {
-            Some(t) => r.bearer_auth(t),
-            None => r,
-        };
-        r.send().await?.error_for_status()?;
+        authed(r).send().await?.error_for_status()?;
     }
     let mut out = Vec::with_capacity(CALLS);
     for i in 0..WARM_UP + CALLS {

@@ -159,18 +159,7 @@ impl InstanceStore {
         let tmp = self.dir.join(format!("{TMP_PREFIX}{}.json", file.instance_id));
         let persist_err = |source| Error::Persist { path: path.clone(), source };
         let bytes = serde_json::to_vec_pretty(file).map_err(|e| persist_err(e.into()))?;
-        let write = || -> std::io::Result<()> {
-            let mut f = fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            drop(f);
-            fs::rename(&tmp, &path)?;
-            fs::File::open(&self.dir)?.sync_all()
-        };
-        write().map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            persist_err(e)
-        })
+        write_atomically(&path, &tmp, &bytes).map_err(persist_err)
     }
 
     /// Removes one instance file; a file that is already gone is fine.
@@ -184,6 +173,27 @@ impl InstanceStore {
             Err(source) => Err(Error::Persist { path, source }),
         }
     }
+}
+
+/// Writes `bytes` to `path` atomically, the one way the server saves a
+/// file (instance files, ONVIF credentials, rtconfig.json): into `tmp`
+/// beside it, flushed to disk, renamed over `path`, and the directory
+/// flushed, so a crash at any point leaves the old file or the new one,
+/// never a torn one. On a failure `tmp` is removed and `path` is as it was.
+pub fn write_atomically(path: &Path, tmp: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let write = || -> std::io::Result<()> {
+        fs::create_dir_all(dir)?;
+        let mut f = fs::File::create(tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(tmp, path)?;
+        fs::File::open(dir)?.sync_all()
+    };
+    write().inspect_err(|_| {
+        let _ = fs::remove_file(tmp);
+    })
 }
 
 #[cfg(test)]

@@ -287,6 +287,16 @@ fn read(file: &Path) -> Result<(Vec<[u8; 32]>, Vec<String>), TokenFileError> {
 mod tests {
     use super::*;
 
+    /// An `Auth` over a token file holding `text` (the file, kept alive by
+    /// the directory, can be rewritten by the test).
+    fn auth_with(text: &str) -> (tempfile::TempDir, PathBuf, Auth) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tokens");
+        std::fs::write(&file, text).unwrap();
+        let auth = Auth::from_file(&file).unwrap();
+        (dir, file, auth)
+    }
+
     fn with(value: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert(http::header::AUTHORIZATION, value.parse().unwrap());
@@ -302,10 +312,7 @@ mod tests {
 
     #[test]
     fn requests_are_checked_against_every_token() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("tokens");
-        std::fs::write(&file, "alpha-1\nbeta-2\n").unwrap();
-        let auth = Auth::from_file(&file).unwrap();
+        let (_dir, _file, auth) = auth_with("alpha-1\nbeta-2\n");
         assert!(auth.check(&http::Method::GET, &with("Bearer alpha-1")).is_ok());
         assert!(auth.check(&http::Method::GET, &with("bearer  beta-2 ")).is_ok());
         for (headers, invalid_token) in [
@@ -328,10 +335,7 @@ mod tests {
 
     #[test]
     fn a_reload_takes_new_tokens_and_ignores_an_unusable_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("tokens");
-        std::fs::write(&file, "old\n").unwrap();
-        let auth = Auth::from_file(&file).unwrap();
+        let (_dir, file, auth) = auth_with("old\n");
         std::fs::write(&file, "new\n").unwrap();
         auth.reload();
         assert!(auth.check(&http::Method::GET, &with("Bearer new")).is_ok());
@@ -351,10 +355,7 @@ mod tests {
 
     #[test]
     fn a_session_cookie_stands_in_for_the_token_on_reads_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("tokens");
-        std::fs::write(&file, "alpha-1\nbeta-2\n").unwrap();
-        let auth = Auth::from_file(&file).unwrap();
+        let (_dir, file, auth) = auth_with("alpha-1\nbeta-2\n");
         let t0 = Instant::now();
         assert!(auth.open_session_at(&HeaderMap::new(), t0).is_err(), "a session needs the token");
         let id = auth.open_session_at(&with("Bearer alpha-1"), t0).unwrap().unwrap();

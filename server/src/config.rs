@@ -428,13 +428,12 @@ impl ConfigFile {
                 merge(self.raw.entry(k).or_insert(Value::Null), v);
             }
         }
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = self.path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(&self.raw).map_err(std::io::Error::other)?)?;
-        std::fs::File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, &self.path)
+        let bytes = serde_json::to_vec_pretty(&self.raw).map_err(std::io::Error::other)?;
+        rt_pipeline::store::write_atomically(
+            &self.path,
+            &self.path.with_extension("json.tmp"),
+            &bytes,
+        )
     }
 }
 

@@ -82,7 +82,8 @@ impl slog::Drain for SlogToTracing {
         let _ = slog::KV::serialize(&record.kv(), record, &mut kv);
         let _ = slog::KV::serialize(values, record, &mut kv);
         let msg = record.msg();
-        if msg.to_string() == "request completed" {
+        // A literal message: compared without formatting it.
+        if msg.as_str() == Some("request completed") {
             let mut r = Completed::default();
             let _ = slog::KV::serialize(&record.kv(), record, &mut r);
             let _ = slog::KV::serialize(values, record, &mut r);

@@ -9,10 +9,12 @@
 //! per file. Text files go out gzip-compressed to clients that accept it
 //! (compressed once, on first request).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Write as _;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
+use bytes::Bytes;
 use dropshot::{Body, HttpError};
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use rust_embed::RustEmbed;
@@ -59,14 +61,18 @@ pub fn file(name: &str, request: &HeaderMap) -> Result<Response<Body>, HttpError
         return r.status(StatusCode::NOT_MODIFIED).body(Body::empty()).map_err(internal);
     }
     r = r.status(StatusCode::OK).header(header::CONTENT_TYPE, kind);
-    let data = f.data.into_owned();
+    // Embedded files are static: served without a copy.
+    let data = match f.data {
+        Cow::Borrowed(b) => Bytes::from_static(b),
+        Cow::Owned(v) => Bytes::from(v),
+    };
     let body = if compressible(kind) && data.len() >= GZIP_FROM && accepts_gzip(request) {
         r = r.header(header::CONTENT_ENCODING, "gzip");
-        Body::from(gzipped(hash, &data).as_ref().clone())
+        gzipped(hash, &data)
     } else {
-        Body::from(data)
+        data
     };
-    r.body(body).map_err(internal)
+    r.body(Body::from(body)).map_err(internal)
 }
 
 fn internal(e: http::Error) -> HttpError {
@@ -114,10 +120,10 @@ fn compressible(kind: &str) -> bool {
 }
 
 /// Compressed files by the SHA-256 of their content.
-type GzipCache = Mutex<HashMap<[u8; 32], Arc<Vec<u8>>>>;
+type GzipCache = Mutex<HashMap<[u8; 32], Bytes>>;
 
 /// `data` gzip-compressed, made once per content (`hash` is its SHA-256).
-fn gzipped(hash: [u8; 32], data: &[u8]) -> Arc<Vec<u8>> {
+fn gzipped(hash: [u8; 32], data: &[u8]) -> Bytes {
     static CACHE: OnceLock<GzipCache> = OnceLock::new();
     let cache = CACHE.get_or_init(Mutex::default);
     if let Some(hit) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&hash) {
@@ -125,8 +131,7 @@ fn gzipped(hash: [u8; 32], data: &[u8]) -> Arc<Vec<u8>> {
     }
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     // Writing to a Vec cannot fail.
-    let out = enc.write_all(data).and_then(|()| enc.finish()).unwrap_or_default();
-    let out = Arc::new(out);
+    let out = Bytes::from(enc.write_all(data).and_then(|()| enc.finish()).unwrap_or_default());
     cache.lock().unwrap_or_else(|p| p.into_inner()).insert(hash, out.clone());
     out
 }

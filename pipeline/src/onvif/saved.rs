@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -97,21 +96,7 @@ impl SavedCredentials {
 fn write_atomically(path: &Path, body: &FileBody) -> Result<()> {
     let persist = |source| Error::Persist { path: path.to_path_buf(), source };
     let bytes = serde_json::to_vec_pretty(body).map_err(|e| persist(e.into()))?;
-    let tmp = path.with_extension("json.tmp");
-    let write = || -> std::io::Result<()> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir)?;
-        }
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        persist(e)
-    })
+    crate::store::write_atomically(path, &path.with_extension("json.tmp"), &bytes).map_err(persist)
 }
 
 #[cfg(test)]
