@@ -21,7 +21,11 @@ const LEFT_OUT: &[(&str, &str)] = &[
 ];
 
 fn main() {
-    let spec_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/openapi.yaml");
+    // Read when the script runs, not baked in when it was compiled: a build
+    // directory shared by two checkouts (CI's and a local one) must not
+    // generate the client from the other one's contract.
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let spec_path = format!("{dir}/../openapi/openapi.yaml");
     println!("cargo:rerun-if-changed={spec_path}");
     let text = std::fs::read_to_string(spec_path).expect("read openapi/openapi.yaml");
     let mut spec: OpenAPI = serde_norway::from_str(&text)

@@ -2,7 +2,10 @@
 //! `GET /v1/core/system/info` (env vars `RT_DEP_VERSION_<NAME>`).
 
 fn main() {
-    let lock_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock");
+    // Read when the script runs, not baked in when it was compiled: a build
+    // directory shared by two checkouts must not read the other one's file.
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let lock_path = format!("{dir}/../Cargo.lock");
     println!("cargo:rerun-if-changed={lock_path}");
     let lock = std::fs::read_to_string(lock_path).unwrap_or_default();
     for name in ["dropshot", "tokio", "hyper"] {
