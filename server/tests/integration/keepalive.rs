@@ -2,7 +2,7 @@
 //! reused connection, each answered without hanging, straight to dropshot and
 //! through the CORS front.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -97,6 +97,90 @@ async fn writes_share_one_connection(s: TestServer) {
             let (status, text) = read_response(&mut reader);
             assert_eq!(status, *want, "{method} {path} {body:?}: {text}");
         }
+    })
+    .await
+    .unwrap();
+}
+
+/// How long the server gives a client to send a whole request head, and an
+/// idle keep-alive connection to start its next request: hyper's 30 s
+/// (dropshot does not let it be changed; the CORS front keeps the same).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Waits (up to the header timeout and a margin) for the server to close
+/// `stream`, calling `tick` about once a second meanwhile (a slow client
+/// trickling bytes); returns how long it took.
+fn wait_for_close(mut stream: TcpStream, mut tick: impl FnMut(&mut TcpStream)) -> Duration {
+    let started = std::time::Instant::now();
+    stream.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let mut buf = [0u8; 512];
+    loop {
+        assert!(
+            started.elapsed() < HEADER_TIMEOUT + Duration::from_secs(10),
+            "the server kept a slow or idle connection open past {HEADER_TIMEOUT:?}"
+        );
+        match stream.read(&mut buf) {
+            Ok(0) => return started.elapsed(),
+            // A 408 or another answer before the close is fine: the
+            // connection is being ended.
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                tick(&mut stream)
+            }
+            // Reset by the server: closed too.
+            Err(_) => return started.elapsed(),
+        }
+    }
+}
+
+/// A client that trickles its request head one byte a second (slowloris),
+/// and one that goes quiet on a keep-alive connection after a request, are
+/// both disconnected after the header timeout, so they cannot hold the
+/// server's connections for ever.
+fn slow_clients_are_disconnected(addr: std::net::SocketAddr) {
+    let slow = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"GET /v1/core/version HTTP/1.1\r\nHost: test\r\n").unwrap();
+        // A header that never ends, a byte at a time.
+        wait_for_close(s, |s| {
+            let _ = s.write_all(b"X");
+        })
+    });
+    let idle = std::thread::spawn(move || {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut w = s.try_clone().unwrap();
+        w.write_all(request("GET", "/v1/core/version", None).as_bytes()).unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        assert_eq!(read_response(&mut r).0, 200);
+        wait_for_close(s, |_| {})
+    });
+    for (what, t) in [("slow head", slow), ("idle keep-alive", idle)] {
+        let took = t.join().unwrap();
+        // Not a timing assertion on the server's speed: a close long before
+        // the timeout would mean the connection broke for another reason.
+        assert!(took >= HEADER_TIMEOUT - Duration::from_secs(2), "{what}: closed after {took:?}");
+    }
+}
+
+#[tokio::test]
+async fn slow_and_idle_clients_are_disconnected() {
+    let s = TestServer::start();
+    let addr = s.addr;
+    tokio::task::spawn_blocking(move || slow_clients_are_disconnected(addr)).await.unwrap();
+}
+
+#[tokio::test]
+async fn slow_idle_and_silent_clients_are_disconnected_by_the_cors_front() {
+    let s = TestServer::start_cors();
+    let addr = s.addr;
+    tokio::task::spawn_blocking(move || {
+        // The front also ends a connection that never sends a byte (dropshot
+        // itself waits for a first byte without a limit: see the README).
+        let silent =
+            std::thread::spawn(move || wait_for_close(TcpStream::connect(addr).unwrap(), |_| {}));
+        slow_clients_are_disconnected(addr);
+        assert!(silent.join().unwrap() >= HEADER_TIMEOUT - Duration::from_secs(2));
     })
     .await
     .unwrap();
