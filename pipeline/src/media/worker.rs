@@ -11,7 +11,7 @@
 //! on simulated time.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -337,7 +337,7 @@ impl Worker {
                 self.ctx.bus.publish(e.event_type, payload::analytics(id, &e, &self.track_ids));
             }
         }
-        set_manual(&self.pushed, false);
+        set_manual(&self.pushed, false, &self.ctx.stats.frames_dropped);
         // Outputs first: a source's teardown (an RTSP camera's) may outlast
         // the stop's grace, and outputs stopped after it could remove the
         // mounts and files of the instance's next run.
@@ -508,7 +508,7 @@ impl Worker {
     /// Opens the wanted source unless it is open, when its retry time has
     /// come. Whether a source is open.
     fn ensure_source(&mut self) -> bool {
-        set_manual(&self.pushed, self.plan.is_manual());
+        set_manual(&self.pushed, self.plan.is_manual(), &self.ctx.stats.frames_dropped);
         let wanted = self.wanted_source();
         if wanted != self.opened {
             self.source = None;
@@ -820,9 +820,13 @@ fn bbox(r: &crate::detect::Rect) -> BBox {
     }
 }
 
-fn set_manual(pushed: &Mutex<PushSlot>, manual: bool) {
+/// Says whether pushes are accepted; when they stop being (a stop, or an
+/// input that is no longer `Manual`), the frames still queued are discarded
+/// and counted as dropped, like frames a busy pipeline drops.
+fn set_manual(pushed: &Mutex<PushSlot>, manual: bool, dropped: &AtomicU64) {
     let mut p = pushed.lock().unwrap_or_else(|p| p.into_inner());
     if !manual {
+        dropped.fetch_add(p.queue.len() as u64, Ordering::Relaxed);
         p.queue.clear();
     }
     p.manual = manual;

@@ -264,6 +264,24 @@ fn pushes_are_refused_unless_the_input_is_manual_and_the_queue_has_room() {
     assert_eq!(rig.push(PushedKind::Image, 8, 0), Err(PushError::QueueFull));
 }
 
+#[test]
+fn frames_still_queued_at_a_stop_are_counted_as_dropped() {
+    let tree = json!({"solution": "securt", "Input": {"type": "Manual"}});
+    let mut rig = Rig::new(tree, [Some(vec![frame(Some(0))])], |_| {});
+    rig.push(PushedKind::Image, 1, 0).unwrap();
+    rig.step_until("the first push handed over", |r| r.log.pushes().len() == 1);
+    for i in 2..5 {
+        rig.push(PushedKind::Image, i, 0).unwrap();
+    }
+    rig.time.stop();
+    rig.worker.run();
+    // The three pushed after the hand-over never reached the pipeline.
+    assert_eq!(rig.log.pushes().len(), 1);
+    assert_eq!(rig.dropped(), 3);
+    // And the slot refuses pushes until the next run.
+    assert_eq!(rig.push(PushedKind::Image, 5, 0), Err(PushError::NotManual));
+}
+
 /// Each wait of the loop, with a stop requested during it: the worker
 /// returns from `run` without doing anything more (no load, no open, no
 /// other wait).
