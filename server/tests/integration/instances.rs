@@ -118,6 +118,16 @@ async fn bad_requests_get_clear_4xx_and_change_nothing() {
             "request body exceeded maximum size",
         ),
         Case::new("POST", "/v1/core/instance", None, 400, "unable to parse JSON body"),
+        // serde would read a struct from an array of its fields in order.
+        Case::new(
+            "POST",
+            "/v1/core/instance",
+            Some("[null, null]"),
+            400,
+            "unable to parse JSON body: expected a JSON object, got an array",
+        ),
+        Case::new("PATCH", &i, Some(r#"[{"name": "x"}]"#), 400, "got an array"),
+        Case::new("PUT", &u, Some(" [] "), 400, "got an array"),
         Case::new("PUT", &i, Some(r#"{"solution": "securt"}"#), 409, "already exists"),
         Case::new(
             "PUT",
