@@ -500,13 +500,27 @@ async fn invalid_areas_and_lines_are_refused_and_change_nothing() {
             400,
             "missing field `coordinates`",
         ),
+        // `.../area/teleport` is the URL of the area whose id is
+        // `teleport`, which takes DELETE only: 405, before the body is read.
         Case::new(
             "POST",
             a("teleport"),
             Some(&format!(r#"{{"coordinates": {SQUARE}}}"#)),
+            405,
+            "unknown area type 'teleport' (known: intrusion, ",
+        )
+        .allow("DELETE"),
+        Case::new("POST", a(&kept), None, 405, "takes only DELETE").allow("DELETE"),
+        Case::new(
+            "PUT",
+            format!("{}/x", a("teleport")),
+            Some(&format!(r#"{{"coordinates": {SQUARE}}}"#)),
             404,
             "unknown area type 'teleport'",
         ),
+        Case::new("PUT", format!("{}/x", a("teleport")), None, 404, "unknown area type"),
+        // A body that is an array: serde would read the fields in order.
+        Case::new("POST", a("intrusion"), Some(&format!("[{SQUARE}]")), 400, "got an array"),
         Case::new(
             "PUT",
             format!("{}/{kept}", a("intrusion")),
@@ -577,6 +591,15 @@ async fn invalid_areas_and_lines_are_refused_and_change_nothing() {
         Case::new(
             "POST",
             l("zigzag"),
+            Some(&format!(r#"{{"coordinates": {two}}}"#)),
+            405,
+            "unknown line type 'zigzag' (known: crossing, ",
+        )
+        .allow("DELETE"),
+        Case::new("POST", l(&line), Some("{}"), 405, "a line by id").allow("DELETE"),
+        Case::new(
+            "PUT",
+            format!("{}/x", l("zigzag")),
             Some(&format!(r#"{{"coordinates": {two}}}"#)),
             404,
             "unknown line type 'zigzag'",
