@@ -524,7 +524,7 @@ impl RtApi for RtApiImpl {
 
     async fn securt_create_instance(
         rqctx: Ctx,
-        body: JsonBody<SecuRTInstanceWrite>,
+        body: JsonBody<SecuRTInstanceCreate>,
     ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError> {
         authorize(&rqctx)?;
         Ok(HttpResponseCreated(securt::create_instance(rqctx.context(), None, body.into_inner()?)?))
@@ -533,7 +533,7 @@ impl RtApi for RtApiImpl {
     async fn securt_create_instance_with_id(
         rqctx: Ctx,
         path: Path<InstancePath>,
-        body: JsonBody<SecuRTInstanceWrite>,
+        body: JsonBody<SecuRTInstanceCreate>,
     ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError> {
         authorize(&rqctx)?;
         let id = Some(path.into_inner().instance_id);

@@ -47,7 +47,7 @@ fn patch(w: wire::SecuRTInstanceWrite) -> SettingsPatch {
 pub fn create_instance(
     ctx: &ServerContext,
     path_id: Option<Uuid>,
-    w: wire::SecuRTInstanceWrite,
+    wire::SecuRTInstanceCreate(w): wire::SecuRTInstanceCreate,
 ) -> Result<InstanceCreated, Error> {
     if w.name.is_none() {
         return Err(Error::Missing("name"));

@@ -65,6 +65,29 @@ async fn securt_instances_create_read_update_delete() {
             Case::new(
                 "POST",
                 "/v1/securt/instance",
+                Some(r#"{"name": null, "debugMode": true}"#),
+                400,
+                "name: is required",
+            ),
+            Case::new(
+                "PUT",
+                format!("/v1/securt/instance/{unknown}"),
+                Some(r#"{"group": "g"}"#),
+                400,
+                "name: is required",
+            ),
+            Case::new("POST", "/v1/securt/instance", Some("[]"), 400, "got an array"),
+            // `null` is the same as absent: nothing changes (checked below).
+            Case::new(
+                "PATCH",
+                format!("/v1/securt/instance/{put}"),
+                Some(r#"{"name": null, "frameRateLimit": null, "detectorMode": null}"#),
+                204,
+                "",
+            ),
+            Case::new(
+                "POST",
+                "/v1/securt/instance",
                 Some(&format!(r#"{{"name": "x", "instanceId": "{chosen}"}}"#)),
                 409,
                 "already exists",
@@ -110,6 +133,9 @@ async fn securt_instances_create_read_update_delete() {
         ],
     )
     .await;
+    let got = c.securt_get_instance(&put).await.unwrap().into_inner();
+    assert_eq!((got.name.as_str(), got.frame_rate_limit), ("Put", 0.0));
+    assert!(c.securt_get_instance(&unknown).await.is_err(), "a refused create stores nothing");
 }
 
 #[tokio::test]
