@@ -52,6 +52,7 @@ fn main() {
     }
 
     optional_fields_not_nullable(&mut spec);
+    fixed_arrays_without_unique_items(&mut spec);
 
     let mut settings = progenitor::GenerationSettings::default();
     let mut derive_default = progenitor::TypePatch::default();
@@ -99,6 +100,25 @@ fn optional_fields_not_nullable(spec: &mut OpenAPI) {
             {
                 p.schema_data.nullable = false;
             }
+        }
+    }
+}
+
+/// typify makes an array of a fixed length a Rust array (`[Coordinate; 2]`
+/// for a line), but only when it has no `uniqueItems`: with it, it falls
+/// back to a `Vec`. The contract says a line's two points must differ
+/// (`uniqueItems`), which the server checks; the client keeps the array.
+fn fixed_arrays_without_unique_items(spec: &mut OpenAPI) {
+    let Some(components) = &mut spec.components else {
+        return;
+    };
+    for schema in components.schemas.values_mut() {
+        if let ReferenceOr::Item(Schema { schema_kind: SchemaKind::Type(Type::Array(a)), .. }) =
+            schema
+            && a.min_items.is_some()
+            && a.min_items == a.max_items
+        {
+            a.unique_items = false;
         }
     }
 }

@@ -630,6 +630,14 @@ async fn invalid_areas_and_lines_are_refused_and_change_nothing() {
             404,
             "unknown line type 'zigzag'",
         ),
+        // The contract's `uniqueItems`.
+        Case::new(
+            "POST",
+            l("counting"),
+            Some(r#"{"coordinates": [{"x": 0.2, "y": 0.2}, {"x": 0.2, "y": 0.2}]}"#),
+            400,
+            "coordinates: the two points of a line must differ",
+        ),
         Case::new("DELETE", l(&unknown.to_string()), None, 404, "line"),
         Case::new("DELETE", l(&kept), None, 404, "line"),
         Case::new(
