@@ -2,6 +2,9 @@
 //! `CONTRACT_VERSION` from the contract's `info.version`. Objects whose
 //! every property is optional (and has no default) derive `Default`, so a
 //! caller writes `InstanceWrite { name: Some(..), ..Default::default() }`.
+//! Optional request fields, which the contract marks `nullable` (`null` is
+//! the same as absent), are generated as plain optional fields: a Rust
+//! caller leaves them out and never sends `null`.
 //!
 //! A few contract operations are truthful RT behaviour that progenitor cannot
 //! generate (it wants one request media type and one success kind per
@@ -52,6 +55,9 @@ fn main() {
         }
     }
 
+    optional_fields_not_nullable(&mut spec);
+    fixed_arrays_without_unique_items(&mut spec);
+
     let mut settings = progenitor::GenerationSettings::default();
     let mut derive_default = progenitor::TypePatch::default();
     derive_default.with_derive("Default");
@@ -73,6 +79,52 @@ fn main() {
         spec.info.version
     );
     std::fs::write(out.join("contract_version.rs"), version).expect("write the contract version");
+}
+
+/// The contract marks the optional fields of request bodies `nullable`: a
+/// `null` there is the same as the field left out. A Rust caller leaves a
+/// field out with `None` and never needs to send `null`, so the client is
+/// generated as if they were not nullable: typify would otherwise turn each
+/// defaulted or list field into an `Option` (`limit: Option<NonZeroU32>`
+/// instead of `limit: NonZeroU32` with its default). Required fields and
+/// response schemas are left as they are.
+fn optional_fields_not_nullable(spec: &mut OpenAPI) {
+    let Some(components) = &mut spec.components else {
+        return;
+    };
+    for schema in components.schemas.values_mut() {
+        let ReferenceOr::Item(Schema { schema_kind: SchemaKind::Type(Type::Object(o)), .. }) =
+            schema
+        else {
+            continue;
+        };
+        for (name, property) in o.properties.iter_mut() {
+            if let ReferenceOr::Item(p) = property
+                && !o.required.contains(name)
+            {
+                p.schema_data.nullable = false;
+            }
+        }
+    }
+}
+
+/// typify makes an array of a fixed length a Rust array (`[Coordinate; 2]`
+/// for a line), but only when it has no `uniqueItems`: with it, it falls
+/// back to a `Vec`. The contract says a line's two points must differ
+/// (`uniqueItems`), which the server checks; the client keeps the array.
+fn fixed_arrays_without_unique_items(spec: &mut OpenAPI) {
+    let Some(components) = &mut spec.components else {
+        return;
+    };
+    for schema in components.schemas.values_mut() {
+        if let ReferenceOr::Item(Schema { schema_kind: SchemaKind::Type(Type::Array(a)), .. }) =
+            schema
+            && a.min_items.is_some()
+            && a.min_items == a.max_items
+        {
+            a.unique_items = false;
+        }
+    }
 }
 
 /// Component schemas that are objects with properties, none of them

@@ -59,7 +59,7 @@ fn class(class: Option<types::ObjectClass>) -> String {
 
 /// A SecuRT instance on `video`, with an intrusion area and a crossing line, running.
 async fn watch(client: &rt_client::Client, video: &str) -> Result<uuid::Uuid> {
-    let instance = types::SecuRtInstanceWrite { name: Some("Yard".into()), ..Default::default() };
+    let instance = types::SecuRtInstanceCreate::named("Yard");
     let id = client.securt_create_instance(&instance).await?.into_inner().instance_id;
     let uri = Some(std::fs::canonicalize(video)?.display().to_string());
     client.set_instance_input(&id, &types::InputWrite { type_: InputType::File, uri }).await?;

@@ -20,7 +20,8 @@
 //!   status is [`Error::ErrorResponse`] with the server's `Error` body.
 //! - [`ClientBuilder`]: base URL, bearer token, timeouts, user agent, TLS
 //!   roots ([`Client::new`] gives the defaults).
-//! - The hand-written operations (below) and [`HlsOutput`], [`Codec`].
+//! - The hand-written operations (below) and [`HlsOutput`], [`Codec`];
+//!   [`types::SecuRtInstanceCreate::named`], a create body from its name.
 //! - [`sse`]: the live event stream.
 //! - [`CONTRACT_VERSION`]: the contract's `info.version` this client was
 //!   generated from.
@@ -64,6 +65,49 @@ pub use builder::ClientBuilder;
 pub use manual::{Codec, HlsOutput};
 /// A TLS root certificate for [`ClientBuilder::tls_root_certificate`].
 pub use reqwest::Certificate;
+
+impl types::SecuRtInstanceCreate {
+    /// The create body with its required `name` and every other field left
+    /// out (each takes its default on the server); set more with
+    /// `SecuRtInstanceCreate { debug_mode: Some(true), ..named("Yard") }`.
+    pub fn named(name: impl Into<String>) -> Self {
+        // The write model's fields, so that the two stay one list.
+        let types::SecuRtInstanceWrite {
+            instance_id,
+            name: _,
+            group,
+            persistent,
+            auto_start,
+            auto_restart,
+            detector_mode,
+            detection_sensitivity,
+            movement_sensitivity,
+            sensor_modality,
+            frame_rate_limit,
+            metadata_mode,
+            statistics_mode,
+            diagnostics_mode,
+            debug_mode,
+        } = Default::default();
+        Self {
+            name: name.into(),
+            instance_id,
+            group,
+            persistent,
+            auto_start,
+            auto_restart,
+            detector_mode,
+            detection_sensitivity,
+            movement_sensitivity,
+            sensor_modality,
+            frame_rate_limit,
+            metadata_mode,
+            statistics_mode,
+            diagnostics_mode,
+            debug_mode,
+        }
+    }
+}
 
 /// An error with its causes, on one line: what `Display` of a transport
 /// error leaves out (`error sending request: ...: invalid peer certificate`).

@@ -2,7 +2,7 @@
 //!
 //! Nothing else in the server picks a status code: handlers return
 //! [`Error`] (or an engine error, converted by `?`), and
-//! `impl From<Error> for HttpError` below decides 400/401/403/404/406/409/412/500/503.
+//! `impl From<Error> for HttpError` below decides 400/401/403/404/405/406/409/412/500/503.
 //! Error bodies are dropshot's `{request_id, error_code, message}`, the
 //! contract's `Error` schema, which router-level 404/405 answers share.
 
@@ -22,6 +22,10 @@ pub enum Error {
     /// `.../area/{areaRef}` or `.../line/{lineRef}` names no known type.
     #[error("unknown {kind} type '{given}' (known: {known})")]
     UnknownEntityType { kind: &'static str, given: String, known: String },
+    /// A method the resource does not take; `allow` lists those it does
+    /// (the `Allow` header), the message says why.
+    #[error("{message}")]
+    MethodNotAllowed { allow: &'static str, message: String },
     /// A field required by this operation is missing.
     #[error("{0}: is required")]
     Missing(&'static str),
@@ -85,6 +89,12 @@ impl From<Error> for HttpError {
             | Error::InvalidFileName(_)
             | Error::Missing(_) => {
                 client("BadRequest", ClientErrorStatusCode::BAD_REQUEST, message)
+            }
+            Error::MethodNotAllowed { allow, .. } => {
+                let status = ClientErrorStatusCode::METHOD_NOT_ALLOWED;
+                let mut e = client("MethodNotAllowed", status, message);
+                let _ = e.add_header(http::header::ALLOW, *allow);
+                e
             }
             Error::Unauthorized { invalid_token, .. } => {
                 let challenge = if *invalid_token {

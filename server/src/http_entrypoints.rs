@@ -524,7 +524,7 @@ impl RtApi for RtApiImpl {
 
     async fn securt_create_instance(
         rqctx: Ctx,
-        body: JsonBody<SecuRTInstanceWrite>,
+        body: JsonBody<SecuRTInstanceCreate>,
     ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError> {
         authorize(&rqctx)?;
         Ok(HttpResponseCreated(securt::create_instance(rqctx.context(), None, body.into_inner()?)?))
@@ -533,7 +533,7 @@ impl RtApi for RtApiImpl {
     async fn securt_create_instance_with_id(
         rqctx: Ctx,
         path: Path<InstancePath>,
-        body: JsonBody<SecuRTInstanceWrite>,
+        body: JsonBody<SecuRTInstanceCreate>,
     ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError> {
         authorize(&rqctx)?;
         let id = Some(path.into_inner().instance_id);
@@ -672,13 +672,9 @@ impl RtApi for RtApiImpl {
     ) -> Result<HttpResponseCreated<AreaCreated>, HttpError> {
         authorize(&rqctx)?;
         let p = path.into_inner();
-        let created = securt::create_area(
-            rqctx.context(),
-            p.instance_id,
-            &p.area_ref,
-            None,
-            body.into_inner()?,
-        )?;
+        let kind = securt::area_kind(&p.area_ref, false)?;
+        let created =
+            securt::create_area(rqctx.context(), p.instance_id, kind, None, body.into_inner()?)?;
         Ok(HttpResponseCreated(created))
     }
 
@@ -689,10 +685,11 @@ impl RtApi for RtApiImpl {
     ) -> Result<HttpResponseCreated<AreaCreated>, HttpError> {
         authorize(&rqctx)?;
         let p = path.into_inner();
+        let kind = securt::area_kind(&p.area_ref, true)?;
         let created = securt::create_area(
             rqctx.context(),
             p.instance_id,
-            &p.area_ref,
+            kind,
             Some(p.area_id),
             body.into_inner()?,
         )?;
@@ -716,13 +713,9 @@ impl RtApi for RtApiImpl {
     ) -> Result<HttpResponseCreated<LineCreated>, HttpError> {
         authorize(&rqctx)?;
         let p = path.into_inner();
-        let created = securt::create_line(
-            rqctx.context(),
-            p.instance_id,
-            &p.line_ref,
-            None,
-            body.into_inner()?,
-        )?;
+        let kind = securt::line_kind(&p.line_ref, false)?;
+        let created =
+            securt::create_line(rqctx.context(), p.instance_id, kind, None, body.into_inner()?)?;
         Ok(HttpResponseCreated(created))
     }
 
@@ -733,10 +726,11 @@ impl RtApi for RtApiImpl {
     ) -> Result<HttpResponseCreated<LineCreated>, HttpError> {
         authorize(&rqctx)?;
         let p = path.into_inner();
+        let kind = securt::line_kind(&p.line_ref, true)?;
         let created = securt::create_line(
             rqctx.context(),
             p.instance_id,
-            &p.line_ref,
+            kind,
             Some(p.line_id),
             body.into_inner()?,
         )?;
@@ -815,6 +809,7 @@ impl RtApi for RtApiImpl {
     ) -> Result<http::Response<Body>, HttpError> {
         authorize(&rqctx)?;
         let key = path.into_inner().key();
+        registry::key_given(&key, "PUT")?;
         let if_match = headers.into_inner().if_match;
         let ttl = query.into_inner().ttl;
         let db = &rqctx.context().db;
@@ -828,6 +823,7 @@ impl RtApi for RtApiImpl {
     ) -> Result<HttpResponseDeleted, HttpError> {
         authorize(&rqctx)?;
         let key = path.into_inner().key();
+        registry::key_given(&key, "DELETE")?;
         let if_match = headers.into_inner().if_match;
         rqctx.context().db.registry_delete(&key, if_match.as_deref()).await.map_err(engine_err)?;
         Ok(HttpResponseDeleted())

@@ -69,7 +69,7 @@ pub async fn set_credentials(
     c: wire::OnvifCredentials,
 ) -> Result<(), Error> {
     if c.username.is_empty() {
-        return Err(Error::Missing("username"));
+        return Err(rt_pipeline::Error::invalid("username", "must not be empty").into());
     }
     let creds = Credentials { username: c.username, password: c.password };
     ctx.onvif.set_credentials(id, creds).await?;

@@ -38,6 +38,22 @@ pub async fn sweep(db: Db) {
     }
 }
 
+/// dropshot's router sends `/v1/rtregistry` itself to the key routes (an
+/// empty key): that resource is the key list, which takes only GET, so
+/// `method` there is a 405 (`Allow: GET`) rather than a write of no key.
+pub fn key_given(key: &str, method: &str) -> Result<(), Error> {
+    if !key.is_empty() {
+        return Ok(());
+    }
+    Err(Error::MethodNotAllowed {
+        allow: "GET",
+        message: format!(
+            "{method} /v1/rtregistry: the key list takes only GET; a value is written or \
+             deleted at /v1/rtregistry/{{key}}"
+        ),
+    })
+}
+
 /// `200` with the value and its `ETag`.
 pub async fn get(db: &Db, key: &str) -> Result<http::Response<Body>, Error> {
     let entry = db.registry_get(key).await?;

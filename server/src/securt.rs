@@ -47,7 +47,7 @@ fn patch(w: wire::SecuRTInstanceWrite) -> SettingsPatch {
 pub fn create_instance(
     ctx: &ServerContext,
     path_id: Option<Uuid>,
-    w: wire::SecuRTInstanceWrite,
+    wire::SecuRTInstanceCreate(w): wire::SecuRTInstanceCreate,
 ) -> Result<InstanceCreated, Error> {
     if w.name.is_none() {
         return Err(Error::Missing("name"));
@@ -235,30 +235,47 @@ fn entity_write(w: wire::EntityWrite) -> EntityWrite {
     }
 }
 
-fn area_kind(given: &str) -> Result<AreaKind, Error> {
-    AreaKind::from_segment(given).ok_or_else(|| Error::UnknownEntityType {
-        kind: "area",
-        given: given.into(),
-        known: AreaKind::ALL.map(AreaKind::segment).join(", "),
+/// The area type in a create path. `POST .../area/{areaRef}` is also the
+/// URL of the area whose id is `areaRef` (ids are the caller's strings), so
+/// there a value that is no type is a method that URL does not take: 405,
+/// `Allow: DELETE`. In `PUT .../area/{areaRef}/{areaId}` (`with_id`) it can
+/// only be a type: 404. Checked before the body is read.
+pub fn area_kind(given: &str, with_id: bool) -> Result<AreaKind, Error> {
+    AreaKind::from_segment(given).ok_or_else(|| {
+        let known = AreaKind::ALL.map(AreaKind::segment).join(", ");
+        unknown_type("area", given, known, with_id)
     })
 }
 
-fn line_kind(given: &str) -> Result<LineKind, Error> {
-    LineKind::from_segment(given).ok_or_else(|| Error::UnknownEntityType {
-        kind: "line",
-        given: given.into(),
-        known: LineKind::ALL.map(LineKind::segment).join(", "),
+/// The line type in a create path, as [`area_kind`].
+pub fn line_kind(given: &str, with_id: bool) -> Result<LineKind, Error> {
+    LineKind::from_segment(given).ok_or_else(|| {
+        let known = LineKind::ALL.map(LineKind::segment).join(", ");
+        unknown_type("line", given, known, with_id)
     })
+}
+
+fn unknown_type(kind: &'static str, given: &str, known: String, with_id: bool) -> Error {
+    if with_id {
+        return Error::UnknownEntityType { kind, given: given.into(), known };
+    }
+    let one = if kind == "area" { "an area" } else { "a line" };
+    Error::MethodNotAllowed {
+        allow: "DELETE",
+        message: format!(
+            "unknown {kind} type '{given}' (known: {known}): POST creates {one} of a known \
+             type, and .../{kind}/{given} names {one} by id, which takes only DELETE"
+        ),
+    }
 }
 
 pub fn create_area(
     ctx: &ServerContext,
     id: Uuid,
-    kind: &str,
+    kind: AreaKind,
     area_id: Option<String>,
     w: wire::EntityWrite,
 ) -> Result<wire::AreaCreated, Error> {
-    let kind = area_kind(kind)?;
     let area_id = ctx.engine.create_area(id, area_id, kind, entity_write(w))?;
     Ok(wire::AreaCreated { area_id })
 }
@@ -266,11 +283,10 @@ pub fn create_area(
 pub fn create_line(
     ctx: &ServerContext,
     id: Uuid,
-    kind: &str,
+    kind: LineKind,
     line_id: Option<String>,
     w: wire::EntityWrite,
 ) -> Result<wire::LineCreated, Error> {
-    let kind = line_kind(kind)?;
     let line_id = ctx.engine.create_line(id, line_id, kind, entity_write(w))?;
     Ok(wire::LineCreated { area_id: line_id.clone(), line_id })
 }

@@ -377,7 +377,7 @@ pub trait RtApi {
     #[endpoint { method = POST, path = "/v1/securt/instance", tags = ["securt"] }]
     async fn securt_create_instance(
         rqctx: RequestContext<Self::Context>,
-        body: JsonBody<SecuRTInstanceWrite>,
+        body: JsonBody<SecuRTInstanceCreate>,
     ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError>;
 
     /// Creates a SecuRT instance with the id in the path.
@@ -385,7 +385,7 @@ pub trait RtApi {
     async fn securt_create_instance_with_id(
         rqctx: RequestContext<Self::Context>,
         path: Path<InstancePath>,
-        body: JsonBody<SecuRTInstanceWrite>,
+        body: JsonBody<SecuRTInstanceCreate>,
     ) -> Result<HttpResponseCreated<InstanceCreated>, HttpError>;
 
     /// Reads a SecuRT instance.

@@ -89,6 +89,26 @@ pub struct SecuRTInstanceWrite {
     pub debug_mode: Option<bool>,
 }
 
+/// The body of the SecuRT create operations: [`SecuRTInstanceWrite`] with
+/// `name` required, as RT's 2024.2.3 model has it. It reads as the write
+/// model, so the server checks `name` itself and its 400 names the field
+/// (`null` is refused as absence is); only the schema says `required`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecuRTInstanceCreate(pub SecuRTInstanceWrite);
+
+impl JsonSchema for SecuRTInstanceCreate {
+    fn schema_name() -> String {
+        "SecuRTInstanceCreate".into()
+    }
+
+    fn json_schema(generator: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+        let mut schema = SecuRTInstanceWrite::json_schema(generator).into_object();
+        schema.object().required.insert("name".into());
+        schema.into()
+    }
+}
+
 /// RT names the id `id`; `instanceId` repeats it (an extension, so not
 /// required of a server: `default` keeps it out of the schema's `required`).
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]

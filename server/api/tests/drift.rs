@@ -118,6 +118,35 @@ fn shape(doc: &Value, schema: &Value) -> Value {
     if let Some([only]) = s.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
         return shape(doc, only);
     }
+    // The contract builds a schema from another and a constraint (`allOf`
+    // of `SecuRTInstanceWrite` and `required: [name]`): the shapes together.
+    if let Some(parts) = s.get("allOf").and_then(Value::as_array) {
+        let mut out = Map::new();
+        for part in parts {
+            let Value::Object(part) = shape(doc, part) else { continue };
+            for (key, value) in part {
+                match (out.get_mut(&key), value) {
+                    // Properties: each part's, the first part's shape of a name.
+                    (Some(Value::Object(have)), Value::Object(more)) => {
+                        for (name, property) in more {
+                            have.entry(name).or_insert(property);
+                        }
+                    }
+                    // Required names: those of every part.
+                    (Some(Value::Array(have)), Value::Array(more)) => {
+                        let all: BTreeSet<&str> =
+                            have.iter().chain(&more).filter_map(Value::as_str).collect();
+                        *have = all.into_iter().map(|n| json!(n)).collect();
+                    }
+                    (Some(_), _) => {}
+                    (None, value) => {
+                        out.insert(key, value);
+                    }
+                }
+            }
+        }
+        return Value::Object(out);
+    }
     let mut out = Map::new();
     if let Some(t) = s.get("type") {
         out.insert("type".into(), t.clone());

@@ -177,6 +177,17 @@ impl TestServer {
     /// application/json` when a body is given. Returns status and body
     /// (JSON, or a JSON string holding the text).
     pub async fn raw(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+        let (status, _, value) = self.raw_with_headers(method, path, body).await;
+        (status, value)
+    }
+
+    /// [`TestServer::raw`], with the response headers.
+    pub async fn raw_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
         let http = reqwest::Client::new();
         let mut req = http.request(method.parse().expect("method"), self.url(path));
         if let Some(b) = body {
@@ -184,9 +195,10 @@ impl TestServer {
         }
         let resp = req.send().await.expect("request sent");
         let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
         let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, value)
+        (status, headers, value)
     }
 
     /// Creates an instance through the client; returns its id.
@@ -252,6 +264,8 @@ pub struct Case {
     pub status: u16,
     /// A fragment the error message must contain.
     pub message: &'static str,
+    /// The `Allow` header a 405 must carry.
+    pub allow: Option<&'static str>,
 }
 
 impl Case {
@@ -262,7 +276,19 @@ impl Case {
         status: u16,
         message: &'static str,
     ) -> Self {
-        Case { method, path: path.into(), body: body.map(String::from), status, message }
+        Case {
+            method,
+            path: path.into(),
+            body: body.map(String::from),
+            status,
+            message,
+            allow: None,
+        }
+    }
+
+    /// The answer must also carry `Allow: methods`.
+    pub fn allow(self, methods: &'static str) -> Self {
+        Case { allow: Some(methods), ..self }
     }
 }
 
@@ -270,13 +296,19 @@ impl Case {
 pub async fn check_cases(server: &TestServer, cases: &[Case]) {
     let mut failures = Vec::new();
     for c in cases {
-        let (status, body) = server.raw(c.method, &c.path, c.body.as_deref()).await;
+        let (status, headers, body) =
+            server.raw_with_headers(c.method, &c.path, c.body.as_deref()).await;
         let message = body.get("message").and_then(Value::as_str).unwrap_or_default();
         if status != c.status || !message.contains(c.message) {
             failures.push(format!(
                 "{} {} {:?}: want {} containing {:?}, got {} {}",
                 c.method, c.path, c.body, c.status, c.message, status, body
             ));
+        }
+        let allow = headers.get("allow").and_then(|v| v.to_str().ok());
+        if c.allow.is_some() && allow != c.allow {
+            failures
+                .push(format!("{} {}: want Allow {:?}, got {allow:?}", c.method, c.path, c.allow));
         }
         if status >= 400 && body.get("request_id").is_none() {
             failures

@@ -118,6 +118,16 @@ async fn bad_requests_get_clear_4xx_and_change_nothing() {
             "request body exceeded maximum size",
         ),
         Case::new("POST", "/v1/core/instance", None, 400, "unable to parse JSON body"),
+        // serde would read a struct from an array of its fields in order.
+        Case::new(
+            "POST",
+            "/v1/core/instance",
+            Some("[null, null]"),
+            400,
+            "unable to parse JSON body: expected a JSON object, got an array",
+        ),
+        Case::new("PATCH", &i, Some(r#"[{"name": "x"}]"#), 400, "got an array"),
+        Case::new("PUT", &u, Some(" [] "), 400, "got an array"),
         Case::new("PUT", &i, Some(r#"{"solution": "securt"}"#), 409, "already exists"),
         Case::new(
             "PUT",
@@ -133,6 +143,8 @@ async fn bad_requests_get_clear_4xx_and_change_nothing() {
         Case::new("PATCH", &i, Some(r#"{"solution": "nope"}"#), 400, "unknown solution 'nope'"),
         Case::new("PATCH", &i, Some(r#"{"name": 5}"#), 400, "unable to parse JSON body"),
         Case::new("PATCH", &i, Some(r#"{"frameRateLimit": -3}"#), 400, "frameRateLimit"),
+        // A `null` field is left out, so this changes nothing either.
+        Case::new("PATCH", &i, Some(r#"{"name": null, "solution": null, "group": null}"#), 204, ""),
         Case::new("PATCH", &i, Some(&huge), 400, "request body exceeded maximum size"),
         Case::new("DELETE", &u, None, 404, "not found"),
         Case::new("DELETE", "/v1/core/instance/%20", None, 400, "UUID parsing failed"),

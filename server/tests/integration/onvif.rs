@@ -466,7 +466,7 @@ async fn request_errors_are_a_table() {
             "/v1/onvif/camera/192.0.2.1/credentials",
             Some(r#"{"username": "", "password": "p"}"#),
             400,
-            "username",
+            "username: must not be empty",
         ),
     ];
     check_cases(&s, &cases).await;

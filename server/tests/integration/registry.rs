@@ -174,8 +174,14 @@ async fn bad_registry_requests_are_refused() {
         Case::new("PUT", "/v1/rtregistry/a", Some("{not json"), 400, "body"),
         Case::new("PUT", format!("/v1/rtregistry/{long}"), Some("1"), 400, "key"),
         Case::new("GET", format!("/v1/rtregistry/{long}"), None, 400, "key"),
+        // The key list takes GET only; without these 405s dropshot's router
+        // would hand PUT and DELETE to the key routes with an empty key.
+        Case::new("PUT", "/v1/rtregistry", Some("1"), 405, "the key list takes only GET")
+            .allow("GET"),
+        Case::new("DELETE", "/v1/rtregistry/", None, 405, "DELETE /v1/rtregistry").allow("GET"),
     ];
     check_cases(&s, &cases).await;
+    assert_eq!(keys(&s, "").await, json!([]), "refused writes store nothing");
 }
 
 /// One watch record: (id, event, data).

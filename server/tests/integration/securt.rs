@@ -65,6 +65,29 @@ async fn securt_instances_create_read_update_delete() {
             Case::new(
                 "POST",
                 "/v1/securt/instance",
+                Some(r#"{"name": null, "debugMode": true}"#),
+                400,
+                "name: is required",
+            ),
+            Case::new(
+                "PUT",
+                format!("/v1/securt/instance/{unknown}"),
+                Some(r#"{"group": "g"}"#),
+                400,
+                "name: is required",
+            ),
+            Case::new("POST", "/v1/securt/instance", Some("[]"), 400, "got an array"),
+            // `null` is the same as absent: nothing changes (checked below).
+            Case::new(
+                "PATCH",
+                format!("/v1/securt/instance/{put}"),
+                Some(r#"{"name": null, "frameRateLimit": null, "detectorMode": null}"#),
+                204,
+                "",
+            ),
+            Case::new(
+                "POST",
+                "/v1/securt/instance",
                 Some(&format!(r#"{{"name": "x", "instanceId": "{chosen}"}}"#)),
                 409,
                 "already exists",
@@ -110,6 +133,9 @@ async fn securt_instances_create_read_update_delete() {
         ],
     )
     .await;
+    let got = c.securt_get_instance(&put).await.unwrap().into_inner();
+    assert_eq!((got.name.as_str(), got.frame_rate_limit), ("Put", 0.0));
+    assert!(c.securt_get_instance(&unknown).await.is_err(), "a refused create stores nothing");
 }
 
 #[tokio::test]
@@ -500,13 +526,27 @@ async fn invalid_areas_and_lines_are_refused_and_change_nothing() {
             400,
             "missing field `coordinates`",
         ),
+        // `.../area/teleport` is the URL of the area whose id is
+        // `teleport`, which takes DELETE only: 405, before the body is read.
         Case::new(
             "POST",
             a("teleport"),
             Some(&format!(r#"{{"coordinates": {SQUARE}}}"#)),
+            405,
+            "unknown area type 'teleport' (known: intrusion, ",
+        )
+        .allow("DELETE"),
+        Case::new("POST", a(&kept), None, 405, "takes only DELETE").allow("DELETE"),
+        Case::new(
+            "PUT",
+            format!("{}/x", a("teleport")),
+            Some(&format!(r#"{{"coordinates": {SQUARE}}}"#)),
             404,
             "unknown area type 'teleport'",
         ),
+        Case::new("PUT", format!("{}/x", a("teleport")), None, 404, "unknown area type"),
+        // A body that is an array: serde would read the fields in order.
+        Case::new("POST", a("intrusion"), Some(&format!("[{SQUARE}]")), 400, "got an array"),
         Case::new(
             "PUT",
             format!("{}/{kept}", a("intrusion")),
@@ -578,8 +618,25 @@ async fn invalid_areas_and_lines_are_refused_and_change_nothing() {
             "POST",
             l("zigzag"),
             Some(&format!(r#"{{"coordinates": {two}}}"#)),
+            405,
+            "unknown line type 'zigzag' (known: crossing, ",
+        )
+        .allow("DELETE"),
+        Case::new("POST", l(&line), Some("{}"), 405, "a line by id").allow("DELETE"),
+        Case::new(
+            "PUT",
+            format!("{}/x", l("zigzag")),
+            Some(&format!(r#"{{"coordinates": {two}}}"#)),
             404,
             "unknown line type 'zigzag'",
+        ),
+        // The contract's `uniqueItems`.
+        Case::new(
+            "POST",
+            l("counting"),
+            Some(r#"{"coordinates": [{"x": 0.2, "y": 0.2}, {"x": 0.2, "y": 0.2}]}"#),
+            400,
+            "coordinates: the two points of a line must differ",
         ),
         Case::new("DELETE", l(&unknown.to_string()), None, 404, "line"),
         Case::new("DELETE", l(&kept), None, 404, "line"),
