@@ -126,6 +126,18 @@ impl Server {
         Ok(Server { child, base })
     }
 
+    /// The server's `GLIBC_TUNABLES`, as it runs (rt-server sets its malloc
+    /// tuning there itself).
+    fn glibc_tunables(&self) -> String {
+        let environ = std::fs::read(format!("/proc/{}/environ", self.child.id()));
+        environ
+            .unwrap_or_default()
+            .split(|b| *b == 0)
+            .find_map(|v| v.strip_prefix(b"GLIBC_TUNABLES="))
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_else(|| "(unset)".into())
+    }
+
     fn rss_kib(&self) -> Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         status

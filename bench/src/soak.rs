@@ -46,6 +46,7 @@ pub async fn run(binary: &str, minutes: u64) -> Result<String> {
     let base = server.base.clone();
     let ids =
         [instance(&http, &base, &video, true).await?, instance(&http, &base, &video, true).await?];
+    let tunables = server.glibc_tunables();
     let started = Instant::now();
     let end = started + Duration::from_secs(minutes * 60);
     let mut samples: Vec<Sample> = Vec::new();
@@ -107,7 +108,8 @@ pub async fn run(binary: &str, minutes: u64) -> Result<String> {
     Ok(format!(
         "{head}### Memory soak (issue 17)\n\n\
          Two instances looping the clip at its pace, reconfigured every 2 s (rate limit, and \
-         an area added and deleted), {minutes} min, RSS sampled every 5 s; {build} build.\n\n\
+         an area added and deleted), {minutes} min, RSS sampled every 5 s; {build} build; the server's \
+         `GLIBC_TUNABLES`: `{tunables}`.\n\n\
          | measure | value | target |\n|---|---|---|\n\
          | RSS first / last sample | {first:.1} / {last:.1} MiB | |\n\
          | growth over the second half | {growth:.2} MiB/min | < 0.5 MiB/min: {verdict} |\n\n\

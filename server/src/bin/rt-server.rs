@@ -59,7 +59,50 @@ struct Args {
     secret_key_file: Option<PathBuf>,
 }
 
+/// glibc's malloc, as tuned for this server: large blocks (128 KiB and up:
+/// frames, tensors, encoded images) always get their own mapping, returned to
+/// the system when freed. By default glibc raises that threshold as such
+/// blocks are freed and then carves them out of its arenas, and under the
+/// per-frame churn of buffers from many threads the resident memory crept up
+/// by 0.6-0.8 MiB a minute while the live heap stayed flat (heaptrack); with
+/// the threshold fixed it stays flat (`rt-bench --soak`, bench/RESULTS.md).
+/// Another allocator for Rust's side alone (mimalloc) made it worse: most of
+/// the churn is in GStreamer and ONNX Runtime, which use malloc.
+const MALLOC_TUNABLE: &str = "glibc.malloc.mmap_threshold";
+const MALLOC_THRESHOLD: u32 = 128 * 1024;
+
+/// glibc reads its tunables only when a process starts, so the server
+/// starts itself again, same PID, arguments and descriptors, with
+/// [`MALLOC_TUNABLE`] added to `GLIBC_TUNABLES`, unless that already names
+/// it (an operator's own choice, or this is the second start). If the exec
+/// fails, the server runs untuned and says so.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_malloc() {
+    use std::os::unix::process::CommandExt;
+    const AGAIN: &str = "RT_MALLOC_TUNED";
+    let tunables = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
+    if tunables.contains(MALLOC_TUNABLE) || std::env::var_os(AGAIN).is_some() {
+        return;
+    }
+    let ours = format!("{MALLOC_TUNABLE}={MALLOC_THRESHOLD}");
+    let tunables = if tunables.is_empty() { ours } else { format!("{tunables}:{ours}") };
+    let mut argv = std::env::args_os();
+    let (Ok(exe), Some(arg0)) = (std::env::current_exe(), argv.next()) else { return };
+    let error = std::process::Command::new(exe)
+        .arg0(arg0)
+        .args(argv)
+        .env("GLIBC_TUNABLES", tunables)
+        // Never a loop, even where glibc drops GLIBC_TUNABLES.
+        .env(AGAIN, "1")
+        .exec();
+    eprintln!("rt-server: could not restart with {MALLOC_TUNABLE} set ({error}); running without");
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_malloc() {}
+
 fn main() -> anyhow::Result<()> {
+    tune_malloc();
     let args = Args::parse();
     let (path, must_exist) = match &args.config {
         Some(p) => (p.clone(), true),
