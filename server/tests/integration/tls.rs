@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::common::{TestServer, self_signed};
+use crate::keepalive::wait_for_close;
 
 fn trusting(pem: &[u8]) -> reqwest::Client {
     reqwest::Client::builder()
@@ -97,4 +98,24 @@ async fn unusable_files_stop_the_start_with_their_names() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cert.pem") && err.contains("TLS"), "{err}");
+}
+
+/// A client that connects to the TLS port and never starts its handshake is
+/// disconnected, by dropshot (after 30 s) and by the CORS front (after 10 s)
+/// alike: `wait_for_close` fails if the connection outlives 40 s.
+#[tokio::test]
+async fn a_silent_client_is_disconnected_before_its_handshake() {
+    let mut waits = Vec::new();
+    let mut servers = Vec::new();
+    for config in [json!({}), json!({"web_server": {"cors": {"enabled": true}}})] {
+        let (s, _pem, dir) = TestServer::start_tls(&config);
+        let addr = s.addr;
+        waits.push(tokio::task::spawn_blocking(move || {
+            wait_for_close(std::net::TcpStream::connect(addr).unwrap(), |_| {});
+        }));
+        servers.push((s, dir));
+    }
+    for w in waits {
+        w.await.unwrap();
+    }
 }
