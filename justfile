@@ -140,6 +140,7 @@ bench: setup
     "${CARGO_TARGET_DIR:-target}/release/rt-bench" --churn "${CARGO_TARGET_DIR:-target}/release/rt-server"
     "${CARGO_TARGET_DIR:-target}/release/rt-bench" --panel "${CARGO_TARGET_DIR:-target}/release/rt-server"
     "${CARGO_TARGET_DIR:-target}/release/rt-bench" --security "${CARGO_TARGET_DIR:-target}/release/rt-server"
+    "${CARGO_TARGET_DIR:-target}/release/rt-bench" --scale "${CARGO_TARGET_DIR:-target}/release/rt-server"
     "${CARGO_TARGET_DIR:-target}/release/rt-bench" --db
 
 # Whether memory stays flat: two instances looping the clip, reconfigured

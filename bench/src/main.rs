@@ -25,6 +25,9 @@
 //!   panel in headless Chromium: first load, live view latency and CPU.
 //! - (issue 16, `rt-bench --security SERVER_BINARY`, see [`security`]) the
 //!   request cost of bearer tokens and of TLS.
+//! - (issue 13, `rt-bench --scale SERVER_BINARY`, see [`scale`]) streams per
+//!   box at 5 frames/s, inferences per second with 1-8 instances, memory per
+//!   extra instance, against the raw model.
 //!
 //! Usage: `rt-bench SERVER_BINARY` (release build), with RT_MODEL_PATH,
 //! ORT_DYLIB_PATH and RT_TEST_VIDEO set, then `rt-bench --db` (`./dev bench`
@@ -34,6 +37,7 @@
 mod churn;
 mod db;
 mod panel;
+mod scale;
 mod security;
 mod soak;
 
@@ -49,8 +53,11 @@ use rt_pipeline::media::infer::{Model, ModelOptions};
 use rt_pipeline::media::source::{FrameSource, Next, Source, SourceKind};
 use serde_json::{Value, json};
 
-/// ONNX Runtime threads per instance (the server's default).
-const THREADS: usize = 2;
+/// ONNX Runtime threads of the raw model runs: the server's default, one
+/// per core.
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
 
 fn env_path(var: &str) -> Result<PathBuf> {
     Ok(PathBuf::from(
@@ -71,7 +78,7 @@ fn raw_model(model_path: &Path, ort: &Path, video: &str) -> Result<f64> {
     let mut model = Model::load(&ModelOptions {
         model: model_path.to_path_buf(),
         library: ort.to_path_buf(),
-        threads: THREADS,
+        threads: threads(),
     })?;
     let uri = format!("file://{video}");
     let mut src = Source::open(&SourceKind::Uri(uri), model.width, model.height, false, None)?;
@@ -318,6 +325,10 @@ async fn main() -> Result<()> {
         let server = std::env::args().nth(2).context("usage: rt-bench --churn SERVER_BINARY")?;
         return append(&churn::run(&server).await?);
     }
+    if binary == "--scale" {
+        let server = std::env::args().nth(2).context("usage: rt-bench --scale SERVER_BINARY")?;
+        return append(&scale::run(&server).await?);
+    }
     if binary == "--security" {
         let server = std::env::args().nth(2).context("usage: rt-bench --security SERVER_BINARY")?;
         return append(&security::run(&server).await?);
@@ -403,7 +414,7 @@ async fn main() -> Result<()> {
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
     let report = format!(
         "{}\
-         Model NanoDet-m 416x416 (ONNX Runtime 1.31.1, {THREADS} threads), clip vtest.avi 768x576.\n\n\
+         Model NanoDet-m 416x416 (ONNX Runtime 1.31.1, {} threads), clip vtest.avi 768x576.\n\n\
          | measure | value | target |\n|---|---|---|\n\
          | (a) raw model, median of 200 runs | {infer_ms:.1} ms ({model_fps:.1} frames/s) | |\n\
          | (b) one instance, pacing off, end to end | {pipeline_fps:.1} frames/s | |\n\
@@ -422,6 +433,7 @@ async fn main() -> Result<()> {
          MQTT latency adds the worker's time the same way; output CPU is the server's user+system \
          time with the output over the instance alone, 10 s each, at the clip's pace.\n",
         heading(),
+        threads(),
         verdict(ratio >= 0.85),
         infer_ms + 50.0,
         verdict(p99 <= infer_ms + 50.0),

@@ -205,9 +205,15 @@ pub struct Detector {
     /// video.
     #[serde(default)]
     pub onnxruntime: Option<PathBuf>,
-    /// ONNX Runtime threads per running instance. Default: 2.
+    /// ONNX Runtime intra-op threads of each session of the inference
+    /// service that every running instance shares. Default: the machine's
+    /// cores.
     #[serde(default = "default_threads")]
     pub threads: usize,
+    /// Sessions of the inference service: frames run at once. Default: 1
+    /// (with `threads` = cores, one session keeps every core busy).
+    #[serde(default = "default_sessions")]
+    pub sessions: usize,
 }
 
 impl Default for Detector {
@@ -217,12 +223,17 @@ impl Default for Detector {
             family: Default::default(),
             onnxruntime: None,
             threads: default_threads(),
+            sessions: default_sessions(),
         }
     }
 }
 
 fn default_threads() -> usize {
-    2
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+fn default_sessions() -> usize {
+    1
 }
 
 /// RT's `web_server` block.

@@ -202,6 +202,7 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
         family: d.family,
         onnxruntime: d.onnxruntime.clone().unwrap_or_default(),
         threads: d.threads,
+        sessions: d.sessions,
         store: Some(writer_stats.clone()),
         credentials: Some(onvif.clone()),
         hls_dir: hls_dir.clone(),

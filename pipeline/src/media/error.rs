@@ -92,6 +92,9 @@ pub enum DetectorError {
     Frame(#[source] crate::error::Error),
     #[error("inference failed")]
     Inference(#[source] ort::Error),
+    /// The shared inference service ended (the server is shutting down).
+    #[error("the inference service has stopped")]
+    ServiceStopped,
     /// The model's outputs are not what its family's decoder expects.
     #[error("the model's output cannot be decoded")]
     Decode(#[source] crate::error::Error),

@@ -384,6 +384,7 @@ pub fn options() -> MediaOptions {
         family: ModelFamily::default(),
         onnxruntime: Default::default(),
         threads: 1,
+        sessions: 1,
         store: None,
         credentials: None,
         hls_dir: std::env::temp_dir().join(format!("rt-fake-hls-{}", Uuid::new_v4())),

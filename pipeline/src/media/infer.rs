@@ -1,6 +1,6 @@
 //! ONNX Runtime inference: the process-wide runtime (loaded once from the
-//! configured library) and one session per running instance, run on the
-//! instance's own worker thread, never on the async runtime.
+//! configured library) and a model session, run by the inference service's
+//! threads ([`super::service`]), never on the async runtime.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -59,7 +59,7 @@ fn environment(library: &Path) -> Result<&'static ort::environment::Environment,
 pub struct ModelOptions {
     pub model: PathBuf,
     pub library: PathBuf,
-    /// ONNX Runtime intra-op threads per instance.
+    /// ONNX Runtime intra-op threads of the session.
     pub threads: usize,
 }
 

@@ -17,8 +17,8 @@
 //!
 //! - `worker`: the loop (`Worker`, stepped until a stop), over its parts'
 //!   traits: [`clock`] (time, and waits a stop cuts short), [`source`]
-//!   (video in, GStreamer), [`detector`] (frames in, detections out; ONNX
-//!   Runtime in [`infer`]).
+//!   (video in, GStreamer), [`detector`] (frames in, detections out: the
+//!   shared inference [`service`], on ONNX Runtime in [`infer`]).
 //! - `gate`, `payload`, `crop`: what is published for each frame.
 //! - `output`, `rtsp_out`: HLS and RTSP video out.
 //! - [`error`]: what can fail in all of these.
@@ -34,6 +34,7 @@ pub mod infer;
 mod output;
 mod payload;
 mod rtsp_out;
+pub mod service;
 pub mod source;
 mod worker;
 
@@ -47,8 +48,9 @@ use std::time::Duration;
 use tracing::warn;
 
 use self::clock::{Sleeper, StopSignal, SystemClock};
-use self::detector::{LoadDetector, OrtLoader};
+use self::detector::LoadDetector;
 use self::infer::ModelOptions;
+use self::service::{InferenceService, OrtBackends};
 use self::source::{GstOpener, OpenSource};
 use crate::detect::ModelFamily;
 use crate::runtime::{PushError, PushedFrame, RunContext, Runner, Running, StreamCredentials};
@@ -68,8 +70,10 @@ pub struct MediaOptions {
     pub family: ModelFamily,
     /// `libonnxruntime.so`.
     pub onnxruntime: PathBuf,
-    /// ONNX Runtime intra-op threads per instance.
+    /// ONNX Runtime intra-op threads per session of the inference service.
     pub threads: usize,
+    /// Sessions of the inference service (frames run at once).
+    pub sessions: usize,
     /// The store writer's counters, reported as `store_queue_size` in each
     /// instance's statistics (rows waiting to be written).
     pub store: Option<Arc<crate::db::writer::WriterStats>>,
@@ -81,29 +85,29 @@ pub struct MediaOptions {
     pub hls_dir: PathBuf,
 }
 
-/// Starts media pipelines.
+/// Starts media pipelines, all served by one inference service.
 #[derive(Debug)]
 pub struct MediaRunner {
     options: MediaOptions,
+    inference: Arc<InferenceService>,
 }
 
 impl MediaRunner {
     pub fn new(options: MediaOptions) -> Self {
-        MediaRunner { options }
+        let model = ModelOptions {
+            model: options.model.clone(),
+            library: options.onnxruntime.clone(),
+            threads: options.threads,
+        };
+        let inference = InferenceService::new(Box::new(OrtBackends(model)), options.sessions);
+        MediaRunner { options, inference }
     }
 }
 
 impl Runner for MediaRunner {
     fn start(&self, ctx: RunContext) -> Box<dyn Running> {
         let o = &self.options;
-        let detectors = OrtLoader {
-            model: ModelOptions {
-                model: o.model.clone(),
-                library: o.onnxruntime.clone(),
-                threads: o.threads,
-            },
-            family: o.family,
-        };
+        let detectors = self.inference.loader(o.family);
         Box::new(MediaRun::spawn(ctx, o.clone(), Box::new(GstOpener), Box::new(detectors)))
     }
 }

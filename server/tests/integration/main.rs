@@ -14,6 +14,7 @@ mod database;
 mod examples;
 mod export;
 mod fidelity;
+mod inference;
 mod instances;
 mod keepalive;
 mod lifecycle;

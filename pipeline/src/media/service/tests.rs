@@ -1,0 +1,188 @@
+//! Unit tests of the shared inference service with fake sessions: one load
+//! for every instance, a failed load tried again, fair service under
+//! overload, frames of a stopped instance skipped, answers to the right
+//! instance.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex, mpsc};
+
+use super::{Backend, InferenceService, Inner, Job, OpenBackend, Queue, ServiceCounts};
+use crate::media::error::DetectorError;
+use crate::media::infer::Output;
+
+/// A session that records which client each frame came from (its first
+/// value) and answers it back; `work` is busy work per run (overload
+/// without sleeping), and a run can be held until the test lets it go.
+struct FakeBackend {
+    served: Arc<Mutex<Vec<f32>>>,
+    work: u32,
+    hold: Option<mpsc::Receiver<()>>,
+}
+
+impl Backend for FakeBackend {
+    fn input_size(&self) -> (u32, u32) {
+        (4, 4)
+    }
+
+    fn run(&mut self, chw: &[f32]) -> Result<Vec<Output>, DetectorError> {
+        if let Some(hold) = &self.hold {
+            let _ = hold.recv();
+        }
+        let mut x = 0u64;
+        for i in 0..self.work {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(u64::from(i)));
+        }
+        self.served.lock().unwrap().push(chw[0]);
+        Ok(vec![Output { shape: vec![1], data: vec![chw[0]] }])
+    }
+}
+
+/// Opens fake sessions, counting the opens; the first `fail` opens fail.
+struct FakeOpener {
+    opens: AtomicUsize,
+    fail: usize,
+    served: Arc<Mutex<Vec<f32>>>,
+    work: u32,
+    hold: Mutex<Option<mpsc::Receiver<()>>>,
+}
+
+impl FakeOpener {
+    fn new(fail: usize, work: u32) -> Self {
+        FakeOpener {
+            opens: AtomicUsize::new(0),
+            fail,
+            served: Arc::default(),
+            work,
+            hold: Mutex::new(None),
+        }
+    }
+}
+
+impl OpenBackend for Arc<FakeOpener> {
+    fn open(&self) -> Result<Box<dyn Backend>, DetectorError> {
+        let n = self.opens.fetch_add(1, Ordering::SeqCst);
+        if n < self.fail {
+            return Err(DetectorError::NoModel);
+        }
+        Ok(Box::new(FakeBackend {
+            served: self.served.clone(),
+            work: self.work,
+            hold: self.hold.lock().unwrap().take(),
+        }))
+    }
+}
+
+#[test]
+fn the_model_loads_once_for_every_instance_and_a_failed_load_is_tried_again() {
+    let opener = Arc::new(FakeOpener::new(1, 0));
+    let service = InferenceService::new(Box::new(opener.clone()), 2);
+    assert!(matches!(service.ensure_loaded(), Err(DetectorError::NoModel)));
+    // Loads from many instances at once: one pool of two sessions.
+    let barrier = Arc::new(Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (service, barrier) = (service.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                service.ensure_loaded().map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), Ok((4, 4)));
+    }
+    assert_eq!(opener.opens.load(Ordering::SeqCst), 1 + 2);
+}
+
+/// Two instances that always have a frame waiting, one asking as fast as
+/// it can and one doing more work between frames: each gets its turn.
+#[test]
+fn instances_get_equal_service_under_overload() {
+    let opener = Arc::new(FakeOpener::new(0, 200_000));
+    let service = InferenceService::new(Box::new(opener.clone()), 1);
+    service.ensure_loaded().unwrap();
+    let frames = 200;
+    let client = |id: f32, between: u32| {
+        let service = service.clone();
+        std::thread::spawn(move || {
+            let me = Arc::new(());
+            for _ in 0..frames {
+                let (out, _) = service.run(&me, vec![id; 48]);
+                assert_eq!(out.unwrap()[0].data, [id]);
+                let mut x = 0u64;
+                for i in 0..between {
+                    x = std::hint::black_box(x.wrapping_add(u64::from(i)));
+                }
+            }
+        })
+    };
+    let (fast, slow) = (client(1.0, 0), client(2.0, 20_000));
+    fast.join().unwrap();
+    slow.join().unwrap();
+    let served = opener.served.lock().unwrap().clone();
+    // While both were waiting (until the first finished its frames), the
+    // turns alternated: neither got much more than the other.
+    let both = served.len()
+        - (served.iter().rev().take_while(|c| **c == served[served.len() - 1]).count());
+    let (a, b) = served[..both]
+        .iter()
+        .fold((0, 0), |(a, b), c| if *c == 1.0 { (a + 1, b) } else { (a, b + 1) });
+    assert!(a.min(b) * 10 >= a.max(b) * 8, "turns while both waited: {a} and {b} of {both}");
+    assert_eq!(service.counts(), ServiceCounts { runs: 2 * frames as u64, skipped: 0 });
+}
+
+/// A frame whose instance stopped while it waited is not run.
+#[test]
+fn frames_of_a_stopped_instance_are_skipped() {
+    let served = Arc::new(Mutex::new(Vec::new()));
+    let inner = Arc::new(Inner {
+        queue: Mutex::new(Queue::default()),
+        wake: Default::default(),
+        counts: Mutex::default(),
+    });
+    let (alive, gone) = (Arc::new(()), Arc::new(()));
+    let mut answers = Vec::new();
+    for (id, client) in [(1.0, &gone), (2.0, &alive)] {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let job = Job { chw: vec![id; 48], client: Arc::downgrade(client), reply };
+        inner.queue.lock().unwrap().jobs.push_back(job);
+        answers.push(answer);
+    }
+    drop(gone);
+    inner.queue.lock().unwrap().closed = true;
+    inner.serve(Box::new(FakeBackend { served: served.clone(), work: 0, hold: None }));
+    assert_eq!(*served.lock().unwrap(), [2.0]);
+    assert_eq!(*inner.counts.lock().unwrap(), ServiceCounts { runs: 1, skipped: 1 });
+    assert!(answers[0].try_recv().is_err(), "no answer for a stopped instance");
+    assert!(answers[1].try_recv().unwrap().0.is_ok());
+}
+
+/// Instances waiting together each get the answer to their own frame.
+#[test]
+fn each_waiting_instance_gets_the_answer_to_its_own_frame() {
+    let opener = Arc::new(FakeOpener::new(0, 0));
+    let (go, hold) = mpsc::channel();
+    *opener.hold.lock().unwrap() = Some(hold);
+    let service = InferenceService::new(Box::new(opener.clone()), 1);
+    service.ensure_loaded().unwrap();
+    let waiting: Vec<_> = (0..3)
+        .map(|i| {
+            let service = service.clone();
+            std::thread::spawn(move || {
+                let me = Arc::new(());
+                service.run(&me, vec![i as f32; 48]).0.map(|o| o[0].data[0])
+            })
+        })
+        .collect();
+    // One frame running (held), the two others queued behind it.
+    while service.inner.queue.lock().unwrap().jobs.len() < 2 {
+        std::thread::yield_now();
+    }
+    for _ in 0..3 {
+        go.send(()).unwrap();
+    }
+    let mut got: Vec<f32> = waiting.into_iter().map(|t| t.join().unwrap().unwrap()).collect();
+    got.sort_by(f32::total_cmp);
+    assert_eq!(got, [0.0, 1.0, 2.0]);
+    drop(service);
+}
