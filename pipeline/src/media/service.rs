@@ -260,6 +260,7 @@ impl LoadDetector for SharedLoader {
 
 /// One instance's way to the service: its frames' pre- and
 /// post-processing, on the instance's thread.
+#[derive(Debug)]
 pub struct SharedDetector {
     service: Arc<InferenceService>,
     /// Its frames are skipped once this is dropped.
