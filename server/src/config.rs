@@ -205,14 +205,15 @@ pub struct Detector {
     /// video.
     #[serde(default)]
     pub onnxruntime: Option<PathBuf>,
-    /// ONNX Runtime intra-op threads of each session of the inference
-    /// service that every running instance shares. Default: the machine's
-    /// cores.
+    /// Threads of the inference service's wide session, which runs a frame
+    /// alone when it is the only one waiting (0 or 1: no wide session).
+    /// Default: the machine's cores.
     #[serde(default = "default_threads")]
     pub threads: usize,
-    /// Sessions of the inference service: frames run at once. Default: 1
-    /// (with `threads` = cores, one session keeps every core busy).
-    #[serde(default = "default_sessions")]
+    /// The inference service's narrow sessions, of one thread each, which
+    /// run frames side by side when several instances wait. Default: the
+    /// machine's cores.
+    #[serde(default = "default_threads")]
     pub sessions: usize,
 }
 
@@ -223,17 +224,14 @@ impl Default for Detector {
             family: Default::default(),
             onnxruntime: None,
             threads: default_threads(),
-            sessions: default_sessions(),
+            sessions: default_threads(),
         }
     }
 }
 
+/// The machine's cores.
 fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
-}
-
-fn default_sessions() -> usize {
-    1
 }
 
 /// RT's `web_server` block.

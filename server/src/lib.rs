@@ -201,8 +201,10 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
         model: d.model.clone().unwrap_or_default(),
         family: d.family,
         onnxruntime: d.onnxruntime.clone().unwrap_or_default(),
-        threads: d.threads,
-        sessions: d.sessions,
+        sessions: rt_pipeline::media::service::Sessions {
+            narrow: d.sessions,
+            wide_threads: d.threads,
+        },
         store: Some(writer_stats.clone()),
         credentials: Some(onvif.clone()),
         hls_dir: hls_dir.clone(),

@@ -95,6 +95,8 @@ pub enum DetectorError {
     /// The shared inference service ended (the server is shutting down).
     #[error("the inference service has stopped")]
     ServiceStopped,
+    #[error("cannot start the inference service's threads")]
+    Threads(#[source] std::io::Error),
     /// The model's outputs are not what its family's decoder expects.
     #[error("the model's output cannot be decoded")]
     Decode(#[source] crate::error::Error),

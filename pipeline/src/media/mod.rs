@@ -50,7 +50,7 @@ use tracing::warn;
 use self::clock::{Sleeper, StopSignal, SystemClock};
 use self::detector::LoadDetector;
 use self::infer::ModelOptions;
-use self::service::{InferenceService, OrtBackends};
+use self::service::{InferenceService, OrtBackends, Sessions};
 use self::source::{GstOpener, OpenSource};
 use crate::detect::ModelFamily;
 use crate::runtime::{PushError, PushedFrame, RunContext, Runner, Running, StreamCredentials};
@@ -70,10 +70,8 @@ pub struct MediaOptions {
     pub family: ModelFamily,
     /// `libonnxruntime.so`.
     pub onnxruntime: PathBuf,
-    /// ONNX Runtime intra-op threads per session of the inference service.
-    pub threads: usize,
-    /// Sessions of the inference service (frames run at once).
-    pub sessions: usize,
+    /// The inference service's sessions.
+    pub sessions: Sessions,
     /// The store writer's counters, reported as `store_queue_size` in each
     /// instance's statistics (rows waiting to be written).
     pub store: Option<Arc<crate::db::writer::WriterStats>>,
@@ -97,7 +95,7 @@ impl MediaRunner {
         let model = ModelOptions {
             model: options.model.clone(),
             library: options.onnxruntime.clone(),
-            threads: options.threads,
+            threads: 1,
         };
         let inference = InferenceService::new(Box::new(OrtBackends(model)), options.sessions);
         MediaRunner { options, inference }

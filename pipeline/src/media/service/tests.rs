@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex, mpsc};
 
-use super::{Backend, InferenceService, Inner, Job, OpenBackend, Queue, ServiceCounts};
+use super::{Backend, InferenceService, Inner, Job, OpenBackend, Queue, ServiceCounts, Sessions};
 use crate::media::error::DetectorError;
 use crate::media::infer::Output;
 
@@ -17,6 +17,21 @@ struct FakeBackend {
     served: Arc<Mutex<Vec<f32>>>,
     work: u32,
     hold: Option<mpsc::Receiver<()>>,
+    /// Its threads, and what every session of the test is running:
+    /// (narrow, wide) runs at this moment, and the most seen at once.
+    threads: usize,
+    running: Arc<Mutex<Running>>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Running {
+    narrow: usize,
+    wide: usize,
+    /// Whether a wide and a narrow run ever overlapped.
+    overlapped: bool,
+    most_narrow: usize,
+    wide_runs: usize,
+    narrow_runs: usize,
 }
 
 impl Backend for FakeBackend {
@@ -25,6 +40,19 @@ impl Backend for FakeBackend {
     }
 
     fn run(&mut self, chw: &[f32]) -> Result<Vec<Output>, DetectorError> {
+        let wide = self.threads > 1;
+        {
+            let mut r = self.running.lock().unwrap();
+            if wide {
+                r.wide += 1;
+                r.wide_runs += 1
+            } else {
+                r.narrow += 1;
+                r.narrow_runs += 1
+            }
+            r.overlapped |= r.wide > 0 && r.narrow > 0;
+            r.most_narrow = r.most_narrow.max(r.narrow);
+        }
         if let Some(hold) = &self.hold {
             let _ = hold.recv();
         }
@@ -33,6 +61,10 @@ impl Backend for FakeBackend {
             x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(u64::from(i)));
         }
         self.served.lock().unwrap().push(chw[0]);
+        {
+            let mut r = self.running.lock().unwrap();
+            if wide { r.wide -= 1 } else { r.narrow -= 1 }
+        }
         Ok(vec![Output { shape: vec![1], data: vec![chw[0]] }])
     }
 }
@@ -44,6 +76,7 @@ struct FakeOpener {
     served: Arc<Mutex<Vec<f32>>>,
     work: u32,
     hold: Mutex<Option<mpsc::Receiver<()>>>,
+    running: Arc<Mutex<Running>>,
 }
 
 impl FakeOpener {
@@ -54,12 +87,18 @@ impl FakeOpener {
             served: Arc::default(),
             work,
             hold: Mutex::new(None),
+            running: Arc::default(),
         }
     }
 }
 
+/// Only narrow sessions, `n` of them.
+fn narrow(n: usize) -> Sessions {
+    Sessions { narrow: n, wide_threads: 0 }
+}
+
 impl OpenBackend for Arc<FakeOpener> {
-    fn open(&self) -> Result<Box<dyn Backend>, DetectorError> {
+    fn open(&self, threads: usize) -> Result<Box<dyn Backend>, DetectorError> {
         let n = self.opens.fetch_add(1, Ordering::SeqCst);
         if n < self.fail {
             return Err(DetectorError::NoModel);
@@ -68,6 +107,8 @@ impl OpenBackend for Arc<FakeOpener> {
             served: self.served.clone(),
             work: self.work,
             hold: self.hold.lock().unwrap().take(),
+            threads,
+            running: self.running.clone(),
         }))
     }
 }
@@ -75,7 +116,7 @@ impl OpenBackend for Arc<FakeOpener> {
 #[test]
 fn the_model_loads_once_for_every_instance_and_a_failed_load_is_tried_again() {
     let opener = Arc::new(FakeOpener::new(1, 0));
-    let service = InferenceService::new(Box::new(opener.clone()), 2);
+    let service = InferenceService::new(Box::new(opener.clone()), narrow(2));
     assert!(matches!(service.ensure_loaded(), Err(DetectorError::NoModel)));
     // Loads from many instances at once: one pool of two sessions.
     let barrier = Arc::new(Barrier::new(8));
@@ -99,13 +140,13 @@ fn the_model_loads_once_for_every_instance_and_a_failed_load_is_tried_again() {
 #[test]
 fn instances_get_equal_service_under_overload() {
     let opener = Arc::new(FakeOpener::new(0, 200_000));
-    let service = InferenceService::new(Box::new(opener.clone()), 1);
+    let service = InferenceService::new(Box::new(opener.clone()), narrow(1));
     service.ensure_loaded().unwrap();
     let frames = 200;
     let client = |id: f32, between: u32| {
         let service = service.clone();
         std::thread::spawn(move || {
-            let me = Arc::new(());
+            let me = service.client();
             for _ in 0..frames {
                 let (out, _) = service.run(&me, vec![id; 48]);
                 assert_eq!(out.unwrap()[0].data, [id]);
@@ -136,7 +177,7 @@ fn instances_get_equal_service_under_overload() {
 fn frames_of_a_stopped_instance_are_skipped() {
     let served = Arc::new(Mutex::new(Vec::new()));
     let inner = Arc::new(Inner {
-        queue: Mutex::new(Queue::default()),
+        queue: Mutex::new(Queue { has_narrow: true, ..Queue::default() }),
         wake: Default::default(),
         counts: Mutex::default(),
     });
@@ -150,7 +191,14 @@ fn frames_of_a_stopped_instance_are_skipped() {
     }
     drop(gone);
     inner.queue.lock().unwrap().closed = true;
-    inner.serve(Box::new(FakeBackend { served: served.clone(), work: 0, hold: None }));
+    let backend = FakeBackend {
+        served: served.clone(),
+        work: 0,
+        hold: None,
+        threads: 1,
+        running: Arc::default(),
+    };
+    inner.serve(Box::new(backend), false);
     assert_eq!(*served.lock().unwrap(), [2.0]);
     assert_eq!(*inner.counts.lock().unwrap(), ServiceCounts { runs: 1, skipped: 1 });
     assert!(answers[0].try_recv().is_err(), "no answer for a stopped instance");
@@ -163,13 +211,13 @@ fn each_waiting_instance_gets_the_answer_to_its_own_frame() {
     let opener = Arc::new(FakeOpener::new(0, 0));
     let (go, hold) = mpsc::channel();
     *opener.hold.lock().unwrap() = Some(hold);
-    let service = InferenceService::new(Box::new(opener.clone()), 1);
+    let service = InferenceService::new(Box::new(opener.clone()), narrow(1));
     service.ensure_loaded().unwrap();
     let waiting: Vec<_> = (0..3)
         .map(|i| {
             let service = service.clone();
             std::thread::spawn(move || {
-                let me = Arc::new(());
+                let me = service.client();
                 service.run(&me, vec![i as f32; 48]).0.map(|o| o[0].data[0])
             })
         })
@@ -185,4 +233,46 @@ fn each_waiting_instance_gets_the_answer_to_its_own_frame() {
     got.sort_by(f32::total_cmp);
     assert_eq!(got, [0.0, 1.0, 2.0]);
     drop(service);
+}
+
+/// The frames of an instance running alone run on the wide session; those
+/// of instances running together on the narrow ones, side by side; the two
+/// kinds never run at once.
+#[test]
+fn an_instance_alone_gets_every_core_and_instances_together_share_them() {
+    let opener = Arc::new(FakeOpener::new(0, 50_000));
+    let sessions = Sessions { narrow: 2, wide_threads: 2 };
+    let service = InferenceService::new(Box::new(opener.clone()), sessions);
+    service.ensure_loaded().unwrap();
+    assert_eq!(opener.opens.load(Ordering::SeqCst), 3);
+    // One instance alone: every frame on the wide session.
+    let me = service.client();
+    for _ in 0..20 {
+        assert!(service.run(&me, vec![1.0; 48]).0.is_ok());
+    }
+    let r = *opener.running.lock().unwrap();
+    assert_eq!((r.wide_runs, r.narrow_runs), (20, 0), "{r:?}");
+    // Four instances asking at once: the narrow sessions run side by side.
+    let clients: Vec<_> = (0..4)
+        .map(|i| {
+            let service = service.clone();
+            std::thread::spawn(move || {
+                let me = service.client();
+                for _ in 0..100 {
+                    assert!(service.run(&me, vec![i as f32; 48]).0.is_ok());
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    let r = *opener.running.lock().unwrap();
+    assert!(!r.overlapped, "a wide and a narrow run overlapped: {r:?}");
+    assert_eq!(r.wide_runs + r.narrow_runs, 420, "{r:?}");
+    assert!(r.narrow_runs > 0 && r.most_narrow == 2, "narrow sessions side by side: {r:?}");
+    // Alone again: the wide session.
+    assert!(service.run(&me, vec![1.0; 48]).0.is_ok());
+    let after = *opener.running.lock().unwrap();
+    assert_eq!((after.wide_runs, after.narrow_runs), (r.wide_runs + 1, r.narrow_runs));
 }
