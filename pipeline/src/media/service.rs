@@ -21,7 +21,9 @@
 //!   5 fps one, and an instance whose source stalls asks for nothing. Newer
 //!   frames wait at the instance's source, which keeps only the newest for
 //!   live sources.
-//! - A frame whose instance has stopped meanwhile is skipped, not run.
+//! - A stop needs nothing of the service: a worker waiting for its frame's
+//!   answer gets it within one turn of the queue and then stops (past the
+//!   stop's grace it finishes in the background, like a model load).
 //! - The model loads on the first instance's first need, on that instance's
 //!   thread (as before: not interruptible); a failed load is tried again by
 //!   the next instance that needs it.
@@ -32,7 +34,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use tracing::info;
 
@@ -100,8 +102,6 @@ type Answer = (Result<Vec<Output>, DetectorError>, Vec<f32>);
 /// One frame waiting for a session.
 struct Job {
     chw: Vec<f32>,
-    /// Gone once the instance's detector is dropped (its run ended).
-    client: Weak<()>,
     reply: mpsc::SyncSender<Answer>,
 }
 
@@ -135,19 +135,9 @@ impl Queue {
     }
 }
 
-/// Counters of the service (for tests and the statistics).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct ServiceCounts {
-    /// Frames run through a session.
-    pub runs: u64,
-    /// Frames skipped because their instance had stopped.
-    pub skipped: u64,
-}
-
 struct Inner {
     queue: Mutex<Queue>,
     wake: Condvar,
-    counts: Mutex<ServiceCounts>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -190,14 +180,8 @@ impl Inner {
 
     fn serve(&self, mut backend: Box<dyn Backend>, wide: bool) {
         while let Some(job) = self.next(wide) {
-            if job.client.strong_count() == 0 {
-                lock(&self.counts).skipped += 1;
-                self.done(wide);
-                continue;
-            }
             let result = backend.run(&job.chw);
             self.done(wide);
-            lock(&self.counts).runs += 1;
             // The instance may have gone meanwhile: nothing to tell it.
             let _ = job.reply.send((result, job.chw));
         }
@@ -239,11 +223,7 @@ impl InferenceService {
             ..Queue::default()
         };
         Arc::new(InferenceService {
-            inner: Arc::new(Inner {
-                queue: Mutex::new(queue),
-                wake: Condvar::new(),
-                counts: Mutex::new(ServiceCounts::default()),
-            }),
+            inner: Arc::new(Inner { queue: Mutex::new(queue), wake: Condvar::new() }),
             opener,
             sessions,
             pool: Mutex::new(None),
@@ -253,10 +233,6 @@ impl InferenceService {
     /// What a worker loads its detector with.
     pub fn loader(self: &Arc<Self>, family: ModelFamily) -> SharedLoader {
         SharedLoader { service: self.clone(), family }
-    }
-
-    pub fn counts(&self) -> ServiceCounts {
-        *lock(&self.inner.counts)
     }
 
     /// Loads the sessions unless they are; the model's input size.
@@ -305,16 +281,14 @@ impl InferenceService {
     fn client(&self) -> Client {
         lock(&self.inner.queue).clients += 1;
         self.inner.wake.notify_all();
-        Client { token: Arc::new(()), inner: self.inner.clone() }
+        Client { inner: self.inner.clone() }
     }
 
-    /// Runs `chw` on the next free session; waits for the answer.
-    fn run(&self, client: &Client, chw: Vec<f32>) -> Answer {
+    /// Runs `chw` on the next free session for `_client` (one frame at a
+    /// time: it waits here for the answer).
+    fn run(&self, _client: &Client, chw: Vec<f32>) -> Answer {
         let (reply, answer) = mpsc::sync_channel(1);
-        {
-            let mut q = lock(&self.inner.queue);
-            q.jobs.push_back(Job { chw, client: Arc::downgrade(&client.token), reply });
-        }
+        lock(&self.inner.queue).jobs.push_back(Job { chw, reply });
         // Every kind of session may be waiting: each checks whether the
         // frame is its to take.
         self.inner.wake.notify_all();
@@ -335,10 +309,9 @@ impl Drop for InferenceService {
     }
 }
 
-/// One instance on the service: counted among the clients while it lives;
-/// its frames still queued are skipped once it is dropped.
+/// One instance on the service, counted among the clients (which decide
+/// between the wide and the narrow sessions) while it lives.
 struct Client {
-    token: Arc<()>,
     inner: Arc<Inner>,
 }
 
