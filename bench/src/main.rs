@@ -79,6 +79,7 @@ fn raw_model(model_path: &Path, ort: &Path, video: &str) -> Result<f64> {
         model: model_path.to_path_buf(),
         library: ort.to_path_buf(),
         threads: threads(),
+        provider: Default::default(),
     })?;
     let uri = format!("file://{video}");
     let mut src = Source::open(&SourceKind::Uri(uri), model.width, model.height, false, None)?;

@@ -215,6 +215,16 @@ pub struct Detector {
     /// machine's cores.
     #[serde(default = "default_threads")]
     pub sessions: usize,
+    /// Where the model runs: `cpu` (default) or `cuda` (an
+    /// `onnxruntime-gpu` library with CUDA and cuDNN on the host). Other
+    /// than `cpu`, the model loads at start, and a provider that cannot be
+    /// used stops the start, unless `cpu_fallback`.
+    #[serde(default)]
+    pub execution_provider: rt_pipeline::media::infer::ExecutionProvider,
+    /// Run on the CPU when the execution provider cannot be used, instead
+    /// of failing. Default: false.
+    #[serde(default)]
+    pub cpu_fallback: bool,
 }
 
 impl Default for Detector {
@@ -225,6 +235,8 @@ impl Default for Detector {
             onnxruntime: None,
             threads: default_threads(),
             sessions: default_threads(),
+            execution_provider: Default::default(),
+            cpu_fallback: false,
         }
     }
 }

@@ -57,6 +57,7 @@ use dropshot::{ConfigDropshot, HandlerTaskMode, HttpServer, ServerBuilder};
 use rt_pipeline::Engine;
 use rt_pipeline::db::Db;
 use rt_pipeline::db::writer::{Writer, WriterStats};
+use rt_pipeline::media::infer::ExecutionProvider;
 use rt_pipeline::media::{MediaOptions, MediaRunner};
 use rt_pipeline::onvif::Onvif;
 use rt_pipeline::secrets::{KeySource, SecretKey, Secrets};
@@ -81,6 +82,8 @@ pub enum StartError {
     Tls(#[source] tls::TlsError),
     #[error("the secret key that seals camera credentials")]
     Secrets(#[source] rt_pipeline::Error),
+    #[error("the detector's execution provider (detector.execution_provider)")]
+    Detector(#[source] rt_pipeline::media::error::DetectorError),
     #[error("failed to start the HTTP server on {address}: {message}")]
     Http { address: SocketAddr, message: String },
 }
@@ -205,10 +208,25 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
             narrow: d.sessions,
             wide_threads: d.threads,
         },
+        provider: rt_pipeline::media::infer::Provider {
+            kind: d.execution_provider,
+            cpu_fallback: d.cpu_fallback,
+        },
         store: Some(writer_stats.clone()),
         credentials: Some(onvif.clone()),
         hls_dir: hls_dir.clone(),
     }));
+    // A provider other than the CPU is tried at start (the model loads
+    // now rather than at the first instance's start), so a GPU that cannot
+    // be used stops the start with the reason instead of failing later.
+    if d.execution_provider != ExecutionProvider::Cpu && d.model.is_some() {
+        // A model load is blocking work: off the async runtime's threads.
+        let r = runner.clone();
+        tokio::task::spawn_blocking(move || r.preload())
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+            .map_err(StartError::Detector)?;
+    }
     let (engine, report) =
         Engine::open_sealed(cfg.data_dir.join("instances"), runner, Some(secrets))
             .map_err(StartError::Engine)?;

@@ -78,6 +78,15 @@ pub enum DetectorError {
     /// process: the message is kept for later loads).
     #[error("cannot load ONNX Runtime from {}: {message}", library.display())]
     Runtime { library: PathBuf, message: String },
+    /// The execution provider asked for cannot be used (and CPU fallback is
+    /// off).
+    #[error(
+        "cannot use the {provider} execution provider with {}: {message} (an onnxruntime-gpu \
+         library with CUDA and cuDNN on the host is needed; detector.cpu_fallback runs on the \
+         CPU instead)",
+        library.display()
+    )]
+    Provider { provider: &'static str, library: PathBuf, message: String },
     #[error("cannot load model {}", path.display())]
     Load {
         path: PathBuf,

@@ -384,6 +384,7 @@ pub fn options() -> MediaOptions {
         family: ModelFamily::default(),
         onnxruntime: Default::default(),
         sessions: super::service::Sessions { narrow: 1, wide_threads: 0 },
+        provider: Default::default(),
         store: None,
         credentials: None,
         hls_dir: std::env::temp_dir().join(format!("rt-fake-hls-{}", Uuid::new_v4())),

@@ -61,6 +61,46 @@ pub struct ModelOptions {
     pub library: PathBuf,
     /// ONNX Runtime intra-op threads of the session.
     pub threads: usize,
+    /// Where the model runs.
+    pub provider: Provider,
+}
+
+/// Where the model runs (`detector.execution_provider`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutionProvider {
+    /// ONNX Runtime's CPU provider.
+    #[default]
+    Cpu,
+    /// NVIDIA GPUs: ONNX Runtime's CUDA provider, from the library of an
+    /// `onnxruntime-gpu` build (with CUDA and cuDNN on the host).
+    Cuda,
+}
+
+/// The provider and what happens when it cannot be used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Provider {
+    pub kind: ExecutionProvider,
+    /// When the provider cannot be used: run on the CPU (with a warning)
+    /// instead of failing the load (`detector.cpu_fallback`).
+    pub cpu_fallback: bool,
+}
+
+/// What a session registers: the CPU alone, or CUDA, failing the load
+/// when CUDA cannot be used unless CPU fallback is allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Registration {
+    CpuOnly,
+    Cuda { error_on_failure: bool },
+}
+
+impl Provider {
+    pub(crate) fn registration(self) -> Registration {
+        match self.kind {
+            ExecutionProvider::Cpu => Registration::CpuOnly,
+            ExecutionProvider::Cuda => Registration::Cuda { error_on_failure: !self.cpu_fallback },
+        }
+    }
 }
 
 impl Model {
@@ -75,10 +115,29 @@ impl Model {
             return Err(DetectorError::ModelMissing(opts.model.clone()));
         }
         let env = environment(&opts.library)?;
-        let session = Session::builder(env)
+        let builder = Session::builder(env)
             .and_then(|b| b.with_log_level(ort::logging::LogLevel::Error).map_err(Into::into))
             .and_then(|b| b.with_intra_threads(opts.threads.max(1)).map_err(Into::into))
-            .and_then(|mut b| b.commit_from_file(&opts.model))
+            .map_err(|source| DetectorError::Load { path: opts.model.clone(), source })?;
+        let mut builder = match opts.provider.registration() {
+            Registration::CpuOnly => builder,
+            Registration::Cuda { error_on_failure } => {
+                let cuda = ort::ep::CUDA::default().build();
+                let cuda = if error_on_failure { cuda.error_on_failure() } else { cuda };
+                if !error_on_failure {
+                    tracing::info!(
+                        "CUDA requested with CPU fallback: ONNX Runtime logs whether it took it"
+                    );
+                }
+                builder.with_execution_providers([cuda]).map_err(|e| DetectorError::Provider {
+                    provider: "cuda",
+                    library: opts.library.clone(),
+                    message: e.to_string(),
+                })?
+            }
+        };
+        let session = builder
+            .commit_from_file(&opts.model)
             .map_err(|source| DetectorError::Load { path: opts.model.clone(), source })?;
         let input = session
             .inputs()
@@ -126,7 +185,41 @@ mod tests {
     use super::*;
 
     fn options(model: &str, library: &str) -> ModelOptions {
-        ModelOptions { model: model.into(), library: library.into(), threads: 1 }
+        ModelOptions {
+            model: model.into(),
+            library: library.into(),
+            threads: 1,
+            provider: Provider::default(),
+        }
+    }
+
+    #[test]
+    fn the_provider_decides_what_a_session_registers() {
+        let cases = [
+            (ExecutionProvider::Cpu, false, Registration::CpuOnly),
+            (ExecutionProvider::Cpu, true, Registration::CpuOnly),
+            (ExecutionProvider::Cuda, false, Registration::Cuda { error_on_failure: true }),
+            (ExecutionProvider::Cuda, true, Registration::Cuda { error_on_failure: false }),
+        ];
+        for (kind, cpu_fallback, want) in cases {
+            assert_eq!(
+                Provider { kind, cpu_fallback }.registration(),
+                want,
+                "{kind:?} {cpu_fallback}"
+            );
+        }
+        assert_eq!(Provider::default().kind, ExecutionProvider::Cpu);
+    }
+
+    #[test]
+    fn execution_providers_are_named_in_lowercase() {
+        for (text, want) in
+            [("\"cpu\"", ExecutionProvider::Cpu), ("\"cuda\"", ExecutionProvider::Cuda)]
+        {
+            assert_eq!(serde_json::from_str::<ExecutionProvider>(text).unwrap(), want);
+        }
+        let e = serde_json::from_str::<ExecutionProvider>("\"gpu\"").unwrap_err().to_string();
+        assert!(e.contains("unknown variant `gpu`, expected `cpu` or `cuda`"), "{e}");
     }
 
     #[test]

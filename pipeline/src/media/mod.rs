@@ -49,7 +49,7 @@ use tracing::warn;
 
 use self::clock::{Sleeper, StopSignal, SystemClock};
 use self::detector::LoadDetector;
-use self::infer::ModelOptions;
+use self::infer::{ModelOptions, Provider};
 use self::service::{InferenceService, OrtBackends, Sessions};
 use self::source::{GstOpener, OpenSource};
 use crate::detect::ModelFamily;
@@ -72,6 +72,8 @@ pub struct MediaOptions {
     pub onnxruntime: PathBuf,
     /// The inference service's sessions.
     pub sessions: Sessions,
+    /// Where the model runs.
+    pub provider: Provider,
     /// The store writer's counters, reported as `store_queue_size` in each
     /// instance's statistics (rows waiting to be written).
     pub store: Option<Arc<crate::db::writer::WriterStats>>,
@@ -96,9 +98,17 @@ impl MediaRunner {
             model: options.model.clone(),
             library: options.onnxruntime.clone(),
             threads: 1,
+            provider: options.provider,
         };
         let inference = InferenceService::new(Box::new(OrtBackends(model)), options.sessions);
         MediaRunner { options, inference }
+    }
+}
+
+impl MediaRunner {
+    /// Loads the model now instead of at the first instance's start.
+    pub fn preload(&self) -> Result<(), error::DetectorError> {
+        self.inference.preload()
     }
 }
 

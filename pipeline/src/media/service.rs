@@ -235,6 +235,11 @@ impl InferenceService {
         SharedLoader { service: self.clone(), family }
     }
 
+    /// Loads the sessions now (they load on first need otherwise).
+    pub fn preload(&self) -> Result<(), DetectorError> {
+        self.ensure_loaded().map(|_| ())
+    }
+
     /// Loads the sessions unless they are; the model's input size.
     /// Concurrent callers wait for the one loading.
     fn ensure_loaded(&self) -> Result<(u32, u32), DetectorError> {

@@ -1,13 +1,14 @@
 //! The shared inference service (issue 13), with the real model on the
 //! real clip: eight instances at 5 frames/s all get their turns and track,
-//! and running six instances does not cost six copies of the model.
+//! running six instances does not cost six copies of the model, and an
+//! execution provider that cannot be used says so at start.
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::common::TestServer;
-use crate::media::{media_server, test_video};
+use crate::media::{asset, media_server, media_server_with, test_video};
 
 /// An instance on the clip at 5 frames/s, started.
 async fn clip_at_5_fps(s: &TestServer) -> uuid::Uuid {
@@ -97,4 +98,61 @@ async fn six_instances_cost_less_than_twice_one() {
     until_processed(&s, &ids, 20, Duration::from_secs(60)).await;
     let six = rss_mib(&s);
     assert!(six < 2.0 * one, "resident memory: {one:.0} MiB with one instance, {six:.0} with six");
+}
+
+/// `detector.execution_provider: cuda` with this machine's CPU-only ONNX
+/// Runtime: the start stops with the reason, unless CPU fallback is on,
+/// when the server starts and instances run on the CPU.
+#[tokio::test]
+async fn a_provider_that_cannot_be_used_stops_the_start_unless_cpu_fallback() {
+    let model = asset("RT_MODEL_PATH", "models/nanodet-m.onnx");
+    let ort = asset("ORT_DYLIB_PATH", "onnxruntime/libonnxruntime.so.1.31.1");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rtconfig.json"),
+        json!({"detector": {"execution_provider": "cuda"}}).to_string(),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rt-server"))
+        .args(["--ip", "127.0.0.1", "--port", "0", "--model", &model, "--onnxruntime", &ort])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("RUST_BACKTRACE", "0")
+        .env("RUST_LIB_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("detector.execution_provider")
+            && err.contains("cannot use the cuda execution provider")
+            && err.contains("detector.cpu_fallback"),
+        "{err}"
+    );
+
+    let fallback = json!({"detector": {"execution_provider": "cuda", "cpu_fallback": true}});
+    let s = media_server_with(Some(&fallback));
+    let id = clip_at_5_fps(&s).await;
+    until_processed(&s, &[id], 10, Duration::from_secs(60)).await;
+}
+
+/// An unknown provider is a configuration error that names the choices.
+#[test]
+fn an_unknown_provider_names_the_choices() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rtconfig.json"),
+        json!({"detector": {"execution_provider": "gpu"}}).to_string(),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rt-server"))
+        .args(["--ip", "127.0.0.1", "--port", "0", "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_BACKTRACE", "0")
+        .env("RUST_LIB_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown variant `gpu`, expected `cpu` or `cuda`"), "{err}");
 }
