@@ -115,25 +115,34 @@ impl Model {
             return Err(DetectorError::ModelMissing(opts.model.clone()));
         }
         let env = environment(&opts.library)?;
-        let builder = Session::builder(env)
-            .and_then(|b| b.with_log_level(ort::logging::LogLevel::Error).map_err(Into::into))
-            .and_then(|b| b.with_intra_threads(opts.threads.max(1)).map_err(Into::into))
-            .map_err(|source| DetectorError::Load { path: opts.model.clone(), source })?;
+        let base = || {
+            Session::builder(env)
+                .and_then(|b| b.with_log_level(ort::logging::LogLevel::Error).map_err(Into::into))
+                .and_then(|b| b.with_intra_threads(opts.threads.max(1)).map_err(Into::into))
+                .map_err(|source| DetectorError::Load { path: opts.model.clone(), source })
+        };
         let mut builder = match opts.provider.registration() {
-            Registration::CpuOnly => builder,
+            Registration::CpuOnly => base()?,
             Registration::Cuda { error_on_failure } => {
-                let cuda = ort::ep::CUDA::default().build();
-                let cuda = if error_on_failure { cuda.error_on_failure() } else { cuda };
-                if !error_on_failure {
-                    tracing::info!(
-                        "CUDA requested with CPU fallback: ONNX Runtime logs whether it took it"
-                    );
+                let cuda = ort::ep::CUDA::default().build().error_on_failure();
+                match base()?.with_execution_providers([cuda]) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let e = DetectorError::Provider {
+                            provider: "cuda",
+                            library: opts.library.clone(),
+                            message: e.to_string(),
+                        };
+                        if error_on_failure {
+                            return Err(e);
+                        }
+                        tracing::warn!(
+                            error = %crate::error::chain(&e),
+                            "running on the CPU instead (detector.cpu_fallback)"
+                        );
+                        base()?
+                    }
                 }
-                builder.with_execution_providers([cuda]).map_err(|e| DetectorError::Provider {
-                    provider: "cuda",
-                    library: opts.library.clone(),
-                    message: e.to_string(),
-                })?
             }
         };
         let session = builder
