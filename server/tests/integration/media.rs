@@ -180,7 +180,10 @@ async fn the_clip_yields_confirmed_person_tracks_and_statistics() {
     assert_eq!(&image[..2], &[0xFF, 0xD8], "crop is a JPEG");
     let crops = records.iter().filter(|r| r.event == "crop").count();
     let seconds = (times_span(&records) as f64 / 1000.0).max(1.0);
-    assert!(crops as f64 <= 5.0 + 2.0 * seconds, "{crops} crops in {seconds} s: rate-limited");
+    // The budget (a burst of 5, then 2 a second) runs on stream time; the
+    // records' timestamps are when they were published, which can lag it by
+    // a frame or two at either end: one crop of slack.
+    assert!(crops as f64 <= 6.0 + 2.0 * seconds, "{crops} crops in {seconds} s: rate-limited");
 
     // Statistics: once a second, with the clip's facts.
     let stats: Vec<&Record> = records.iter().filter(|r| r.event == "statistics").collect();
