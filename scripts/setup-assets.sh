@@ -47,6 +47,23 @@ postgresql nginx-light openssl"
 say() { printf 'setup-assets: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 now() { date +%s; }
+# fetch_wheel SPEC DIR: the manylinux x86_64 CPython 3.11 wheel of SPEC into
+# DIR (no Python install: only files are taken out of it).
+fetch_wheel() {
+    python3 -m pip download --quiet --disable-pip-version-check --no-cache-dir --no-deps \
+        --only-binary=:all: --python-version 3.11 --implementation cp --abi cp311 \
+        --platform manylinux_2_28_x86_64 "$1" -d "$2" >/dev/null
+}
+# wheel_member DIR MEMBER DEST: MEMBER of the one wheel in DIR, copied to DEST.
+wheel_member() {
+    python3 - "$1" "$2" "$3" <<'EOF'
+import glob, shutil, sys, zipfile
+tmp, member, dest = sys.argv[1:]
+(wheel,) = glob.glob(tmp + "/*.whl")
+with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(dest, "wb") as out:
+    shutil.copyfileobj(src, out)
+EOF
+}
 
 SUDO=
 if [ "$(id -u)" != 0 ]; then
@@ -106,17 +123,9 @@ if ! ready "$ORT_SO" "onnxruntime==$ORT_VERSION"; then
     t=$(now)
     say "fetching libonnxruntime.so.$ORT_VERSION (PyPI wheel onnxruntime==$ORT_VERSION)"
     tmp=$(mktemp -d)
-    python3 -m pip download --quiet --disable-pip-version-check --no-cache-dir --no-deps \
-        --only-binary=:all: --python-version 3.11 --implementation cp --abi cp311 \
-        --platform manylinux_2_28_x86_64 "onnxruntime==$ORT_VERSION" -d "$tmp" >/dev/null
+    fetch_wheel "onnxruntime==$ORT_VERSION" "$tmp"
     mkdir -p "$(dirname "$ORT_SO")"
-    python3 - "$tmp" "$ORT_SO.part" "onnxruntime/capi/libonnxruntime.so.$ORT_VERSION" <<'EOF'
-import glob, shutil, sys, zipfile
-tmp, dest, member = sys.argv[1:]
-(wheel,) = glob.glob(tmp + "/onnxruntime-*.whl")
-with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(dest, "wb") as out:
-    shutil.copyfileobj(src, out)
-EOF
+    wheel_member "$tmp" "onnxruntime/capi/libonnxruntime.so.$ORT_VERSION" "$ORT_SO.part"
     rm -rf "$tmp"
     mv "$ORT_SO.part" "$ORT_SO"
     seal "$ORT_SO" "onnxruntime==$ORT_VERSION" "$ORT_SHA256"
@@ -133,19 +142,11 @@ if [ "${RT_ONNXRUNTIME_GPU:-0}" = 1 ]; then
         t=$(now)
         say "fetching ONNX Runtime's GPU build (PyPI wheel onnxruntime-gpu==$ORT_VERSION, 256 MB)"
         tmp=$(mktemp -d)
-        python3 -m pip download --quiet --disable-pip-version-check --no-cache-dir --no-deps \
-            --only-binary=:all: --python-version 3.11 --implementation cp --abi cp311 \
-            --platform manylinux_2_28_x86_64 "onnxruntime-gpu==$ORT_VERSION" -d "$tmp" >/dev/null
+        fetch_wheel "onnxruntime-gpu==$ORT_VERSION" "$tmp"
         mkdir -p "$ORT_GPU_DIR"
         for entry in $ORT_GPU_FILES; do
             name=${entry%%:*}
-            python3 - "$tmp" "$ORT_GPU_DIR/$name.part" "onnxruntime/capi/$name" <<'EOF'
-import glob, shutil, sys, zipfile
-tmp, dest, member = sys.argv[1:]
-(wheel,) = glob.glob(tmp + "/onnxruntime_gpu-*.whl")
-with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(dest, "wb") as out:
-    shutil.copyfileobj(src, out)
-EOF
+            wheel_member "$tmp" "onnxruntime/capi/$name" "$ORT_GPU_DIR/$name.part"
             mv "$ORT_GPU_DIR/$name.part" "$ORT_GPU_DIR/$name"
             seal "$ORT_GPU_DIR/$name" "onnxruntime-gpu==$ORT_VERSION" "${entry#*:}"
         done

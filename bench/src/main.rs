@@ -186,6 +186,13 @@ async fn instance(
     Ok(id)
 }
 
+/// Frames the instance has processed (its SecuRT statistics).
+async fn frames_processed(http: &reqwest::Client, base: &str, id: &str) -> Result<u64> {
+    let stats: Value =
+        http.get(format!("{base}/v1/securt/instance/{id}/stats")).send().await?.json().await?;
+    stats["framesProcessed"].as_u64().context("framesProcessed")
+}
+
 /// Reads the instance's SSE stream for `secs`, returning (receive time ms,
 /// record) pairs.
 async fn listen(base: &str, id: &str, secs: u64) -> Result<Vec<(i64, Value)>> {

@@ -12,16 +12,10 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use serde_json::{Value, json};
+use anyhow::Result;
+use serde_json::json;
 
-use crate::{Server, env_path, instance, raw_model};
-
-async fn frames_processed(http: &reqwest::Client, base: &str, id: &str) -> Result<u64> {
-    let stats: Value =
-        http.get(format!("{base}/v1/securt/instance/{id}/stats")).send().await?.json().await?;
-    stats["framesProcessed"].as_u64().context("framesProcessed")
-}
+use crate::{Server, env_path, frames_processed, instance, raw_model};
 
 /// Frames processed per second by each instance over `secs`, after every
 /// instance has processed `warm` frames.

@@ -8,10 +8,10 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use serde_json::{Value, json};
+use anyhow::Result;
+use serde_json::json;
 
-use crate::{Server, env_path, instance};
+use crate::{Server, env_path, frames_processed, instance};
 
 /// One sample: minutes since the start, RSS (MiB), frames processed.
 struct Sample {
@@ -28,12 +28,6 @@ fn slope(points: &[(f64, f64)]) -> f64 {
     let num: f64 = points.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
     let den: f64 = points.iter().map(|(x, _)| (x - mx).powi(2)).sum();
     if den == 0.0 { 0.0 } else { num / den }
-}
-
-async fn frames_processed(http: &reqwest::Client, base: &str, id: &str) -> Result<u64> {
-    let stats: Value =
-        http.get(format!("{base}/v1/securt/instance/{id}/stats")).send().await?.json().await?;
-    stats["framesProcessed"].as_u64().context("framesProcessed")
 }
 
 pub async fn run(binary: &str, minutes: u64) -> Result<String> {

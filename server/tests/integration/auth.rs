@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::common::TestServer;
+use crate::common::{TestServer, failed_start};
 
 const ALPHA: &str = "alpha-3f1c9e-token";
 const BETA: &str = "beta-77d0aa-token";
@@ -207,15 +207,13 @@ async fn a_token_file_without_tokens_stops_the_start() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tokens");
     std::fs::write(&file, "# none yet\n").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rt-server"))
-        .args(["--ip", "127.0.0.1", "--port", "0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .arg("--auth-token-file")
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let data = dir.path().join("data");
+    let err = failed_start(&[
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+        "--auth-token-file".as_ref(),
+        file.as_os_str(),
+    ]);
     assert!(err.contains("holds no token"), "{err}");
 }
 

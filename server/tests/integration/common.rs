@@ -11,6 +11,20 @@ use std::time::Duration;
 use rt_client::types;
 use serde_json::{Value, json};
 
+/// Starts `rt-server` on a free loopback port with `args`, expecting the
+/// start to fail; what it wrote to stderr (no backtrace).
+pub fn failed_start<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_rt-server"))
+        .args(["--ip", "127.0.0.1", "--port", "0"])
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .env("RUST_LIB_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the start succeeded: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// A running server process, killed when dropped.
 pub struct TestServer {
     child: Child,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::TestServer;
+use crate::common::{TestServer, failed_start};
 use crate::media::{asset, media_server, media_server_with, test_video};
 
 /// An instance on the clip at 5 frames/s, started.
@@ -113,16 +113,8 @@ async fn a_provider_that_cannot_be_used_stops_the_start_unless_cpu_fallback() {
         json!({"detector": {"execution_provider": "cuda"}}).to_string(),
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rt-server"))
-        .args(["--ip", "127.0.0.1", "--port", "0", "--model", &model, "--onnxruntime", &ort])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("RUST_BACKTRACE", "0")
-        .env("RUST_LIB_BACKTRACE", "0")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let data = dir.path().to_str().unwrap();
+    let err = failed_start(&["--model", &model, "--onnxruntime", &ort, "--data-dir", data]);
     assert!(
         err.contains("detector.execution_provider")
             && err.contains("cannot use the cuda execution provider")
@@ -145,14 +137,6 @@ fn an_unknown_provider_names_the_choices() {
         json!({"detector": {"execution_provider": "gpu"}}).to_string(),
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rt-server"))
-        .args(["--ip", "127.0.0.1", "--port", "0", "--data-dir"])
-        .arg(dir.path())
-        .env("RUST_BACKTRACE", "0")
-        .env("RUST_LIB_BACKTRACE", "0")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = failed_start(&["--data-dir", dir.path().to_str().unwrap()]);
     assert!(err.contains("unknown variant `gpu`, expected `cpu` or `cuda`"), "{err}");
 }

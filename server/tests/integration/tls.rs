@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::common::{TestServer, self_signed};
+use crate::common::{TestServer, failed_start, self_signed};
 use crate::keepalive::wait_for_close;
 
 fn trusting(pem: &[u8]) -> reqwest::Client {
@@ -88,15 +88,13 @@ async fn unusable_files_stop_the_start_with_their_names() {
     let config = dir.path().join("rtconfig.json");
     std::fs::write(&config, json!({"web_server": {"tls": {"cert": cert, "key": key}}}).to_string())
         .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rt-server"))
-        .args(["--ip", "127.0.0.1", "--port", "0", "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let data = dir.path().join("data");
+    let err = failed_start(&[
+        "--config".as_ref(),
+        config.as_os_str(),
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+    ]);
     assert!(err.contains("cert.pem") && err.contains("TLS"), "{err}");
 }
 
