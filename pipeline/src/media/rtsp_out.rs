@@ -18,6 +18,7 @@ use gstreamer_rtsp_server::prelude::*;
 use tracing::info;
 
 use super::error::OutputError;
+use super::lock;
 use super::source::YuvFrame;
 use crate::outputs::RtspTarget;
 
@@ -60,7 +61,7 @@ impl ServedStream {
             h => h,
         };
         let key = (address.to_string(), target.port);
-        let mut hosts = hosts().lock().unwrap_or_else(|p| p.into_inner());
+        let mut hosts = lock(hosts());
         if !hosts.contains_key(&key) {
             hosts.insert(key.clone(), start_host(address, target.port)?);
         }
@@ -84,10 +85,16 @@ impl ServedStream {
                 .downcast_ref::<gst::Bin>()
                 .and_then(|b| b.by_name_recurse_up("src"))
                 .and_then(|e| e.downcast::<gst_app::AppSrc>().ok());
-            *s.lock().unwrap_or_else(|p| p.into_inner()) = src;
+            *lock(&s) = src.clone();
             let s = s.clone();
+            // Only this media's own source leaves the slot: a client that
+            // comes as the last one goes gets a new media, configured
+            // before the old one is unprepared.
             media.connect_unprepared(move |_| {
-                *s.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                let mut slot = lock(&s);
+                if *slot == src {
+                    *slot = None;
+                }
             });
         });
         mounts.add_factory(&target.path, factory);
@@ -101,22 +108,22 @@ impl ServedStream {
 
     /// Hands a frame to the current media, if a client is watching.
     pub fn push(&self, frame: &YuvFrame) {
-        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(src) = slot.as_ref()
-            && src.push_buffer(gst::Buffer::from_slice(frame.data.clone())).is_err()
-        {
-            // The media went away (its clients left).
-            *slot = None;
+        if let Some(src) = lock(&self.slot).as_ref() {
+            // Refused while the media is not playing yet (or any more): the
+            // frame is dropped. The media's own signals say when it is
+            // gone; a refusal must not, or a media still starting would
+            // never get a frame (and its clients wait for ever).
+            let _ = src.push_buffer(gst::Buffer::from_slice(frame.data.clone()));
         }
     }
 }
 
 impl Drop for ServedStream {
     fn drop(&mut self) {
-        if let Some(src) = self.slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(src) = lock(&self.slot).take() {
             let _ = src.end_of_stream();
         }
-        let hosts = hosts().lock().unwrap_or_else(|p| p.into_inner());
+        let hosts = lock(hosts());
         if let Some(mounts) = hosts.get(&self.key).and_then(|h| h.server.mount_points()) {
             mounts.remove_factory(&self.path);
             info!(port = self.key.1, path = %self.path, "RTSP output unmounted");

@@ -256,35 +256,54 @@ async fn hls_serves_a_decodable_playlist_while_enabled_and_cleans_up() {
 
 /// Receives `n` frames from an RTSP URL with a GStreamer client, decoded
 /// to packed RGB of the clip's size. Retries while the stream is not
-/// mounted yet (it is, with the instance's first processed frame).
+/// mounted yet (it is, with the instance's first processed frame), and
+/// once more when a client that connected got no frames in 15 s (its
+/// messages are printed, and kept for the failure if the retry fails too).
 async fn receive_rtsp(url: &str, n: usize) -> Vec<Vec<u8>> {
     let dir = tempfile::tempdir().unwrap();
     let raw = dir.path().join("frames.rgb");
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let log = dir.path().join("client.log");
+    let deadline = Instant::now() + Duration::from_secs(45);
+    let mut stalled = Vec::new();
     loop {
+        let out = std::fs::File::create(&log).unwrap();
         let mut child = Command::new("gst-launch-1.0")
-            .args(["-q", "rtspsrc", &format!("location={url}"), "protocols=tcp", "latency=0"])
+            .args(["rtspsrc", &format!("location={url}"), "protocols=tcp", "latency=0"])
             .args(["!", "rtph264depay", "!", "h264parse", "!", "avdec_h264", "!", "videoconvert"])
             .args(["!", "video/x-raw,format=RGB", "!", "identity", &format!("eos-after={}", n + 1)])
             .args(["!", "filesink", &format!("location={}", raw.display())])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
             .spawn()
             .expect("gst-launch-1.0 runs");
+        let attempt_end = (Instant::now() + Duration::from_secs(15)).min(deadline);
         let status = loop {
             if let Some(status) = child.try_wait().unwrap() {
-                break status;
+                break Some(status);
             }
-            if Instant::now() > deadline {
+            if Instant::now() > attempt_end {
                 let _ = child.kill();
-                panic!("no {n} frames from {url} within 30 s");
+                let _ = child.wait();
+                break None;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
-        if status.success() {
-            break;
+        match status {
+            Some(status) if status.success() => break,
+            Some(status) => {
+                assert!(Instant::now() < deadline, "the RTSP client keeps failing: {status}");
+            }
+            None => {
+                let said = std::fs::read_to_string(&log).unwrap_or_default();
+                eprintln!("the RTSP client got no {n} frames in 15 s; it said:\n{said}");
+                stalled.push(said);
+                assert!(
+                    Instant::now() < deadline && stalled.len() < 2,
+                    "no {n} frames from {url}; the clients said:\n{}",
+                    stalled.join("\n---\n")
+                );
+            }
         }
-        assert!(Instant::now() < deadline, "the RTSP client keeps failing: {status}");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let bytes = std::fs::read(&raw).unwrap();
