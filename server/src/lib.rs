@@ -208,6 +208,10 @@ pub async fn start_server(opts: ServerOptions) -> Result<Server, StartError> {
             narrow: d.sessions,
             wide_threads: d.threads,
         },
+        batching: rt_pipeline::media::service::Batching {
+            max_frames: d.batch_frames,
+            wait: std::time::Duration::from_millis(d.batch_wait_ms),
+        },
         provider: rt_pipeline::media::infer::Provider {
             kind: d.execution_provider,
             cpu_fallback: d.cpu_fallback,

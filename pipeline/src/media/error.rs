@@ -101,6 +101,9 @@ pub enum DetectorError {
     Frame(#[source] crate::error::Error),
     #[error("inference failed")]
     Inference(#[source] ort::Error),
+    /// A run of several frames gave outputs that cannot be split per frame.
+    #[error("the model's outputs do not hold one result per frame of the batch: {0}")]
+    Batch(String),
     /// The shared inference service ended (the server is shutting down).
     #[error("the inference service has stopped")]
     ServiceStopped,

@@ -12,18 +12,14 @@ use serde_json::{Map, Value};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use super::MediaOptions;
 use super::clock::{Clock, Sleeper};
 use super::detector::{Detector, LoadDetector};
 use super::error::{DetectorError, SourceError};
 use super::source::{FrameSource, Next, OpenSource, PushClock, RgbFrame, SourceKind, YuvFrame};
+use super::{MediaOptions, lock};
 use crate::detect::{Detection, Letterbox, ModelFamily};
 use crate::events::{BusOptions, EventBus};
 use crate::runtime::{ErrorCell, ErrorSink, RunContext, RunStats};
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// Simulated time. A wait advances it by the wait at once and is recorded;
 /// a stop can be requested during the n-th wait, which then returns at once
@@ -384,6 +380,7 @@ pub fn options() -> MediaOptions {
         family: ModelFamily::default(),
         onnxruntime: Default::default(),
         sessions: super::service::Sessions { narrow: 1, wide_threads: 0 },
+        batching: Default::default(),
         provider: Default::default(),
         store: None,
         credentials: None,

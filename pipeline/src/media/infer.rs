@@ -31,6 +31,11 @@ pub struct Model {
     /// Model input size (NCHW: width, height).
     pub width: u32,
     pub height: u32,
+    /// The most frames one run takes: 1 for a model whose batch dimension
+    /// is fixed at 1, unbounded for a dynamic one.
+    pub max_batch: usize,
+    /// The input of a run of several frames, reused from run to run.
+    batch: Vec<f32>,
 }
 
 static ENVIRONMENT: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
@@ -159,7 +164,7 @@ impl Model {
                 .tensor_shape()
                 .map(|s| s.iter().copied().collect::<Vec<i64>>())
                 .ok_or_else(|| DetectorError::Input("the model's input is not a tensor".into()))?;
-        let [_, c, h, w] = shape[..] else {
+        let [n, c, h, w] = shape[..] else {
             return Err(DetectorError::Input(format!("it must be NCHW, got shape {shape:?}")));
         };
         if c != 3 || h <= 0 || w <= 0 {
@@ -167,13 +172,45 @@ impl Model {
                 "it must be [N, 3, H, W] with fixed H and W, got {shape:?}"
             )));
         }
-        Ok(Model { session, input_name, width: w as u32, height: h as u32 })
+        let max_batch = batch_limit(n).ok_or_else(|| {
+            DetectorError::Input(format!(
+                "its batch dimension is fixed at {n}: export it with a batch of 1 or a dynamic \
+                 one, got {shape:?}"
+            ))
+        })?;
+        Ok(Model {
+            session,
+            input_name,
+            width: w as u32,
+            height: h as u32,
+            max_batch,
+            batch: Vec::new(),
+        })
     }
 
-    /// Runs the model on one NCHW float frame.
-    pub fn run(&mut self, chw: &[f32]) -> Result<Vec<Output>, DetectorError> {
-        let shape = [1usize, 3, self.height as usize, self.width as usize];
-        let tensor = ort::value::TensorRef::from_array_view((shape, chw))
+    /// Runs the model on NCHW float frames (at most [`Model::max_batch`]),
+    /// in one run; the outputs of each frame, in order.
+    pub fn run(&mut self, frames: &[&[f32]]) -> Result<Vec<Vec<Output>>, DetectorError> {
+        let n = frames.len();
+        let per_frame = 3 * self.height as usize * self.width as usize;
+        if n == 0 || n > self.max_batch || frames.iter().any(|f| f.len() != per_frame) {
+            let lengths: Vec<usize> = frames.iter().map(|f| f.len()).collect();
+            return Err(DetectorError::Input(format!(
+                "a run takes 1 to {} frames of {per_frame} values, got {lengths:?}",
+                self.max_batch
+            )));
+        }
+        let input: &[f32] = if let [one] = frames {
+            one
+        } else {
+            self.batch.clear();
+            for f in frames {
+                self.batch.extend_from_slice(f);
+            }
+            &self.batch
+        };
+        let shape = [n, 3, self.height as usize, self.width as usize];
+        let tensor = ort::value::TensorRef::from_array_view((shape, input))
             .map_err(DetectorError::Inference)?;
         let outputs = self
             .session
@@ -185,8 +222,43 @@ impl Model {
                 value.try_extract_tensor::<f32>().map_err(DetectorError::Inference)?;
             out.push(Output { shape: shape.iter().copied().collect(), data: data.to_vec() });
         }
-        Ok(out)
+        split_batch(out, n)
     }
+}
+
+/// The most frames a run of a model whose input's batch dimension is `n`
+/// takes: 1 for a fixed batch of 1, unbounded for a dynamic one (any value
+/// below 1); `None` for a fixed batch of several frames, which the service
+/// could not fill.
+fn batch_limit(n: i64) -> Option<usize> {
+    match n {
+        1 => Some(1),
+        n if n < 1 => Some(usize::MAX),
+        _ => None,
+    }
+}
+
+/// The outputs of a run of `n` frames, split into each frame's, every one
+/// with a batch dimension of 1.
+fn split_batch(outputs: Vec<Output>, n: usize) -> Result<Vec<Vec<Output>>, DetectorError> {
+    if n == 1 {
+        return Ok(vec![outputs]);
+    }
+    let mut frames: Vec<Vec<Output>> = vec![Vec::with_capacity(outputs.len()); n];
+    for (i, o) in outputs.into_iter().enumerate() {
+        if o.shape.first() != Some(&(n as i64)) || o.data.len() % n != 0 {
+            return Err(DetectorError::Batch(format!(
+                "output {i} has shape {:?} for a run of {n} frames",
+                o.shape
+            )));
+        }
+        let mut shape = o.shape;
+        shape[0] = 1;
+        for (frame, data) in frames.iter_mut().zip(o.data.chunks_exact(o.data.len() / n)) {
+            frame.push(Output { shape: shape.clone(), data: data.to_vec() });
+        }
+    }
+    Ok(frames)
 }
 
 #[cfg(test)]
@@ -229,6 +301,36 @@ mod tests {
         }
         let e = serde_json::from_str::<ExecutionProvider>("\"gpu\"").unwrap_err().to_string();
         assert!(e.contains("unknown variant `gpu`, expected `cpu` or `cuda`"), "{e}");
+    }
+
+    #[test]
+    fn a_batch_dimension_fixed_at_one_or_dynamic_is_accepted() {
+        for (n, want) in [(1, Some(1)), (-1, Some(usize::MAX)), (0, Some(usize::MAX)), (4, None)] {
+            assert_eq!(batch_limit(n), want, "{n}");
+        }
+    }
+
+    #[test]
+    fn a_batched_run_is_split_into_each_frames_outputs() {
+        let scores = Output { shape: vec![2, 3, 1], data: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0] };
+        let boxes = Output { shape: vec![2, 1, 2], data: vec![7.0, 8.0, 9.0, 10.0] };
+        let frames = split_batch(vec![scores, boxes], 2).unwrap();
+        let want = |s: [f32; 3], b: [f32; 2]| {
+            vec![
+                Output { shape: vec![1, 3, 1], data: s.to_vec() },
+                Output { shape: vec![1, 1, 2], data: b.to_vec() },
+            ]
+        };
+        assert_eq!(frames, [want([1.0, 2.0, 3.0], [7.0, 8.0]), want([4.0, 5.0, 6.0], [9.0, 10.0])]);
+        // An output without the batch dimension cannot be split.
+        for shape in [vec![3, 2], vec![], vec![1, 6]] {
+            let o = Output { shape: shape.clone(), data: vec![0.0; 6] };
+            let e = split_batch(vec![o], 2).unwrap_err();
+            assert!(matches!(e, DetectorError::Batch(_)), "{shape:?}");
+        }
+        // A run of one frame is passed through as it is.
+        let one = vec![Output { shape: vec![5], data: vec![0.0; 5] }];
+        assert_eq!(split_batch(one.clone(), 1).unwrap(), [one]);
     }
 
     #[test]

@@ -50,10 +50,16 @@ use tracing::warn;
 use self::clock::{Sleeper, StopSignal, SystemClock};
 use self::detector::LoadDetector;
 use self::infer::{ModelOptions, Provider};
-use self::service::{InferenceService, OrtBackends, Sessions};
+use self::service::{Batching, InferenceService, OrtBackends, Sessions};
 use self::source::{GstOpener, OpenSource};
 use crate::detect::ModelFamily;
 use crate::runtime::{PushError, PushedFrame, RunContext, Runner, Running, StreamCredentials};
+
+/// Locks `m`, going on with the data of a thread that panicked holding it
+/// (every lock here guards state that stays whole between statements).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// How long a stop waits for the worker thread to finish before leaving
 /// it to finish alone (a model load in progress cannot be interrupted; the
@@ -72,6 +78,8 @@ pub struct MediaOptions {
     pub onnxruntime: PathBuf,
     /// The inference service's sessions.
     pub sessions: Sessions,
+    /// How its sessions batch the frames of several instances.
+    pub batching: Batching,
     /// Where the model runs.
     pub provider: Provider,
     /// The store writer's counters, reported as `store_queue_size` in each
@@ -100,7 +108,8 @@ impl MediaRunner {
             threads: 1,
             provider: options.provider,
         };
-        let inference = InferenceService::new(Box::new(OrtBackends(model)), options.sessions);
+        let inference =
+            InferenceService::new(Box::new(OrtBackends(model)), options.sessions, options.batching);
         MediaRunner { options, inference }
     }
 }

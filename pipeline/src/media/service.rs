@@ -21,6 +21,14 @@
 //!   5 fps one, and an instance whose source stalls asks for nothing. Newer
 //!   frames wait at the instance's source, which keeps only the newest for
 //!   live sources.
+//! - Batches: with a model whose batch dimension is dynamic, a session
+//!   takes up to `Batching::max_frames` waiting frames into one run, and
+//!   waits up to `Batching::wait` for more while other running instances
+//!   may still hand one in (never when none can: a single camera never
+//!   waits). A failed batch runs again frame by frame, so each instance
+//!   gets its own frame's answer. On the CPU a batch runs no faster per
+//!   frame than single frames on as many sessions (bench/RESULTS.md), so
+//!   batching is off by default; it is for accelerators.
 //! - A stop needs nothing of the service: a worker waiting for its frame's
 //!   answer gets it within one turn of the queue and then stops (past the
 //!   stop's grace it finishes in the background, like a model load).
@@ -34,13 +42,15 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use tracing::info;
 
 use super::detector::{Detector, LoadDetector};
 use super::error::DetectorError;
 use super::infer::{Model, ModelOptions, Output};
+use super::lock;
 use super::source::RgbFrame;
 use crate::detect::{DecodeOptions, Detection, Letterbox, ModelFamily, postprocess, to_chw};
 use crate::track::TrackerOptions;
@@ -49,8 +59,11 @@ use crate::track::TrackerOptions;
 pub trait Backend: Send {
     /// The model's input size (width, height).
     fn input_size(&self) -> (u32, u32);
-    /// Runs the model on one NCHW float frame.
-    fn run(&mut self, chw: &[f32]) -> Result<Vec<Output>, DetectorError>;
+    /// The most frames one run takes (1: the model's batch is fixed at 1).
+    fn max_batch(&self) -> usize;
+    /// Runs the model on NCHW float frames (1 to [`Backend::max_batch`])
+    /// in one run: each frame's outputs, in order.
+    fn run(&mut self, frames: &[&[f32]]) -> Result<Vec<Vec<Output>>, DetectorError>;
 }
 
 impl Backend for Model {
@@ -58,8 +71,12 @@ impl Backend for Model {
         (self.width, self.height)
     }
 
-    fn run(&mut self, chw: &[f32]) -> Result<Vec<Output>, DetectorError> {
-        Model::run(self, chw)
+    fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+
+    fn run(&mut self, frames: &[&[f32]]) -> Result<Vec<Vec<Output>>, DetectorError> {
+        Model::run(self, frames)
     }
 }
 
@@ -95,6 +112,23 @@ impl Sessions {
     }
 }
 
+/// How the sessions batch frames of several instances into one run (for
+/// models with a dynamic batch dimension; others run frame by frame).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batching {
+    /// The most frames one run takes (1: no batching).
+    pub max_frames: usize,
+    /// How long a run waits for more frames while other instances may
+    /// still hand one in (never when none can).
+    pub wait: Duration,
+}
+
+impl Default for Batching {
+    fn default() -> Self {
+        Batching { max_frames: 1, wait: Duration::ZERO }
+    }
+}
+
 /// What a session thread answers: the outputs, and the input buffer back
 /// for the instance to reuse.
 type Answer = (Result<Vec<Output>, DetectorError>, Vec<f32>);
@@ -109,6 +143,8 @@ struct Job {
 struct Queue {
     jobs: VecDeque<Job>,
     closed: bool,
+    /// Frames the sessions have taken and not answered yet.
+    in_flight: usize,
     /// Narrow sessions running a frame.
     narrow_busy: usize,
     /// Whether the wide session is running a frame.
@@ -133,6 +169,22 @@ impl Queue {
         let solo = self.clients <= 1 || !self.has_narrow;
         if wide { solo && self.narrow_busy == 0 } else { !(solo && self.has_wide) }
     }
+
+    /// Whether an instance may still hand in a frame: one with none queued
+    /// or running (each has at most one in the service).
+    fn more_may_come(&self) -> bool {
+        !self.closed && self.clients > self.in_flight + self.jobs.len()
+    }
+
+    /// Moves the next queued frames into `batch`, up to `limit` in all.
+    fn take_into(&mut self, batch: &mut Vec<Job>, limit: usize) {
+        while batch.len() < limit
+            && let Some(job) = self.jobs.pop_front()
+        {
+            batch.push(job);
+            self.in_flight += 1;
+        }
+    }
 }
 
 struct Inner {
@@ -140,24 +192,31 @@ struct Inner {
     wake: Condvar,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl Inner {
-    /// The next job for a session thread of this kind; `None` once the
-    /// service closes and its queue is empty.
-    fn next(&self, wide: bool) -> Option<Job> {
+    /// The next frames for a session thread of this kind, up to `limit`,
+    /// waiting up to `wait` for more while other instances may still hand
+    /// one in; `None` once the service closes and its queue is empty.
+    fn next(&self, wide: bool, limit: usize, wait: Duration) -> Option<Vec<Job>> {
         let mut q = lock(&self.queue);
         loop {
             if q.may_take(wide) {
-                let job = q.jobs.pop_front();
                 if wide {
                     q.wide_busy = true;
                 } else {
                     q.narrow_busy += 1;
                 }
-                return job;
+                let mut batch = Vec::with_capacity(limit.min(8));
+                q.take_into(&mut batch, limit);
+                let deadline = Instant::now() + wait;
+                while batch.len() < limit && q.more_may_come() {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    q = self.wake.wait_timeout(q, left).unwrap_or_else(|p| p.into_inner()).0;
+                    q.take_into(&mut batch, limit);
+                }
+                return Some(batch);
             }
             if q.closed && q.jobs.is_empty() {
                 return None;
@@ -166,26 +225,47 @@ impl Inner {
         }
     }
 
-    /// A session of this kind has finished its frame.
-    fn done(&self, wide: bool) {
+    /// A session of this kind has run its `frames` frames.
+    fn done(&self, wide: bool, frames: usize) {
         let mut q = lock(&self.queue);
         if wide {
             q.wide_busy = false;
         } else {
             q.narrow_busy -= 1;
         }
+        q.in_flight -= frames;
         drop(q);
         self.wake.notify_all();
     }
 
-    fn serve(&self, mut backend: Box<dyn Backend>, wide: bool) {
-        while let Some(job) = self.next(wide) {
-            let result = backend.run(&job.chw);
-            self.done(wide);
-            // The instance may have gone meanwhile: nothing to tell it.
-            let _ = job.reply.send((result, job.chw));
+    fn serve(&self, mut backend: Box<dyn Backend>, wide: bool, batching: Batching) {
+        let limit = batching.max_frames.min(backend.max_batch()).max(1);
+        while let Some(jobs) = self.next(wide, limit, batching.wait) {
+            let frames: Vec<&[f32]> = jobs.iter().map(|j| j.chw.as_slice()).collect();
+            let mut answers = match backend.run(&frames) {
+                Ok(outputs) if outputs.len() == jobs.len() => outputs.into_iter().map(Ok).collect(),
+                // A failed batch runs again frame by frame: each instance
+                // gets its own frame's answer, and a bad frame fails alone.
+                Ok(_) | Err(_) if jobs.len() > 1 => frames
+                    .iter()
+                    .map(|f| backend.run(std::slice::from_ref(f)).map(first_frame))
+                    .collect(),
+                Ok(outputs) => vec![Ok(first_frame(outputs))],
+                Err(e) => vec![Err(e)],
+            };
+            self.done(wide, jobs.len());
+            answers.resize_with(jobs.len(), || Err(DetectorError::ServiceStopped));
+            for (job, answer) in jobs.into_iter().zip(answers) {
+                // The instance may have gone meanwhile: nothing to tell it.
+                let _ = job.reply.send((answer, job.chw));
+            }
         }
     }
+}
+
+/// The outputs of the one frame of a run.
+fn first_frame(outputs: Vec<Vec<Output>>) -> Vec<Output> {
+    outputs.into_iter().next().unwrap_or_default()
 }
 
 /// The sessions, once loaded.
@@ -200,19 +280,23 @@ pub struct InferenceService {
     inner: Arc<Inner>,
     opener: Box<dyn OpenBackend>,
     sessions: Sessions,
+    batching: Batching,
     pool: Mutex<Option<Pool>>,
 }
 
 impl fmt::Debug for InferenceService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InferenceService").field("sessions", &self.sessions).finish()
+        f.debug_struct("InferenceService")
+            .field("sessions", &self.sessions)
+            .field("batching", &self.batching)
+            .finish()
     }
 }
 
 impl InferenceService {
     /// A service that opens these sessions (at least one) with `opener`
-    /// when first needed.
-    pub fn new(opener: Box<dyn OpenBackend>, sessions: Sessions) -> Arc<Self> {
+    /// when first needed, and batches frames as `batching` says.
+    pub fn new(opener: Box<dyn OpenBackend>, sessions: Sessions, batching: Batching) -> Arc<Self> {
         let mut sessions = sessions;
         if sessions.narrow == 0 && !sessions.has_wide() {
             sessions.narrow = 1;
@@ -226,6 +310,7 @@ impl InferenceService {
             inner: Arc::new(Inner { queue: Mutex::new(queue), wake: Condvar::new() }),
             opener,
             sessions,
+            batching,
             pool: Mutex::new(None),
         })
     }
@@ -256,12 +341,14 @@ impl InferenceService {
             backends.push((self.opener.open(1)?, false));
         }
         let input_size = backends[0].0.input_size();
+        let max_batch = backends[0].0.max_batch().min(self.batching.max_frames).max(1);
         let mut threads = Vec::with_capacity(backends.len());
         for (i, (backend, wide)) in backends.into_iter().enumerate() {
             let inner = self.inner.clone();
+            let batching = self.batching;
             let spawned = std::thread::Builder::new()
                 .name(format!("inference-{i}"))
-                .spawn(move || inner.serve(backend, wide));
+                .spawn(move || inner.serve(backend, wide, batching));
             match spawned {
                 Ok(t) => threads.push(t),
                 Err(e) => {
@@ -277,7 +364,13 @@ impl InferenceService {
                 }
             }
         }
-        info!(narrow, wide_threads, "inference service started");
+        info!(
+            narrow,
+            wide_threads,
+            max_batch,
+            batch_wait_ms = self.batching.wait.as_millis() as u64,
+            "inference service started"
+        );
         *pool = Some(Pool { input_size, threads });
         Ok(input_size)
     }

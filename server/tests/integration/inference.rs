@@ -1,7 +1,8 @@
 //! The shared inference service (issue 13), with the real model on the
-//! real clip: eight instances at 5 frames/s all get their turns and track,
-//! running six instances does not cost six copies of the model, and an
-//! execution provider that cannot be used says so at start.
+//! real clip: eight instances at 5 frames/s all get their turns and track
+//! (their frames batched), the default model runs batches with the answers
+//! of single frames, running six instances does not cost six copies of the
+//! model, and an execution provider that cannot be used says so at start.
 
 use std::time::{Duration, Instant};
 
@@ -56,13 +57,13 @@ fn rss_mib(s: &TestServer) -> f64 {
 }
 
 /// Eight instances on the clip at `frameRateLimit` 5 all get their turns
-/// at the one model: each processes frames and tracks the clip's people.
-/// (How many hold their rate on a machine is measured by `rt-bench
-/// --scale`, not asserted here: a test's timing on shared cores is not a
-/// benchmark.)
+/// at the one model, their frames batched up to 4 a run: each processes
+/// frames and tracks the clip's people. (How many hold their rate on a
+/// machine is measured by `rt-bench --scale`, not asserted here: a test's
+/// timing on shared cores is not a benchmark.)
 #[tokio::test]
 async fn eight_instances_share_the_model_and_each_tracks_the_clip() {
-    let s = media_server();
+    let s = media_server_with(Some(&json!({"detector": {"batch_frames": 4}})));
     let mut ids = Vec::new();
     for _ in 0..8 {
         ids.push(clip_at_5_fps(&s).await);
@@ -81,6 +82,40 @@ async fn eight_instances_share_the_model_and_each_tracks_the_clip() {
         untracked = still;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The default model's batch dimension is dynamic (setup-assets makes it
+/// so): three different frames in one run get the outputs each gets alone.
+#[test]
+fn the_default_model_runs_a_batch_with_the_answers_of_single_frames() {
+    use rt_pipeline::media::infer::{Model, ModelOptions};
+    let mut model = Model::load(&ModelOptions {
+        model: asset("RT_MODEL_PATH", "models/nanodet-m.onnx").into(),
+        library: asset("ORT_DYLIB_PATH", "onnxruntime/libonnxruntime.so.1.31.1").into(),
+        threads: 1,
+        provider: Default::default(),
+    })
+    .unwrap();
+    assert!(model.max_batch > 1, "the model's batch is fixed at {}", model.max_batch);
+    let len = 3 * model.width as usize * model.height as usize;
+    // Three unlike inputs: gradients in different directions.
+    let frames: Vec<Vec<f32>> = (0..3)
+        .map(|k| (0..len).map(|i| ((i * (k + 1)) % 251) as f32 / 251.0 - 0.5).collect())
+        .collect();
+    let views: Vec<&[f32]> = frames.iter().map(Vec::as_slice).collect();
+    let batched = model.run(&views).unwrap();
+    assert_eq!(batched.len(), 3);
+    for (k, frame) in views.iter().enumerate() {
+        let alone = model.run(std::slice::from_ref(frame)).unwrap().remove(0);
+        assert_eq!(alone.len(), batched[k].len());
+        for (a, b) in alone.iter().zip(&batched[k]) {
+            assert_eq!(a.shape, b.shape, "frame {k}");
+            let worst = a.data.iter().zip(&b.data).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+            assert!(worst < 1e-4, "frame {k}: outputs differ by {worst}");
+        }
+    }
+    // Unlike frames, unlike outputs: the batch is not one answer copied.
+    assert_ne!(batched[0][0].data, batched[1][0].data);
 }
 
 /// Six running instances hold less than twice the memory of one: they share

@@ -1,20 +1,25 @@
 //! Unit tests of the shared inference service with fake sessions: one load
 //! for every instance, a failed load tried again, fair service under
-//! overload, answers to the right instance, and the wide and narrow
-//! sessions taking their turns.
+//! overload, answers to the right instance, the wide and narrow sessions
+//! taking their turns, and batches: their bounds, their wait, a failed one,
+//! an instance stopping while one fills or runs.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex, mpsc};
 
-use super::{Backend, InferenceService, OpenBackend, Sessions};
+use super::{Backend, Batching, InferenceService, OpenBackend, Sessions};
 use crate::media::error::DetectorError;
 use crate::media::infer::Output;
 
 /// A session that records which client each frame came from (its first
 /// value) and answers it back; `work` is busy work per run (overload
 /// without sleeping), and a run can be held until the test lets it go.
+/// Runs of several frames (up to `max_batch`) are recorded in `batches`;
+/// a frame whose value is negative fails its whole run.
 struct FakeBackend {
     served: Arc<Mutex<Vec<f32>>>,
+    batches: Arc<Mutex<Vec<usize>>>,
+    max_batch: usize,
     work: u32,
     hold: Option<mpsc::Receiver<()>>,
     /// Its threads, and what every session of the test is running:
@@ -39,7 +44,13 @@ impl Backend for FakeBackend {
         (4, 4)
     }
 
-    fn run(&mut self, chw: &[f32]) -> Result<Vec<Output>, DetectorError> {
+    fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+
+    fn run(&mut self, frames: &[&[f32]]) -> Result<Vec<Vec<Output>>, DetectorError> {
+        assert!((1..=self.max_batch).contains(&frames.len()), "a run of {}", frames.len());
+        self.batches.lock().unwrap().push(frames.len());
         let wide = self.threads > 1;
         {
             let mut r = self.running.lock().unwrap();
@@ -60,12 +71,15 @@ impl Backend for FakeBackend {
         for i in 0..self.work {
             x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(u64::from(i)));
         }
-        self.served.lock().unwrap().push(chw[0]);
         {
             let mut r = self.running.lock().unwrap();
             if wide { r.wide -= 1 } else { r.narrow -= 1 }
         }
-        Ok(vec![Output { shape: vec![1], data: vec![chw[0]] }])
+        if frames.iter().any(|f| f[0] < 0.0) {
+            return Err(DetectorError::Batch("a bad frame".into()));
+        }
+        self.served.lock().unwrap().extend(frames.iter().map(|f| f[0]));
+        Ok(frames.iter().map(|f| vec![Output { shape: vec![1], data: vec![f[0]] }]).collect())
     }
 }
 
@@ -74,6 +88,8 @@ struct FakeOpener {
     opens: AtomicUsize,
     fail: usize,
     served: Arc<Mutex<Vec<f32>>>,
+    batches: Arc<Mutex<Vec<usize>>>,
+    max_batch: usize,
     work: u32,
     hold: Mutex<Option<mpsc::Receiver<()>>>,
     running: Arc<Mutex<Running>>,
@@ -85,6 +101,8 @@ impl FakeOpener {
             opens: AtomicUsize::new(0),
             fail,
             served: Arc::default(),
+            batches: Arc::default(),
+            max_batch: 1,
             work,
             hold: Mutex::new(None),
             running: Arc::default(),
@@ -105,6 +123,8 @@ impl OpenBackend for Arc<FakeOpener> {
         }
         Ok(Box::new(FakeBackend {
             served: self.served.clone(),
+            batches: self.batches.clone(),
+            max_batch: self.max_batch,
             work: self.work,
             hold: self.hold.lock().unwrap().take(),
             threads,
@@ -116,7 +136,7 @@ impl OpenBackend for Arc<FakeOpener> {
 #[test]
 fn the_model_loads_once_for_every_instance_and_a_failed_load_is_tried_again() {
     let opener = Arc::new(FakeOpener::new(1, 0));
-    let service = InferenceService::new(Box::new(opener.clone()), narrow(2));
+    let service = InferenceService::new(Box::new(opener.clone()), narrow(2), Batching::default());
     assert!(matches!(service.ensure_loaded(), Err(DetectorError::NoModel)));
     // Loads from many instances at once: one pool of two sessions.
     let barrier = Arc::new(Barrier::new(8));
@@ -140,7 +160,7 @@ fn the_model_loads_once_for_every_instance_and_a_failed_load_is_tried_again() {
 #[test]
 fn instances_get_equal_service_under_overload() {
     let opener = Arc::new(FakeOpener::new(0, 200_000));
-    let service = InferenceService::new(Box::new(opener.clone()), narrow(1));
+    let service = InferenceService::new(Box::new(opener.clone()), narrow(1), Batching::default());
     service.ensure_loaded().unwrap();
     let frames = 200;
     let client = |id: f32, between: u32| {
@@ -178,7 +198,7 @@ fn each_waiting_instance_gets_the_answer_to_its_own_frame() {
     let opener = Arc::new(FakeOpener::new(0, 0));
     let (go, hold) = mpsc::channel();
     *opener.hold.lock().unwrap() = Some(hold);
-    let service = InferenceService::new(Box::new(opener.clone()), narrow(1));
+    let service = InferenceService::new(Box::new(opener.clone()), narrow(1), Batching::default());
     service.ensure_loaded().unwrap();
     let waiting: Vec<_> = (0..3)
         .map(|i| {
@@ -209,7 +229,7 @@ fn each_waiting_instance_gets_the_answer_to_its_own_frame() {
 fn an_instance_alone_gets_every_core_and_instances_together_share_them() {
     let opener = Arc::new(FakeOpener::new(0, 50_000));
     let sessions = Sessions { narrow: 2, wide_threads: 2 };
-    let service = InferenceService::new(Box::new(opener.clone()), sessions);
+    let service = InferenceService::new(Box::new(opener.clone()), sessions, Batching::default());
     service.ensure_loaded().unwrap();
     assert_eq!(opener.opens.load(Ordering::SeqCst), 3);
     // One instance alone: every frame on the wide session.
@@ -242,4 +262,124 @@ fn an_instance_alone_gets_every_core_and_instances_together_share_them() {
     assert!(service.run(&me, vec![1.0; 48]).0.is_ok());
     let after = *opener.running.lock().unwrap();
     assert_eq!((after.wide_runs, after.narrow_runs), (r.wide_runs + 1, r.narrow_runs));
+}
+
+/// A service of one narrow session on a model that batches up to 8 frames,
+/// batching up to `max_frames` and waiting for ever (or until no other
+/// instance can hand in a frame) to fill a batch.
+fn batching_service(max_frames: usize) -> (Arc<FakeOpener>, Arc<InferenceService>) {
+    let mut opener = FakeOpener::new(0, 0);
+    opener.max_batch = 8;
+    let opener = Arc::new(opener);
+    let batching = Batching { max_frames, wait: std::time::Duration::from_secs(3600) };
+    let service = InferenceService::new(Box::new(opener.clone()), narrow(1), batching);
+    service.ensure_loaded().unwrap();
+    (opener, service)
+}
+
+/// Each client (already counted by the service) hands in one frame of its
+/// value and goes away with the answer.
+fn one_frame_each(service: &Arc<InferenceService>, values: &[f32]) -> Vec<Result<f32, String>> {
+    let clients: Vec<_> = values.iter().map(|_| service.client()).collect();
+    let threads: Vec<_> = clients
+        .into_iter()
+        .zip(values.to_vec())
+        .map(|(me, v)| {
+            let service = service.clone();
+            std::thread::spawn(move || {
+                let (out, _) = service.run(&me, vec![v; 48]);
+                out.map(|o| o[0].data[0]).map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
+/// Frames of instances waiting together run together, never more than the
+/// batch size at once; a batch runs without waiting out its bound as soon
+/// as no other instance can hand in a frame.
+#[test]
+fn waiting_frames_run_together_up_to_the_batch_size() {
+    let (opener, service) = batching_service(3);
+    let got = one_frame_each(&service, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
+    assert_eq!(got, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0].map(Ok));
+    assert_eq!(*opener.batches.lock().unwrap(), [3, 3, 1]);
+}
+
+/// The model's own limit wins over the configured one, and a model with a
+/// fixed batch of one runs frame by frame.
+#[test]
+fn a_batch_never_exceeds_what_the_model_takes() {
+    for (model, configured, want) in [(8, 3, vec![3, 1]), (2, 8, vec![2, 2]), (1, 8, vec![1; 4])] {
+        let mut opener = FakeOpener::new(0, 0);
+        opener.max_batch = model;
+        let opener = Arc::new(opener);
+        let batching =
+            Batching { max_frames: configured, wait: std::time::Duration::from_secs(3600) };
+        let service = InferenceService::new(Box::new(opener.clone()), narrow(1), batching);
+        service.ensure_loaded().unwrap();
+        assert!(one_frame_each(&service, &[1.0; 4]).iter().all(Result::is_ok));
+        assert_eq!(*opener.batches.lock().unwrap(), want, "model {model}, configured {configured}");
+    }
+}
+
+/// A batch waits for the frames of running instances only as long as its
+/// bound; one that stops meanwhile lets it run at once.
+#[test]
+fn a_batch_waits_at_most_its_bound_and_not_for_an_instance_that_stopped() {
+    // Bounded: the other instance never hands in a frame.
+    let mut opener = FakeOpener::new(0, 0);
+    opener.max_batch = 8;
+    let opener = Arc::new(opener);
+    let batching = Batching { max_frames: 4, wait: std::time::Duration::from_millis(20) };
+    let service = InferenceService::new(Box::new(opener.clone()), narrow(1), batching);
+    service.ensure_loaded().unwrap();
+    let (me, _idle) = (service.client(), service.client());
+    for _ in 0..3 {
+        assert!(service.run(&me, vec![1.0; 48]).0.is_ok());
+    }
+    assert_eq!(*opener.batches.lock().unwrap(), [1, 1, 1]);
+
+    // Unbounded: the other instance stopping ends the wait.
+    let (opener, service) = batching_service(4);
+    let (me, other) = (service.client(), service.client());
+    let waiting = {
+        let service = service.clone();
+        std::thread::spawn(move || service.run(&me, vec![5.0; 48]).0.map(|o| o[0].data[0]))
+    };
+    while service.inner.queue.lock().unwrap().in_flight < 1 {
+        std::thread::yield_now();
+    }
+    drop(other);
+    assert_eq!(waiting.join().unwrap().unwrap(), 5.0);
+    assert_eq!(*opener.batches.lock().unwrap(), [1]);
+}
+
+/// A failed batch runs again frame by frame: each instance gets its own
+/// frame's answer, and only the bad frame fails.
+#[test]
+fn a_failed_batch_runs_again_frame_by_frame() {
+    let (opener, service) = batching_service(4);
+    let got = one_frame_each(&service, &[1.0, -1.0, 2.0]);
+    assert_eq!(got[0], Ok(1.0));
+    assert!(got[1].as_ref().is_err_and(|e| e.contains("a bad frame")), "{:?}", got[1]);
+    assert_eq!(got[2], Ok(2.0));
+    assert_eq!(*opener.batches.lock().unwrap(), [3, 1, 1, 1]);
+}
+
+/// An instance gone while its frame is in a batch (its worker ended):
+/// the others in the batch still get their answers.
+#[test]
+fn an_instance_gone_mid_batch_leaves_the_others_their_answers() {
+    let (opener, service) = batching_service(4);
+    let gone = service.client();
+    let (reply, answer) = mpsc::sync_channel(1);
+    drop(answer);
+    service.inner.queue.lock().unwrap().jobs.push_back(super::Job { chw: vec![9.0; 48], reply });
+    let got = one_frame_each(&service, &[1.0, 2.0]);
+    drop(gone);
+    assert_eq!(got, [Ok(1.0), Ok(2.0)]);
+    let batches = opener.batches.lock().unwrap().clone();
+    assert_eq!(batches.iter().sum::<usize>(), 3, "{batches:?}");
+    assert!(opener.served.lock().unwrap().contains(&9.0));
 }
