@@ -73,12 +73,26 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
-/// (a): milliseconds per inference, median of `n` runs after warm-up.
+/// (a): milliseconds per inference, median of 200 runs after warm-up, on
+/// the server's default threads.
 fn raw_model(model_path: &Path, ort: &Path, video: &str) -> Result<f64> {
+    raw_model_with(model_path, ort, video, threads(), 1)
+}
+
+/// Milliseconds per frame of the model alone on `threads` threads, in runs
+/// of `batch` copies of a real letterboxed frame of the clip: the median
+/// run of 200 after warm-up, over `batch`.
+fn raw_model_with(
+    model_path: &Path,
+    ort: &Path,
+    video: &str,
+    threads: usize,
+    batch: usize,
+) -> Result<f64> {
     let mut model = Model::load(&ModelOptions {
         model: model_path.to_path_buf(),
         library: ort.to_path_buf(),
-        threads: threads(),
+        threads,
         provider: Default::default(),
     })?;
     let uri = format!("file://{video}");
@@ -93,14 +107,15 @@ fn raw_model(model_path: &Path, ort: &Path, video: &str) -> Result<f64> {
     let mut chw = vec![0.0; 3 * frame.width as usize * frame.height as usize];
     let pre = ModelFamily::NanoDet.preprocess();
     to_chw(&frame.data, frame.width as usize, frame.height as usize, frame.stride, &pre, &mut chw)?;
+    let frames: Vec<&[f32]> = vec![&chw; batch];
     for _ in 0..10 {
-        model.run(&chw)?;
+        model.run(&frames)?;
     }
     let mut times = Vec::new();
     for _ in 0..200 {
         let t = Instant::now();
-        model.run(&chw)?;
-        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        model.run(&frames)?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0 / batch as f64);
     }
     times.sort_by(f64::total_cmp);
     Ok(percentile(&times, 0.5))
@@ -215,6 +230,25 @@ async fn listen(base: &str, id: &str, secs: u64) -> Result<Vec<(i64, Value)>> {
         }
     }
     Ok(out)
+}
+
+/// Of SSE records: decoded -> published (the worker's own measure, once a
+/// second) and published -> received by this client (per `track` event),
+/// each sorted.
+fn latencies(records: &[(i64, Value)]) -> (Vec<f64>, Vec<f64>) {
+    let mut worker: Vec<f64> = records
+        .iter()
+        .filter(|(_, v)| v["$id"] == "statistics")
+        .filter_map(|(_, v)| v["latency"].as_f64())
+        .collect();
+    let mut hop: Vec<f64> = records
+        .iter()
+        .filter(|(_, v)| v["$id"] == "track")
+        .filter_map(|(t, v)| v["system_timestamp"].as_i64().map(|s| (t - s) as f64))
+        .collect();
+    worker.sort_by(f64::total_cmp);
+    hop.sort_by(f64::total_cmp);
+    (worker, hop)
 }
 
 /// CPU seconds the process has used (user + system; 100 ticks a second).
@@ -381,21 +415,7 @@ async fn main() -> Result<()> {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rss_one = server.rss_kib()?;
     let records = listen(&server.base, &paced, 20).await?;
-    // Decoded -> published (the worker's own measure, per second), and
-    // published -> received by this client (per event).
-    let worker: Vec<f64> = records
-        .iter()
-        .filter(|(_, v)| v["$id"] == "statistics")
-        .filter_map(|(_, v)| v["latency"].as_f64())
-        .collect();
-    let mut hop: Vec<f64> = records
-        .iter()
-        .filter(|(_, v)| v["$id"] == "track")
-        .filter_map(|(t, v)| v["system_timestamp"].as_i64().map(|s| (t - s) as f64))
-        .collect();
-    hop.sort_by(f64::total_cmp);
-    let mut worker_sorted = worker.clone();
-    worker_sorted.sort_by(f64::total_cmp);
+    let (worker_sorted, hop) = latencies(&records);
     let extra_a = instance(&http, &server.base, &video, true).await?;
     let extra_b = instance(&http, &server.base, &video, true).await?;
     tokio::time::sleep(Duration::from_secs(5)).await;

@@ -8,14 +8,22 @@
 //!   `frameRateLimit` 5 holding >= 4.5 frames/s (target: N x 5 >= 0.9 x the
 //!   raw model's frames/s);
 //! - resident memory per extra running instance, from two instances on
-//!   (target <= 10 MiB).
+//!   (target <= 10 MiB);
+//! - latency from a frame decoded to its events delivered over SSE, p99,
+//!   with 4 instances at 5 frames/s;
+//! - batching: the raw model's frames/s in runs of 1, 2 and 4 frames on one
+//!   thread and on every core, and the total with 4 and 8 instances when
+//!   the service batches up to 4 frames (`detector.batch_frames`).
 
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use serde_json::json;
 
-use crate::{Server, env_path, frames_processed, instance, raw_model};
+use crate::{
+    Server, env_path, frames_processed, instance, latencies, listen, percentile, raw_model,
+    raw_model_with,
+};
 
 /// Frames processed per second by each instance over `secs`, after every
 /// instance has processed `warm` frames.
@@ -58,6 +66,35 @@ async fn at_5_fps(http: &reqwest::Client, base: &str, video: &str) -> Result<Str
     Ok(id)
 }
 
+/// Total inferences per second of `n` instances on the clip with pacing
+/// off, on a server with this `detector` block (if any), as a table row
+/// against the raw model's frames/s.
+async fn throughput_row(
+    binary: &str,
+    data: &std::path::Path,
+    detector: Option<serde_json::Value>,
+    n: usize,
+    video: &str,
+    raw_fps: f64,
+) -> Result<String> {
+    let http = reqwest::Client::new();
+    std::fs::create_dir_all(data)?;
+    if let Some(d) = detector {
+        std::fs::write(data.join("rtconfig.json"), json!({ "detector": d }).to_string())?;
+    }
+    let server = Server::start(binary, data)?;
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        ids.push(instance(&http, &server.base, video, false).await?);
+    }
+    let r = rates(&http, &server.base, &ids, 10).await?;
+    let total: f64 = r.iter().sum();
+    let (lo, hi) = r.iter().fold((f64::MAX, 0.0f64), |(l, h), x| (l.min(*x), h.max(*x)));
+    let ratio = total / raw_fps;
+    let verdict = if ratio >= 0.9 { "met" } else { "NOT met" };
+    Ok(format!("| {n} | {total:.1} | {lo:.1} .. {hi:.1} | {ratio:.2} | >= 0.9: {verdict} |\n"))
+}
+
 pub async fn run(binary: &str) -> Result<String> {
     let head = crate::heading();
     let (model, ort) = (env_path("RT_MODEL_PATH")?, env_path("ORT_DYLIB_PATH")?);
@@ -67,22 +104,32 @@ pub async fn run(binary: &str) -> Result<String> {
     let http = reqwest::Client::new();
     let data = std::env::temp_dir().join(format!("rt-bench-scale-{}", std::process::id()));
 
-    // Inferences per second, pacing off.
+    // The raw model in batches: frames/s per run size, on one thread (a
+    // narrow session) and on every core (the wide one).
+    let threads = crate::threads();
+    let mut raw_batches = String::new();
+    for t in [1, threads] {
+        let mut row = format!("| {t} |");
+        for batch in [1, 2, 4] {
+            let ms = raw_model_with(&model, &ort, &video, t, batch)?;
+            row.push_str(&format!(" {:.1} |", 1000.0 / ms));
+        }
+        raw_batches.push_str(&row);
+        raw_batches.push('\n');
+    }
+
+    // Inferences per second, pacing off: the defaults, then batches of up
+    // to 4 frames.
     let mut throughput = String::new();
     for n in [1usize, 2, 4, 8] {
-        let server = Server::start(binary, &data.join(format!("n{n}")))?;
-        let mut ids = Vec::new();
-        for _ in 0..n {
-            ids.push(instance(&http, &server.base, &video, false).await?);
-        }
-        let r = rates(&http, &server.base, &ids, 10).await?;
-        let total: f64 = r.iter().sum();
-        let (lo, hi) = r.iter().fold((f64::MAX, 0.0f64), |(l, h), x| (l.min(*x), h.max(*x)));
-        let ratio = total / raw_fps;
-        let verdict = if ratio >= 0.9 { "met" } else { "NOT met" };
-        throughput.push_str(&format!(
-            "| {n} | {total:.1} | {lo:.1} .. {hi:.1} | {ratio:.2} | >= 0.9: {verdict} |\n"
-        ));
+        let dir = data.join(format!("n{n}"));
+        throughput.push_str(&throughput_row(binary, &dir, None, n, &video, raw_fps).await?);
+    }
+    let mut batched = String::new();
+    for n in [4usize, 8] {
+        let dir = data.join(format!("batched{n}"));
+        let d = Some(json!({"batch_frames": 4}));
+        batched.push_str(&throughput_row(binary, &dir, d, n, &video, raw_fps).await?);
     }
 
     // Streams per box at 5 frames/s, and memory per extra instance.
@@ -93,9 +140,21 @@ pub async fn run(binary: &str) -> Result<String> {
     let mut streams = String::new();
     let mut rss_two = 0;
     let mut rss_last = (0, 0);
+    let mut sse = None;
     for n in 1..=16usize {
         ids.push(at_5_fps(&http, &server.base, &video).await?);
         let r = rates(&http, &server.base, &ids, 8).await?;
+        if n == 4 {
+            // Frame decoded -> events received over SSE, every stream's.
+            let listening = ids.iter().map(|id| listen(&server.base, id, 15));
+            let mut records = Vec::new();
+            for r in futures::future::join_all(listening).await {
+                records.extend(r?);
+            }
+            let (worker, hop) = latencies(&records);
+            let p = |q| percentile(&worker, q) + percentile(&hop, q);
+            sse = Some((p(0.5), p(0.99), worker.len(), hop.len()));
+        }
         let min = r.iter().copied().fold(f64::MAX, f64::min);
         let rss = server.rss_kib()?;
         if n == 2 {
@@ -116,7 +175,19 @@ pub async fn run(binary: &str) -> Result<String> {
     let streams_target = 0.9 * raw_fps;
     let streams_verdict = if held as f64 * 5.0 >= streams_target { "met" } else { "NOT met" };
     let mem_verdict = if per_extra <= 10.0 { "met" } else { "NOT met" };
-    let threads = crate::threads();
+    let sse_row = match sse {
+        Some((p50, p99, w, h)) => format!(
+            "| latency decoded -> SSE delivered, 4 streams at 5 frames/s, p50 / p99 | \
+             {p50:.1} / {p99:.1} ms | p99 <= {:.1} ms (inference + 50): {} |\n\
+             | (from {w} worker samples and {h} track events) | | |\n",
+            raw_ms + 50.0,
+            if p99 <= raw_ms + 50.0 { "met" } else { "NOT met" }
+        ),
+        None => {
+            "| latency at 4 streams | not measured: fewer than 4 streams held 4.5 frames/s | |\n"
+                .into()
+        }
+    };
     Ok(format!(
         "{head}### Scaling with cameras (issue 13)\n\n\
          One inference service for every instance, with the server's defaults here: \
@@ -127,10 +198,17 @@ pub async fn run(binary: &str) -> Result<String> {
          >= 0.9 x raw = {streams_target:.1} frames/s: {streams_verdict} |\n\
          | resident memory per extra running instance (from 2 on) | {per_extra:.1} MiB | <= 10 MiB: \
          {mem_verdict} |\n\
+         {sse_row}\
          | resident memory, idle server | {:.0} MiB | |\n\n\
          Inferences per second, instances on the clip with pacing off:\n\n\
          | instances | total frames/s | per instance | total / raw | target |\n\
          |---|---|---|---|---|\n{throughput}\n\
+         The same with `detector.batch_frames` 4 (the narrow sessions take up to 4 waiting frames \
+         a run):\n\n\
+         | instances | total frames/s | per instance | total / raw | target |\n\
+         |---|---|---|---|---|\n{batched}\n\
+         The raw model alone, frames/s, in runs of 1, 2 and 4 frames:\n\n\
+         | threads | batch 1 | batch 2 | batch 4 |\n|---|---|---|---|\n{raw_batches}\n\
          Instances at `frameRateLimit` 5, added one at a time (8 s windows):\n\n\
          | instances | slowest instance, frames/s | RSS |\n|---|---|---|\n{streams}",
         held as f64 * 5.0,
