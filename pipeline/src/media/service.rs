@@ -282,6 +282,9 @@ pub struct InferenceService {
     sessions: Sessions,
     batching: Batching,
     pool: Mutex<Option<Pool>>,
+    /// Model input buffers between frames (2 MB each for NanoDet-m): the
+    /// instances borrow one per frame instead of keeping one each.
+    buffers: Mutex<Vec<Vec<f32>>>,
 }
 
 impl fmt::Debug for InferenceService {
@@ -312,6 +315,7 @@ impl InferenceService {
             sessions,
             batching,
             pool: Mutex::new(None),
+            buffers: Mutex::default(),
         })
     }
 
@@ -382,6 +386,23 @@ impl InferenceService {
         Client { inner: self.inner.clone() }
     }
 
+    /// A model input buffer (empty, or one used before).
+    fn buffer(&self) -> Vec<f32> {
+        lock(&self.buffers).pop().unwrap_or_default()
+    }
+
+    /// Takes a buffer back, keeping as many as frames can be running and as
+    /// many again waiting (more only come with more instances waiting at
+    /// once, and go when they are done).
+    fn give_back(&self, buffer: Vec<f32>) {
+        let sessions = self.sessions.narrow + usize::from(self.sessions.has_wide());
+        let keep = 2 * sessions * self.batching.max_frames.max(1);
+        let mut buffers = lock(&self.buffers);
+        if buffers.len() < keep && buffer.capacity() > 0 {
+            buffers.push(buffer);
+        }
+    }
+
     /// Runs `chw` on the next free session for `_client` (one frame at a
     /// time: it waits here for the answer).
     fn run(&self, _client: &Client, chw: Vec<f32>) -> Answer {
@@ -441,7 +462,6 @@ impl LoadDetector for SharedLoader {
             client: self.service.client(),
             family: self.family,
             input_size,
-            chw: Vec::new(),
         }))
     }
 }
@@ -454,8 +474,6 @@ pub struct SharedDetector {
     client: Client,
     family: ModelFamily,
     input_size: (u32, u32),
-    /// The model input, reused from frame to frame.
-    chw: Vec<f32>,
 }
 
 impl Detector for SharedDetector {
@@ -469,12 +487,15 @@ impl Detector for SharedDetector {
         letterbox: &Letterbox,
     ) -> Result<Vec<Detection>, DetectorError> {
         let (fw, fh) = (frame.width as usize, frame.height as usize);
-        let mut chw = std::mem::take(&mut self.chw);
+        let mut chw = self.service.buffer();
         chw.resize(3 * fw * fh, 0.0);
         let pre = self.family.preprocess();
-        to_chw(&frame.data, fw, fh, frame.stride, &pre, &mut chw).map_err(DetectorError::Frame)?;
+        if let Err(e) = to_chw(&frame.data, fw, fh, frame.stride, &pre, &mut chw) {
+            self.service.give_back(chw);
+            return Err(DetectorError::Frame(e));
+        }
         let (outputs, chw) = self.service.run(&self.client, chw);
-        self.chw = chw;
+        self.service.give_back(chw);
         let outputs = outputs?;
         let views: Vec<_> = outputs.iter().map(|o| o.view()).collect();
         let decode = DecodeOptions {

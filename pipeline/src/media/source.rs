@@ -42,23 +42,35 @@ use super::error::{GstError, SourceError};
 /// holds as many).
 const FULL_FRAMES: usize = 6;
 
-/// Takes the frame closest to `pts_ms` out of `frames` (oldest first),
-/// dropping the older ones and keeping the newer ones; without a time, the
-/// newest, dropping all.
-fn take_closest(frames: &mut VecDeque<YuvFrame>, pts_ms: Option<i64>) -> Option<YuvFrame> {
+/// Frames by presentation time (ms, if known), oldest first.
+type Timed<T> = VecDeque<(Option<i64>, T)>;
+
+/// Takes the frame closest to `pts_ms` out of `frames`, dropping the older
+/// ones and keeping the newer ones; without a time, the newest, dropping
+/// all.
+fn take_closest<T>(frames: &mut Timed<T>, pts_ms: Option<i64>) -> Option<T> {
     let Some(t) = pts_ms else {
         let newest = frames.pop_back();
         frames.clear();
-        return newest;
+        return newest.map(|(_, f)| f);
     };
-    let distance = |f: &YuvFrame| f.pts_ms.map_or(i64::MAX, |p| (p - t).abs());
+    let distance = |pts: Option<i64>| pts.map_or(i64::MAX, |p| (p - t).abs());
     // The last of equally close frames: the newer one.
     let (i, _) = frames
         .iter()
         .enumerate()
-        .min_by(|a, b| distance(a.1).cmp(&distance(b.1)).then(b.0.cmp(&a.0)))?;
+        .min_by(|a, b| distance(a.1.0).cmp(&distance(b.1.0)).then(b.0.cmp(&a.0)))?;
     frames.drain(..i);
-    frames.pop_front()
+    frames.pop_front().map(|(_, f)| f)
+}
+
+/// Drops the frames older than `pts_ms` (the model's current frame: no
+/// crop or output will ask for them any more).
+fn forget_older<T>(frames: &mut Timed<T>, pts_ms: Option<i64>) {
+    let Some(t) = pts_ms else { return };
+    while frames.front().is_some_and(|(p, _)| p.is_some_and(|p| p < t)) {
+        frames.pop_front();
+    }
 }
 
 /// Frames per second of the JPEG preview branch (enough for `frame` and
@@ -212,10 +224,11 @@ pub struct Source {
     model: gst_app::AppSink,
     jpeg: gst_app::AppSink,
     full: gst_app::AppSink,
-    /// Full-size frames pulled from `full` and not handed out yet, oldest
-    /// first: frames ahead of the model's current one wait here for their
-    /// turn.
-    ahead: VecDeque<YuvFrame>,
+    /// Full-size frames pulled from `full` (their buffers, not copies) and
+    /// not handed out yet, oldest first: frames ahead of the model's current
+    /// one wait here for their turn; older ones are dropped as the model
+    /// moves on.
+    ahead: Timed<gst::Sample>,
     push: Option<gst_app::AppSrc>,
     /// Source frame size, once known.
     source_size: Option<(u32, u32)>,
@@ -401,6 +414,18 @@ impl Source {
         Ok(source)
     }
 
+    /// Moves the full-size frames the crop branch has delivered into
+    /// `ahead` (at most [`FULL_FRAMES`], the newest).
+    fn pull_full(&mut self) {
+        while let Some(sample) = self.full.try_pull_sample(gst::ClockTime::ZERO) {
+            let pts_ms = sample.buffer().and_then(|b| b.pts()).map(|t| t.mseconds() as i64);
+            self.ahead.push_back((pts_ms, sample));
+            if self.ahead.len() > FULL_FRAMES {
+                self.ahead.pop_front();
+            }
+        }
+    }
+
     fn bus_error(&self) -> Option<SourceError> {
         let bus = self.pipeline.bus()?;
         while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
@@ -424,7 +449,13 @@ impl FrameSource for Source {
         let timeout = gst::ClockTime::from_mseconds(timeout.as_millis() as u64);
         match self.model.try_pull_sample(timeout) {
             Some(sample) => match frame_of(&sample) {
-                Ok(f) => Next::Frame(f),
+                Ok(f) => {
+                    // Full frames the model has passed are not kept (they
+                    // would wait, full size, until a crop or an output asks).
+                    self.pull_full();
+                    forget_older(&mut self.ahead, f.pts_ms);
+                    Next::Frame(f)
+                }
                 Err(e) => Next::Error(e),
             },
             None if self.model.is_eos() => Next::Eos,
@@ -451,15 +482,8 @@ impl FrameSource for Source {
     /// the next calls (the outputs ask for every frame, and a frame drained
     /// early would leave no exact match for the next crop).
     fn full_frame(&mut self, pts_ms: Option<i64>) -> Option<YuvFrame> {
-        while let Some(sample) = self.full.try_pull_sample(gst::ClockTime::ZERO) {
-            if let Ok(f) = yuv_frame_of(&sample) {
-                self.ahead.push_back(f);
-                if self.ahead.len() > FULL_FRAMES {
-                    self.ahead.pop_front();
-                }
-            }
-        }
-        take_closest(&mut self.ahead, pts_ms)
+        self.pull_full();
+        take_closest(&mut self.ahead, pts_ms).and_then(|s| yuv_frame_of(&s).ok())
     }
 
     /// Known once the first preview frame has been seen.
@@ -554,16 +578,10 @@ mod tests {
 
     #[test]
     fn the_closest_full_frame_is_taken_and_newer_ones_wait_for_their_turn() {
-        let at = |p: i64| YuvFrame {
-            data: Vec::new(),
-            width: 2,
-            height: 2,
-            offsets: [0; 3],
-            strides: [0; 3],
-            pts_ms: Some(p),
-        };
-        let mut frames: VecDeque<YuvFrame> = [0, 40, 80, 120].map(at).into();
-        let take = |f: &mut VecDeque<YuvFrame>, t| take_closest(f, t).and_then(|x| x.pts_ms);
+        // Each frame's payload is its time, to see which one came out.
+        let at = |p: i64| (Some(p), p);
+        let mut frames: Timed<i64> = [0, 40, 80, 120].map(at).into();
+        let take = |f: &mut Timed<i64>, t| take_closest(f, t);
         // Each model frame in turn finds its own (the outputs ask for all).
         assert_eq!(take(&mut frames, Some(40)), Some(40), "0 is dropped, 80 and 120 kept");
         assert_eq!(take(&mut frames, Some(80)), Some(80));
@@ -577,6 +595,23 @@ mod tests {
         assert_eq!(take(&mut frames, None), Some(340));
         assert!(frames.is_empty());
         assert_eq!(take(&mut frames, Some(1)), None);
+    }
+
+    #[test]
+    fn full_frames_older_than_the_models_frame_are_forgotten() {
+        let mut frames: Timed<i64> =
+            [(Some(0), 0), (Some(40), 40), (None, -1), (Some(80), 80)].into();
+        forget_older(&mut frames, None);
+        assert_eq!(frames.len(), 4, "no time: nothing is known to be old");
+        forget_older(&mut frames, Some(40));
+        let left: Vec<i64> = frames.iter().map(|f| f.1).collect();
+        assert_eq!(left, [40, -1, 80], "the model's own frame stays, for its crops");
+        // A frame without a time stops the forgetting: its age is unknown.
+        forget_older(&mut frames, Some(80));
+        let left: Vec<i64> = frames.iter().map(|f| f.1).collect();
+        assert_eq!(left, [-1, 80]);
+        forget_older(&mut frames, Some(1000));
+        assert_eq!(frames.len(), 2);
     }
 
     #[test]

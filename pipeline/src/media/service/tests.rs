@@ -383,3 +383,21 @@ fn an_instance_gone_mid_batch_leaves_the_others_their_answers() {
     assert_eq!(batches.iter().sum::<usize>(), 3, "{batches:?}");
     assert!(opener.served.lock().unwrap().contains(&9.0));
 }
+
+/// Instances borrow their model input buffers from the service between
+/// frames; it keeps only as many as its sessions can use at once, twice.
+#[test]
+fn input_buffers_are_shared_and_only_a_few_are_kept() {
+    let opener = Arc::new(FakeOpener::new(0, 0));
+    let service = InferenceService::new(Box::new(opener), narrow(2), Batching::default());
+    let borrowed: Vec<Vec<f32>> = (0..6).map(|_| service.buffer()).collect();
+    assert!(borrowed.iter().all(|b| b.capacity() == 0), "none kept yet");
+    for mut b in borrowed {
+        b.resize(48, 0.0);
+        service.give_back(b);
+    }
+    assert_eq!(service.buffers.lock().unwrap().len(), 4, "2 sessions: 4 kept");
+    assert!(service.buffer().capacity() >= 48, "a kept buffer is lent again");
+    service.give_back(Vec::new());
+    assert_eq!(service.buffers.lock().unwrap().len(), 3, "an empty one is not kept");
+}
