@@ -78,12 +78,14 @@ async fn a_stalled_sse_client_slows_nobody() {
         read_sse(&s, &path, None, Duration::from_secs(15), |rs| statistics(rs).len() >= 8).await;
     let stats = statistics(&rs);
     assert!(stats.len() >= 8, "statistics keep coming once a second: {}", stats.len());
-    // The pipeline keeps its pace: the last seconds process as fast as the
-    // first ones (the stalled client's buffers filled long before).
+    // The pipeline keeps going once the stalled client's buffers have long
+    // filled: a publisher that waited for that client would stop it dead.
+    // (Its pace on shared cores is not measured here: other tests' load
+    // once took it from 38 to 21 frames/s for a few seconds.)
     let fps: Vec<f64> = stats.iter().map(|st| st["current_framerate"].as_f64().unwrap()).collect();
     let early = fps[1..4].iter().sum::<f64>() / 3.0;
     let late = fps[fps.len() - 3..].iter().sum::<f64>() / 3.0;
-    assert!(late > early * 0.7, "the pipeline slowed down: {fps:?}");
+    assert!(late > early * 0.25, "the pipeline stalled: {fps:?}");
     drop(stalled);
 }
 
