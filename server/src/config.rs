@@ -217,12 +217,12 @@ pub struct Detector {
     pub sessions: usize,
     /// The most frames of different instances one run of the model takes,
     /// for models with a dynamic batch dimension (the default model has
-    /// one); 1: no batching. Default: 1 (on the CPU a batch runs no faster
+    /// one); 1 (no batching) to 64. Default: 1 (on the CPU a batch runs no faster
     /// per frame: see bench/RESULTS.md).
     #[serde(default = "one")]
     pub batch_frames: usize,
     /// How long a run waits to fill its batch while other instances may
-    /// still hand in a frame, in milliseconds. Default: 5.
+    /// still hand in a frame, in milliseconds (0 to 100). Default: 5.
     #[serde(default = "default_batch_wait_ms")]
     pub batch_wait_ms: u64,
     /// Where the model runs: `cpu` (default) or `cuda` (an
@@ -252,6 +252,11 @@ impl Default for Detector {
         }
     }
 }
+
+/// The largest `detector.batch_frames`.
+const MAX_BATCH_FRAMES: usize = 64;
+/// The longest `detector.batch_wait_ms`.
+const MAX_BATCH_WAIT_MS: u64 = 100;
 
 fn one() -> usize {
     1
@@ -419,6 +424,10 @@ pub enum LoadError {
     EngineVersion { path: PathBuf, given: String },
     #[error("invalid configuration in {}: web_server.sse_keepalive_s must be 1 to 300 seconds, not {given}", path.display())]
     KeepAlive { path: PathBuf, given: u64 },
+    #[error("invalid configuration in {}: detector.batch_frames must be 1 to {MAX_BATCH_FRAMES}, not {given}", path.display())]
+    BatchFrames { path: PathBuf, given: usize },
+    #[error("invalid configuration in {}: detector.batch_wait_ms must be 0 to {MAX_BATCH_WAIT_MS} ms, not {given} (every batch may wait that long for a camera that has stalled)", path.display())]
+    BatchWait { path: PathBuf, given: u64 },
 }
 
 /// The config file as read: the typed view plus the whole document.
@@ -455,6 +464,14 @@ impl ConfigFile {
         let given = config.web_server.sse_keepalive_s;
         if !(1..=300).contains(&given) {
             return Err(LoadError::KeepAlive { path: path.into(), given });
+        }
+        let given = config.detector.batch_frames;
+        if !(1..=MAX_BATCH_FRAMES).contains(&given) {
+            return Err(LoadError::BatchFrames { path: path.into(), given });
+        }
+        let given = config.detector.batch_wait_ms;
+        if given > MAX_BATCH_WAIT_MS {
+            return Err(LoadError::BatchWait { path: path.into(), given });
         }
         Ok(ConfigFile { path: path.into(), config, raw })
     }
@@ -529,6 +546,10 @@ mod tests {
             r#"{"web_server": {"sse_keepalive_s": 0}}"#,
             r#"{"web_server": {"sse_keepalive_s": 301}}"#,
             r#"{"web_server": {"sse_keepalive_s": -1}}"#,
+            r#"{"detector": {"batch_frames": 0}}"#,
+            r#"{"detector": {"batch_frames": 65}}"#,
+            r#"{"detector": {"batch_wait_ms": 101}}"#,
+            r#"{"detector": {"batch_wait_ms": -5}}"#,
             "{",
             "[]",
         ] {
