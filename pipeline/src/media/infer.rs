@@ -195,9 +195,13 @@ impl Model {
         let per_frame = 3 * self.height as usize * self.width as usize;
         if n == 0 || n > self.max_batch || frames.iter().any(|f| f.len() != per_frame) {
             let lengths: Vec<usize> = frames.iter().map(|f| f.len()).collect();
+            let most = if self.max_batch == usize::MAX {
+                "1 or more".to_string()
+            } else {
+                format!("1 to {}", self.max_batch)
+            };
             return Err(DetectorError::Input(format!(
-                "a run takes 1 to {} frames of {per_frame} values, got {lengths:?}",
-                self.max_batch
+                "a run takes {most} frames of {per_frame} values, got {lengths:?}"
             )));
         }
         let input: &[f32] = if let [one] = frames {

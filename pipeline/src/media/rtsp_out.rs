@@ -109,10 +109,10 @@ impl ServedStream {
     /// Hands a frame to the current media, if a client is watching.
     pub fn push(&self, frame: &YuvFrame) {
         if let Some(src) = lock(&self.slot).as_ref() {
-            // Refused while the media is not playing yet (or any more): the
-            // frame is dropped. The media's own signals say when it is
-            // gone; a refusal must not, or a media still starting would
-            // never get a frame (and its clients wait for ever).
+            // Refused while the media flushes or stops: the frame is
+            // dropped. The media's own signals say when it is gone; a
+            // refusal must not, or a media that goes on after it would
+            // never get another frame (and its clients wait for ever).
             let _ = src.push_buffer(gst::Buffer::from_slice(frame.data.clone()));
         }
     }
