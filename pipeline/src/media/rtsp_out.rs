@@ -79,14 +79,17 @@ impl ServedStream {
         factory.set_shared(true);
         let slot: Slot = Arc::default();
         let s = slot.clone();
+        let path = target.path.clone();
         factory.connect_media_configure(move |_, media| {
             let element = media.element();
             let src = element
                 .downcast_ref::<gst::Bin>()
                 .and_then(|b| b.by_name_recurse_up("src"))
                 .and_then(|e| e.downcast::<gst_app::AppSrc>().ok());
+            info!(path = %path, has_source = src.is_some(), "RTSP output: a client's media starts");
             *lock(&s) = src.clone();
             let s = s.clone();
+            let path = path.clone();
             // Only this media's own source leaves the slot: a client that
             // comes as the last one goes gets a new media, configured
             // before the old one is unprepared.
@@ -95,6 +98,7 @@ impl ServedStream {
                 if *slot == src {
                     *slot = None;
                 }
+                info!(path = %path, "RTSP output: a media ends (its clients left)");
             });
         });
         mounts.add_factory(&target.path, factory);
