@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde_json::json;
 
-use crate::{Server, env_path, instance, percentile};
+use crate::{Server, env_path, instance, percentile, verdict};
 
 /// Latencies (ms, sorted) of probes every 25 ms for `secs`, and failures.
 async fn probe(base: &str, secs: u64) -> Result<(Vec<f64>, usize)> {
@@ -85,7 +85,6 @@ pub async fn run(binary: &str) -> Result<String> {
     }
     stops.sort_by(f64::total_cmp);
     let p = |xs: &[f64], q: f64| percentile(xs, q);
-    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
     Ok(format!(
         "{head}### API under lifecycle churn (issue 17)\n\n\
          Four instances on the clip at frameRateLimit 5; probes of `GET /v1/core/instances` and \

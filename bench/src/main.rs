@@ -439,7 +439,6 @@ async fn main() -> Result<()> {
     let mqtt_p50 = percentile(&worker_sorted, 0.5) + percentile(&mqtt_hop, 0.5);
     let mqtt_p99 = percentile(&worker_sorted, 0.99) + percentile(&mqtt_hop, 0.99);
     let per_instance_mib = (rss_three.saturating_sub(rss_one)) as f64 / 2.0 / 1024.0;
-    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
     let report = format!(
         "{}\
          Model NanoDet-m 416x416 (ONNX Runtime 1.31.1, {} threads), clip vtest.avi 768x576.\n\n\
@@ -469,6 +468,11 @@ async fn main() -> Result<()> {
         mqtt_hop.len(),
     );
     append(&report)
+}
+
+/// How a figure stands against its target, in the tables.
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "NOT met" }
 }
 
 /// `## date — cpu, cores`, the load average, and RT_BENCH_NOTE if set.
@@ -511,7 +515,6 @@ fn append(report: &str) -> Result<()> {
 async fn db_report() -> Result<()> {
     let head = heading();
     let (s, p) = db::run().await?;
-    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
     let q = |name: &str, backend: &str, (p50, p99): (f64, f64)| {
         format!(
             "| {name}, {backend}, p50 | {p50:.1} ms | |\n\

@@ -70,6 +70,7 @@ async fn at_5_fps(http: &reqwest::Client, base: &str, video: &str) -> Result<Str
 /// off, on a server with this `detector` block (if any), as a table row
 /// against the raw model's frames/s.
 async fn throughput_row(
+    http: &reqwest::Client,
     binary: &str,
     data: &std::path::Path,
     detector: Option<serde_json::Value>,
@@ -77,7 +78,6 @@ async fn throughput_row(
     video: &str,
     raw_fps: f64,
 ) -> Result<String> {
-    let http = reqwest::Client::new();
     std::fs::create_dir_all(data)?;
     if let Some(d) = detector {
         std::fs::write(data.join("rtconfig.json"), json!({ "detector": d }).to_string())?;
@@ -85,13 +85,13 @@ async fn throughput_row(
     let server = Server::start(binary, data)?;
     let mut ids = Vec::new();
     for _ in 0..n {
-        ids.push(instance(&http, &server.base, video, false).await?);
+        ids.push(instance(http, &server.base, video, false).await?);
     }
-    let r = rates(&http, &server.base, &ids, 10).await?;
+    let r = rates(http, &server.base, &ids, 10).await?;
     let total: f64 = r.iter().sum();
     let (lo, hi) = r.iter().fold((f64::MAX, 0.0f64), |(l, h), x| (l.min(*x), h.max(*x)));
     let ratio = total / raw_fps;
-    let verdict = if ratio >= 0.9 { "met" } else { "NOT met" };
+    let verdict = crate::verdict(ratio >= 0.9);
     Ok(format!("| {n} | {total:.1} | {lo:.1} .. {hi:.1} | {ratio:.2} | >= 0.9: {verdict} |\n"))
 }
 
@@ -123,13 +123,13 @@ pub async fn run(binary: &str) -> Result<String> {
     let mut throughput = String::new();
     for n in [1usize, 2, 4, 8] {
         let dir = data.join(format!("n{n}"));
-        throughput.push_str(&throughput_row(binary, &dir, None, n, &video, raw_fps).await?);
+        throughput.push_str(&throughput_row(&http, binary, &dir, None, n, &video, raw_fps).await?);
     }
     let mut batched = String::new();
     for n in [4usize, 8] {
         let dir = data.join(format!("batched{n}"));
         let d = Some(json!({"batch_frames": 4}));
-        batched.push_str(&throughput_row(binary, &dir, d, n, &video, raw_fps).await?);
+        batched.push_str(&throughput_row(&http, binary, &dir, d, n, &video, raw_fps).await?);
     }
 
     // Streams per box at 5 frames/s, and memory per extra instance.
@@ -175,15 +175,15 @@ pub async fn run(binary: &str) -> Result<String> {
     // its instances wait with, which is not what an instance costs.
     let per_extra = (rss_last.1 as f64 - rss_two as f64) / 1024.0 / (rss_last.0 - 2).max(1) as f64;
     let streams_target = 0.9 * raw_fps;
-    let streams_verdict = if held as f64 * 5.0 >= streams_target { "met" } else { "NOT met" };
-    let mem_verdict = if per_extra <= 10.0 { "met" } else { "NOT met" };
+    let streams_verdict = crate::verdict(held as f64 * 5.0 >= streams_target);
+    let mem_verdict = crate::verdict(per_extra <= 10.0);
     let sse_row = match sse {
         Some((p50, p99, w, h)) => format!(
             "| latency decoded -> SSE delivered, 4 streams at 5 frames/s, p50 / p99 | \
              {p50:.1} / {p99:.1} ms | p99 <= {:.1} ms (inference + 50): {} |\n\
              | (from {w} worker samples and {h} track events) | | |\n",
             raw_ms + 50.0,
-            if p99 <= raw_ms + 50.0 { "met" } else { "NOT met" }
+            crate::verdict(p99 <= raw_ms + 50.0)
         ),
         None => {
             "| latency at 4 streams | not measured: fewer than 4 streams held 4.5 frames/s | |\n"

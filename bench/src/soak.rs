@@ -98,7 +98,7 @@ pub async fn run(binary: &str, minutes: u64) -> Result<String> {
     }
     let first = samples.first().map_or(0.0, |s| s.rss_mib);
     let last = samples.last().map_or(0.0, |s| s.rss_mib);
-    let verdict = if growth < 0.5 { "met" } else { "NOT met" };
+    let verdict = crate::verdict(growth < 0.5);
     Ok(format!(
         "{head}### Memory soak (issue 17)\n\n\
          Two instances looping the clip at its pace, reconfigured every 2 s (rate limit, and \

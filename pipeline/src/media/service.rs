@@ -123,6 +123,13 @@ pub struct Batching {
     pub wait: Duration,
 }
 
+impl Batching {
+    /// The most frames a run takes with a model that takes `model_max`.
+    fn frames_per_run(&self, model_max: usize) -> usize {
+        self.max_frames.min(model_max).max(1)
+    }
+}
+
 impl Default for Batching {
     fn default() -> Self {
         Batching { max_frames: 1, wait: Duration::ZERO }
@@ -130,7 +137,7 @@ impl Default for Batching {
 }
 
 /// What a session thread answers: the outputs, and the input buffer back
-/// for the instance to reuse.
+/// (which the instance returns to the service's buffers).
 type Answer = (Result<Vec<Output>, DetectorError>, Vec<f32>);
 
 /// One frame waiting for a session.
@@ -239,7 +246,7 @@ impl Inner {
     }
 
     fn serve(&self, mut backend: Box<dyn Backend>, wide: bool, batching: Batching) {
-        let limit = batching.max_frames.min(backend.max_batch()).max(1);
+        let limit = batching.frames_per_run(backend.max_batch());
         while let Some(jobs) = self.next(wide, limit, batching.wait) {
             let frames: Vec<&[f32]> = jobs.iter().map(|j| j.chw.as_slice()).collect();
             let mut answers = match backend.run(&frames) {
@@ -345,7 +352,7 @@ impl InferenceService {
             backends.push((self.opener.open(1)?, false));
         }
         let input_size = backends[0].0.input_size();
-        let max_batch = backends[0].0.max_batch().min(self.batching.max_frames).max(1);
+        let max_batch = self.batching.frames_per_run(backends[0].0.max_batch());
         let mut threads = Vec::with_capacity(backends.len());
         for (i, (backend, wide)) in backends.into_iter().enumerate() {
             let inner = self.inner.clone();
