@@ -28,6 +28,8 @@
 //! - (issue 13, `rt-bench --scale SERVER_BINARY`, see [`scale`]) streams per
 //!   box at 5 frames/s, inferences per second with 1-8 instances, memory per
 //!   extra instance, against the raw model.
+//! - `rt-bench --raw`: the raw model's frames/s on one thread and on every
+//!   core, printed only (a reference while working on the pipeline).
 //!
 //! Usage: `rt-bench SERVER_BINARY` (release build), with RT_MODEL_PATH,
 //! ORT_DYLIB_PATH and RT_TEST_VIDEO set, then `rt-bench --db` (`./dev bench`
@@ -359,9 +361,33 @@ async fn output_cost(server: &Server, http: &reqwest::Client, id: &str) -> Resul
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let binary = std::env::args().nth(1).context("usage: rt-bench SERVER_BINARY | --db")?;
+    let binary = std::env::args().nth(1).context("usage: rt-bench SERVER_BINARY | --db | --raw")?;
     if binary == "--db" {
         return db_report().await;
+    }
+    if binary == "--raw" {
+        // The raw model alone (nothing appended): a quick reference while
+        // working on the pipeline.
+        let (model, ort) = (env_path("RT_MODEL_PATH")?, env_path("ORT_DYLIB_PATH")?);
+        let video = env_path("RT_TEST_VIDEO")?.display().to_string();
+        for t in [1, threads()] {
+            let ms = raw_model_with(&model, &ort, &video, t, 1)?;
+            eprintln!("raw model, {t} thread(s): {ms:.1} ms, {:.1} frames/s", 1000.0 / ms);
+        }
+        // As many one-thread sessions as cores, side by side (the narrow
+        // sessions' ceiling).
+        let side_by_side: Vec<_> = (0..threads())
+            .map(|_| {
+                let (model, ort, video) = (model.clone(), ort.clone(), video.clone());
+                std::thread::spawn(move || raw_model_with(&model, &ort, &video, 1, 1))
+            })
+            .collect();
+        let mut total = 0.0;
+        for t in side_by_side {
+            total += 1000.0 / t.join().map_err(|_| anyhow::anyhow!("a raw run panicked"))??;
+        }
+        eprintln!("raw model, {} one-thread sessions side by side: {total:.1} frames/s", threads());
+        return Ok(());
     }
     if binary == "--churn" {
         let server = std::env::args().nth(2).context("usage: rt-bench --churn SERVER_BINARY")?;

@@ -3,7 +3,7 @@
 //! same threads, measured in the same run:
 //! - total inferences per second with N = 1, 2, 4, 8 instances on the clip
 //!   with pacing off (every instance asks as fast as it can), over the raw
-//!   model's frames/s (target >= 0.9);
+//!   model's frames/s (target >= 0.9; one instance alone >= 0.95);
 //! - streams per box at 5 frames/s: the largest N with every instance at
 //!   `frameRateLimit` 5 holding >= 4.5 frames/s (target: N x 5 >= 0.9 x the
 //!   raw model's frames/s);
@@ -91,8 +91,11 @@ async fn throughput_row(
     let total: f64 = r.iter().sum();
     let (lo, hi) = r.iter().fold((f64::MAX, 0.0f64), |(l, h), x| (l.min(*x), h.max(*x)));
     let ratio = total / raw_fps;
-    let verdict = crate::verdict(ratio >= 0.9);
-    Ok(format!("| {n} | {total:.1} | {lo:.1} .. {hi:.1} | {ratio:.2} | >= 0.9: {verdict} |\n"))
+    // One instance alone is held to the pipeline's own overhead (0.95);
+    // several, to how well they share the sessions (0.9).
+    let target = if n == 1 { 0.95 } else { 0.9 };
+    let verdict = crate::verdict(ratio >= target);
+    Ok(format!("| {n} | {total:.1} | {lo:.1} .. {hi:.1} | {ratio:.2} | >= {target}: {verdict} |\n"))
 }
 
 pub async fn run(binary: &str) -> Result<String> {
