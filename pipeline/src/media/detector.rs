@@ -1,12 +1,28 @@
 //! The detector seam: frames in, detections out. [`LoadDetector`] loads a
-//! model (slow, and not interruptible), [`Detector`] runs it on one frame,
-//! pre- and post-processing included. The shared inference service
+//! model (slow, and not interruptible), [`Detector`] runs it on frames,
+//! pre- and post-processing included. A worker may have up to two frames in
+//! a detector at once (it sends its next frame before the answer to the
+//! last one comes, when the detector has room), so the model never waits
+//! for the worker's own work. The shared inference service
 //! ([`super::service`]) implements them for every instance; the worker's
 //! unit tests use fakes.
+
+use std::time::Duration;
 
 use super::error::DetectorError;
 use super::source::RgbFrame;
 use crate::detect::{Detection, Letterbox};
+
+/// One frame's detections.
+#[derive(Debug, Default)]
+pub struct Detected {
+    /// The objects, mapped back to the source image, down to the tracker's
+    /// low threshold (weak boxes keep confirmed tracks alive but never
+    /// start one).
+    pub detections: Vec<Detection>,
+    /// How long the model ran on the frame (on the run it was part of).
+    pub run_time: Duration,
+}
 
 /// A loaded model, ready to detect.
 pub trait Detector: Send {
@@ -14,14 +30,22 @@ pub trait Detector: Send {
     /// to it.
     fn input_size(&self) -> (u32, u32);
 
-    /// The objects in `frame`, mapped back to the source image through
-    /// `letterbox`, down to the tracker's low threshold (weak boxes keep
-    /// confirmed tracks alive but never start one).
-    fn detect(
-        &mut self,
-        frame: &RgbFrame,
-        letterbox: &Letterbox,
-    ) -> Result<Vec<Detection>, DetectorError>;
+    /// Hands in `frame`, letterboxed through `letterbox`; its detections
+    /// come from [`Detector::receive`], in the order the frames were sent.
+    /// `behind`: another frame of this instance is still in the detector
+    /// (its source outruns the model).
+    fn send(&mut self, frame: &RgbFrame, letterbox: &Letterbox, behind: bool);
+
+    /// The detections of the oldest frame sent and not received yet, once
+    /// they are there.
+    fn receive(&mut self) -> Result<Detected, DetectorError>;
+
+    /// Whether a frame sent now would be run at once (a session is free for
+    /// it): only then does the worker send its next frame before the last
+    /// one's answer. Never, unless a detector says so.
+    fn has_room(&self) -> bool {
+        false
+    }
 }
 
 /// Loads detectors; called once per run, on the worker's thread.

@@ -107,6 +107,9 @@ pub enum DetectorError {
     /// The shared inference service ended (the server is shutting down).
     #[error("the inference service has stopped")]
     ServiceStopped,
+    /// An answer was asked for with no frame sent (a worker's mistake).
+    #[error("no frame was sent to the detector")]
+    NothingSent,
     #[error("cannot start the inference service's threads")]
     Threads(#[source] std::io::Error),
     /// The model's outputs are not what its family's decoder expects.

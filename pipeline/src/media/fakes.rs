@@ -13,11 +13,11 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::clock::{Clock, Sleeper};
-use super::detector::{Detector, LoadDetector};
+use super::detector::{Detected, Detector, LoadDetector};
 use super::error::{DetectorError, SourceError};
 use super::source::{FrameSource, Next, OpenSource, PushClock, RgbFrame, SourceKind, YuvFrame};
 use super::{MediaOptions, lock};
-use crate::detect::{Detection, Letterbox, ModelFamily};
+use crate::detect::{Letterbox, ModelFamily};
 use crate::events::{BusOptions, EventBus};
 use crate::runtime::{ErrorCell, ErrorSink, RunContext, RunStats};
 
@@ -111,6 +111,8 @@ pub struct Log {
     pub loads: Mutex<usize>,
     /// Stream times are not visible to a detector; frames are counted.
     pub detected: Mutex<usize>,
+    /// Each frame sent to a detector: whether it was sent `behind`.
+    pub behind: Mutex<Vec<bool>>,
 }
 
 impl Log {
@@ -133,11 +135,21 @@ impl Log {
     pub fn detected(&self) -> usize {
         *lock(&self.detected)
     }
+
+    pub fn behind(&self) -> Vec<bool> {
+        lock(&self.behind).clone()
+    }
 }
 
 /// A model frame of the fake sources (size matters, pixels do not).
 pub fn frame(pts_ms: Option<i64>) -> Next {
-    Next::Frame(RgbFrame { data: vec![0; 4 * 4 * 3], width: 4, height: 4, stride: 12, pts_ms })
+    Next::Frame(RgbFrame {
+        data: vec![0; 4 * 4 * 3].into(),
+        width: 4,
+        height: 4,
+        stride: 12,
+        pts_ms,
+    })
 }
 
 /// A source that plays its script, then times out (waiting its timeout on
@@ -180,6 +192,8 @@ impl FrameSource for FakeSource {
             pts_ms,
         })
     }
+
+    fn passed(&mut self, _pts_ms: Option<i64>) {}
 
     fn source_size(&self) -> Option<(u32, u32)> {
         Some((640, 480))
@@ -264,6 +278,9 @@ pub struct FakeLoader {
     pub on_load: Option<Box<dyn Fn() + Send + Sync>>,
     pub failures: usize,
     pub outcome: Outcome,
+    /// Whether its detectors take a second frame before the first one's
+    /// answer.
+    pub room: bool,
     pub gate: Option<Mutex<mpsc::Receiver<()>>>,
     /// Told when a loaded detector is dropped.
     pub dropped: Option<mpsc::Sender<()>>,
@@ -276,6 +293,7 @@ impl FakeLoader {
             on_load: None,
             failures: 0,
             outcome: Outcome::Nothing,
+            room: false,
             gate: None,
             dropped: None,
         }
@@ -301,15 +319,21 @@ impl LoadDetector for FakeLoader {
         Ok(Box::new(FakeDetector {
             log: self.log.clone(),
             outcome: self.outcome,
+            room: self.room,
+            sent: 0,
             dropped: self.dropped.clone(),
         }))
     }
 }
 
-/// A detector that sees nothing, or gives undecodable outputs.
+/// A detector that sees nothing, or gives undecodable outputs; with
+/// `room`, it takes a second frame before the first one's answer.
 pub struct FakeDetector {
     log: Arc<Log>,
     outcome: Outcome,
+    room: bool,
+    /// Frames sent and not received.
+    sent: usize,
     dropped: Option<mpsc::Sender<()>>,
 }
 
@@ -318,18 +342,27 @@ impl Detector for FakeDetector {
         (4, 4)
     }
 
-    fn detect(
-        &mut self,
-        _frame: &RgbFrame,
-        _letterbox: &Letterbox,
-    ) -> Result<Vec<Detection>, DetectorError> {
+    fn send(&mut self, _frame: &RgbFrame, _letterbox: &Letterbox, behind: bool) {
         *lock(&self.log.detected) += 1;
+        lock(&self.log.behind).push(behind);
+        self.sent += 1;
+    }
+
+    fn receive(&mut self) -> Result<Detected, DetectorError> {
+        if self.sent == 0 {
+            return Err(DetectorError::NothingSent);
+        }
+        self.sent -= 1;
         match self.outcome {
-            Outcome::Nothing => Ok(Vec::new()),
+            Outcome::Nothing => Ok(Detected::default()),
             Outcome::Undecodable => {
                 Err(DetectorError::Decode(crate::error::Error::invalid("outputs", "scripted")))
             }
         }
+    }
+
+    fn has_room(&self) -> bool {
+        self.room
     }
 }
 

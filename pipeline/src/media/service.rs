@@ -15,12 +15,20 @@
 //! - Instances hand in their frames, already turned into the model's input
 //!   on their own threads, through one queue; pre- and post-processing stay
 //!   on the instances' threads, in parallel.
-//! - Fair under overload: an instance has at most one frame in the service
-//!   (its detector waits for the answer), so the queue, first in first out,
-//!   serves the waiting instances in turn: a 30 fps camera cannot starve a
-//!   5 fps one, and an instance whose source stalls asks for nothing. Newer
-//!   frames wait at the instance's source, which keeps only the newest for
-//!   live sources.
+//! - Fair under overload: an instance has one frame in the service while
+//!   others wait (its detector waits for the answer), so the queue, first in
+//!   first out, serves the waiting instances in turn: a 30 fps camera cannot
+//!   starve a 5 fps one, and an instance whose source stalls asks for
+//!   nothing. Newer frames wait at the instance's source, which keeps only
+//!   the newest for live sources. An instance whose source outruns the model
+//!   may hand in a second frame, but only when more sessions are free than
+//!   frames wait ([`SharedDetector::has_room`]): spare capacity, never a
+//!   turn taken from another instance. Such a frame is marked `behind`, and
+//!   goes to a narrow session even for an instance alone: two frames of one
+//!   camera on two one-thread sessions run faster in all than one after the
+//!   other on the wide session, where every run waits for its slowest
+//!   thread (bench/RESULTS.md). A camera that keeps up still gets the wide
+//!   session's short runs.
 //! - Batches: with a model whose batch dimension is dynamic, a session
 //!   takes up to `Batching::max_frames` waiting frames into one run, and
 //!   waits up to `Batching::wait` for more while other running instances
@@ -47,12 +55,12 @@ use std::time::{Duration, Instant};
 
 use tracing::info;
 
-use super::detector::{Detector, LoadDetector};
+use super::detector::{Detected, Detector, LoadDetector};
 use super::error::DetectorError;
 use super::infer::{Model, ModelOptions, Output};
 use super::lock;
 use super::source::RgbFrame;
-use crate::detect::{DecodeOptions, Detection, Letterbox, ModelFamily, postprocess, to_chw};
+use crate::detect::{DecodeOptions, Letterbox, ModelFamily, postprocess, to_chw};
 use crate::track::TrackerOptions;
 
 /// One loaded model session.
@@ -136,13 +144,21 @@ impl Default for Batching {
     }
 }
 
-/// What a session thread answers: the outputs, and the input buffer back
-/// (which the instance returns to the service's buffers).
-type Answer = (Result<Vec<Output>, DetectorError>, Vec<f32>);
+/// What a session thread answers for a frame.
+struct Answer {
+    outputs: Result<Vec<Output>, DetectorError>,
+    /// How long the run it was part of took.
+    run_time: Duration,
+    /// The input buffer back (the instance returns it to the service's
+    /// buffers).
+    chw: Vec<f32>,
+}
 
 /// One frame waiting for a session.
 struct Job {
     chw: Vec<f32>,
+    /// Another frame of its instance was in the service when it came.
+    behind: bool,
     reply: mpsc::SyncSender<Answer>,
 }
 
@@ -159,8 +175,8 @@ struct Queue {
     /// Whether there is a wide session (and narrow ones leave it a frame
     /// waiting alone).
     has_wide: bool,
-    /// Whether there are narrow sessions.
-    has_narrow: bool,
+    /// Narrow sessions.
+    narrow: usize,
     /// Instances with a detector on the service (running ones).
     clients: usize,
 }
@@ -168,17 +184,29 @@ struct Queue {
 impl Queue {
     /// Whether a session of this kind may take the next frame now.
     fn may_take(&self, wide: bool) -> bool {
-        if self.jobs.is_empty() || self.wide_busy {
+        let Some(next) = self.jobs.front() else { return false };
+        if self.wide_busy {
             return false;
         }
-        // The wide session's turn: one instance running (or no narrow
-        // session at all). Otherwise frames share the narrow sessions.
-        let solo = self.clients <= 1 || !self.has_narrow;
-        if wide { solo && self.narrow_busy == 0 } else { !(solo && self.has_wide) }
+        // The wide session's turn: a frame of an instance running alone,
+        // which came while none of its others was in the service (or there
+        // is no narrow session at all). Otherwise frames share the narrow
+        // sessions.
+        let solo = self.narrow == 0 || (self.clients <= 1 && !next.behind && self.narrow_busy == 0);
+        if wide { solo } else { !(solo && self.has_wide) }
+    }
+
+    /// Whether a frame handed in now would start at once: more narrow
+    /// sessions are free than frames wait (one just handed in and not
+    /// taken yet among them; a running wide session is done first, as it
+    /// never runs beside a narrow one).
+    fn has_room(&self) -> bool {
+        !self.closed && self.jobs.len() + self.narrow_busy < self.narrow
     }
 
     /// Whether an instance may still hand in a frame: one with none queued
-    /// or running (each has at most one in the service).
+    /// or running. (An instance with room may hand in a second one; this
+    /// only decides how long a batch waits.)
     fn more_may_come(&self) -> bool {
         !self.closed && self.clients > self.in_flight + self.jobs.len()
     }
@@ -249,22 +277,30 @@ impl Inner {
         let limit = batching.frames_per_run(backend.max_batch());
         while let Some(jobs) = self.next(wide, limit, batching.wait) {
             let frames: Vec<&[f32]> = jobs.iter().map(|j| j.chw.as_slice()).collect();
-            let mut answers = match backend.run(&frames) {
-                Ok(outputs) if outputs.len() == jobs.len() => outputs.into_iter().map(Ok).collect(),
+            let started = Instant::now();
+            let mut answers: Vec<_> = match backend.run(&frames) {
+                Ok(outputs) if outputs.len() == jobs.len() => {
+                    let took = started.elapsed();
+                    outputs.into_iter().map(|o| (Ok(o), took)).collect()
+                }
                 // A failed batch runs again frame by frame: each instance
                 // gets its own frame's answer, and a bad frame fails alone.
                 Ok(_) | Err(_) if jobs.len() > 1 => frames
                     .iter()
-                    .map(|f| backend.run(std::slice::from_ref(f)).map(first_frame))
+                    .map(|f| {
+                        let started = Instant::now();
+                        (backend.run(std::slice::from_ref(f)).map(first_frame), started.elapsed())
+                    })
                     .collect(),
-                Ok(outputs) => vec![Ok(first_frame(outputs))],
-                Err(e) => vec![Err(e)],
+                Ok(outputs) => vec![(Ok(first_frame(outputs)), started.elapsed())],
+                Err(e) => vec![(Err(e), started.elapsed())],
             };
             self.done(wide, jobs.len());
-            answers.resize_with(jobs.len(), || Err(DetectorError::ServiceStopped));
-            for (job, answer) in jobs.into_iter().zip(answers) {
+            answers
+                .resize_with(jobs.len(), || (Err(DetectorError::ServiceStopped), Duration::ZERO));
+            for (job, (outputs, run_time)) in jobs.into_iter().zip(answers) {
                 // The instance may have gone meanwhile: nothing to tell it.
-                let _ = job.reply.send((answer, job.chw));
+                let _ = job.reply.send(Answer { outputs, run_time, chw: job.chw });
             }
         }
     }
@@ -311,11 +347,8 @@ impl InferenceService {
         if sessions.narrow == 0 && !sessions.has_wide() {
             sessions.narrow = 1;
         }
-        let queue = Queue {
-            has_wide: sessions.has_wide(),
-            has_narrow: sessions.narrow > 0,
-            ..Queue::default()
-        };
+        let queue =
+            Queue { has_wide: sessions.has_wide(), narrow: sessions.narrow, ..Queue::default() };
         Arc::new(InferenceService {
             inner: Arc::new(Inner { queue: Mutex::new(queue), wake: Condvar::new() }),
             opener,
@@ -410,15 +443,15 @@ impl InferenceService {
         }
     }
 
-    /// Runs `chw` on the next free session for `_client` (one frame at a
-    /// time: it waits here for the answer).
-    fn run(&self, _client: &Client, chw: Vec<f32>) -> Answer {
+    /// Queues `chw` for the next free session on behalf of `_client`; the
+    /// answer comes on the receiver.
+    fn submit(&self, _client: &Client, chw: Vec<f32>, behind: bool) -> mpsc::Receiver<Answer> {
         let (reply, answer) = mpsc::sync_channel(1);
-        lock(&self.inner.queue).jobs.push_back(Job { chw, reply });
+        lock(&self.inner.queue).jobs.push_back(Job { chw, behind, reply });
         // Every kind of session may be waiting: each checks whether the
         // frame is its to take.
         self.inner.wake.notify_all();
-        answer.recv().unwrap_or_else(|_| (Err(DetectorError::ServiceStopped), Vec::new()))
+        answer
     }
 }
 
@@ -469,6 +502,7 @@ impl LoadDetector for SharedLoader {
             client: self.service.client(),
             family: self.family,
             input_size,
+            sent: VecDeque::new(),
         }))
     }
 }
@@ -481,6 +515,21 @@ pub struct SharedDetector {
     client: Client,
     family: ModelFamily,
     input_size: (u32, u32),
+    /// The frames sent and not received yet, oldest first.
+    sent: VecDeque<Sent>,
+}
+
+/// A frame sent to the service, or one that never got there.
+#[derive(Debug)]
+enum Sent {
+    Running { answer: mpsc::Receiver<Answer>, letterbox: Letterbox },
+    Failed(DetectorError),
+}
+
+impl fmt::Debug for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Answer").field("run_time", &self.run_time).finish()
+    }
 }
 
 impl Detector for SharedDetector {
@@ -488,20 +537,35 @@ impl Detector for SharedDetector {
         self.input_size
     }
 
-    fn detect(
-        &mut self,
-        frame: &RgbFrame,
-        letterbox: &Letterbox,
-    ) -> Result<Vec<Detection>, DetectorError> {
+    fn send(&mut self, frame: &RgbFrame, letterbox: &Letterbox, behind: bool) {
         let (fw, fh) = (frame.width as usize, frame.height as usize);
         let mut chw = self.service.buffer();
         chw.resize(3 * fw * fh, 0.0);
         let pre = self.family.preprocess();
-        if let Err(e) = to_chw(&frame.data, fw, fh, frame.stride, &pre, &mut chw) {
-            self.service.give_back(chw);
-            return Err(DetectorError::Frame(e));
-        }
-        let (outputs, chw) = self.service.run(&self.client, chw);
+        let sent = match to_chw(&frame.data, fw, fh, frame.stride, &pre, &mut chw) {
+            Ok(()) => Sent::Running {
+                answer: self.service.submit(&self.client, chw, behind),
+                letterbox: *letterbox,
+            },
+            Err(e) => {
+                self.service.give_back(chw);
+                Sent::Failed(DetectorError::Frame(e))
+            }
+        };
+        self.sent.push_back(sent);
+    }
+
+    fn receive(&mut self) -> Result<Detected, DetectorError> {
+        let (answer, letterbox) = match self.sent.pop_front() {
+            Some(Sent::Running { answer, letterbox }) => (answer, letterbox),
+            Some(Sent::Failed(e)) => return Err(e),
+            None => return Err(DetectorError::NothingSent),
+        };
+        let Answer { outputs, run_time, chw } = answer.recv().unwrap_or(Answer {
+            outputs: Err(DetectorError::ServiceStopped),
+            run_time: Duration::ZERO,
+            chw: Vec::new(),
+        });
         self.service.give_back(chw);
         let outputs = outputs?;
         let views: Vec<_> = outputs.iter().map(|o| o.view()).collect();
@@ -509,7 +573,13 @@ impl Detector for SharedDetector {
             score_threshold: TrackerOptions::default().low_thresh,
             ..DecodeOptions::default()
         };
-        postprocess(self.family, &views, letterbox, &decode).map_err(DetectorError::Decode)
+        let detections =
+            postprocess(self.family, &views, &letterbox, &decode).map_err(DetectorError::Decode)?;
+        Ok(Detected { detections, run_time })
+    }
+
+    fn has_room(&self) -> bool {
+        lock(&self.service.inner.queue).has_room()
     }
 }
 

@@ -6,16 +6,22 @@
 //!
 //! ```text
 //! uridecodebin | appsrc ! decodebin
-//!   ! videoconvert ! I420 ! tee
-//!     ! queue ! videoscale add-borders ! videoconvert ! RGB WxH, par 1/1 ! appsink "model"
+//!   ! videoconvert ! I420 ! clocksync (files at their own pace) ! tee
+//!     ! queue (1) ! videoconvertscale add-borders ! RGB WxH, par 1/1 ! appsink "model" (1)
 //!     ! queue (a probe keeps <= 2 frames a second) ! jpegenc ! appsink "jpeg"
 //!     ! queue ! appsink "full" (full-size I420, newest 6, for crops)
 //! ```
 //!
-//! The tee carries the decoder's own YUV: the model branch scales first and
-//! converts only the small result to RGB, and the crop branch costs nothing
-//! until a crop is cut. On a two-core machine every conversion skipped is
-//! time the model gets.
+//! The tee carries the decoder's own YUV: the model branch scales and
+//! converts in one pass at the model's size, and the crop branch costs
+//! nothing until a crop is cut. On a two-core machine every conversion
+//! skipped is time the model gets.
+//!
+//! Memory: a decoded frame lives until every branch is done with it, so
+//! the decoder is kept close to the model. Files played at their own pace
+//! wait in `clocksync` before the tee rather than in queues in front of a
+//! pacing sink, and the model branch holds one frame in its queue and one
+//! in its sink: a running instance holds a handful of full-size frames.
 //!
 //! The preview is thinned by a pad probe on wall-clock time rather than by
 //! `videorate`, which asserts (aborting the process) on streams whose
@@ -64,11 +70,11 @@ fn take_closest<T>(frames: &mut Timed<T>, pts_ms: Option<i64>) -> Option<T> {
     frames.pop_front().map(|(_, f)| f)
 }
 
-/// Drops the frames older than `pts_ms` (the model's current frame: no
-/// crop or output will ask for them any more).
-fn forget_older<T>(frames: &mut Timed<T>, pts_ms: Option<i64>) {
+/// Drops the frames up to `pts_ms` (a frame the worker is done with: no
+/// crop or output will ask for it, or for older ones, any more).
+fn forget_through<T>(frames: &mut Timed<T>, pts_ms: Option<i64>) {
     let Some(t) = pts_ms else { return };
-    while frames.front().is_some_and(|(p, _)| p.is_some_and(|p| p < t)) {
+    while frames.front().is_some_and(|(p, _)| p.is_some_and(|p| p <= t)) {
         frames.pop_front();
     }
 }
@@ -77,12 +83,41 @@ fn forget_older<T>(frames: &mut Timed<T>, pts_ms: Option<i64>) {
 /// for crops, cheap enough to ignore).
 const PREVIEW_FPS: u64 = 2;
 
-/// One packed RGB frame: letterboxed to the model's size (from the model
-/// branch), or full size (from the crop branch).
+/// A frame's bytes: GStreamer's own buffer, mapped for reading (no copy),
+/// or bytes of our own (fakes, tests).
+pub enum Pixels {
+    Mapped(gst::MappedBuffer<gst::buffer::Readable>),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Pixels {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Pixels::Mapped(m) => m.as_slice(),
+            Pixels::Owned(v) => v,
+        }
+    }
+}
+
+impl From<Vec<u8>> for Pixels {
+    fn from(v: Vec<u8>) -> Self {
+        Pixels::Owned(v)
+    }
+}
+
+impl std::fmt::Debug for Pixels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} bytes", self.len())
+    }
+}
+
+/// One packed RGB frame, letterboxed to the model's size.
 #[derive(Debug)]
 pub struct RgbFrame {
     /// Packed RGB rows, `stride` bytes apart.
-    pub data: Vec<u8>,
+    pub data: Pixels,
     pub width: u32,
     pub height: u32,
     pub stride: usize,
@@ -153,6 +188,9 @@ pub trait FrameSource {
     fn take_jpeg(&mut self) -> Option<Vec<u8>>;
     /// The full-size frame closest to `pts_ms` among the newest few.
     fn full_frame(&mut self, pts_ms: Option<i64>) -> Option<YuvFrame>;
+    /// The worker is done with the model frame at `pts_ms`: the full-size
+    /// frames up to it may go.
+    fn passed(&mut self, pts_ms: Option<i64>);
     /// The source's frame size, once known.
     fn source_size(&self) -> Option<(u32, u32)>;
     /// Hands a pushed frame (client timestamp in Unix ms, if given) to a
@@ -271,15 +309,22 @@ impl Source {
         let convert = element("videoconvert")?;
         let yuv = element("capsfilter")?;
         yuv.set_property("caps", gst::Caps::builder("video/x-raw").field("format", "I420").build());
+        // Files read at their own pace are paced here, before the tee: a
+        // frame is decoded ahead of its time only as far as the decoder's
+        // own references need, instead of queuing, full size, in front of
+        // a pacing sink.
+        let file_like = matches!(kind, SourceKind::Uri(u) if !u.starts_with("rtsp"));
+        let pace = element("clocksync")?;
+        pace.set_property("sync", file_like && realtime);
         let tee = element("tee")?;
-        let to_rgb = element("videoconvert")?;
         // A short queue: the decoder may not run ahead of the model, so the
         // crop branch holds the very frames the model sees.
         let q_model = element("queue")?;
-        q_model.set_property("max-size-buffers", 2u32);
+        q_model.set_property("max-size-buffers", 1u32);
         q_model.set_property("max-size-time", 0u64);
         q_model.set_property("max-size-bytes", 0u32);
-        let scale = element("videoscale")?;
+        // Scaled and converted in one pass, into one buffer pool.
+        let scale = element("videoconvertscale")?;
         scale.set_property("add-borders", true);
         let model_caps = gst::Caps::builder("video/x-raw")
             .field("format", "RGB")
@@ -288,15 +333,14 @@ impl Source {
             .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
             .build();
         // Files (local or over HTTP) are read at their own pace: every frame
-        // is processed, paced at the file's frame rate when `realtime`. Live
-        // and pushed sources keep only the newest frames: a slow model drops
-        // frames instead of falling behind.
-        let file_like = matches!(kind, SourceKind::Uri(u) if !u.starts_with("rtsp"));
+        // is processed (paced at the file's frame rate when `realtime`, by
+        // `pace`). Live and pushed sources keep only the newest frame: a
+        // slow model drops frames instead of falling behind.
         let model = gst_app::AppSink::builder()
             .caps(&model_caps)
-            .max_buffers(2)
+            .max_buffers(1)
             .drop(!file_like)
-            .sync(file_like && realtime)
+            .sync(false)
             .build();
         let q_jpeg = element("queue")?;
         q_jpeg.set_property_from_str("leaky", "downstream");
@@ -329,13 +373,13 @@ impl Source {
             .build();
 
         pipeline
-            .add_many([&convert, &yuv, &tee, &q_model, &scale, &to_rgb, &q_jpeg, &jpegenc, &q_full])
+            .add_many([&convert, &yuv, &pace, &tee, &q_model, &scale, &q_jpeg, &jpegenc])
             .map_err(GstError::from)?;
         pipeline
-            .add_many([model.upcast_ref::<gst::Element>(), jpeg.upcast_ref(), full.upcast_ref()])
+            .add_many([&q_full, model.upcast_ref(), jpeg.upcast_ref(), full.upcast_ref()])
             .map_err(GstError::from)?;
-        gst::Element::link_many([&convert, &yuv, &tee]).map_err(GstError::from)?;
-        gst::Element::link_many([&tee, &q_model, &scale, &to_rgb, model.upcast_ref()])
+        gst::Element::link_many([&convert, &yuv, &pace, &tee]).map_err(GstError::from)?;
+        gst::Element::link_many([&tee, &q_model, &scale, model.upcast_ref()])
             .map_err(GstError::from)?;
         gst::Element::link_many([&tee, &q_jpeg, &jpegenc, jpeg.upcast_ref()])
             .map_err(GstError::from)?;
@@ -450,10 +494,7 @@ impl FrameSource for Source {
         match self.model.try_pull_sample(timeout) {
             Some(sample) => match frame_of(&sample) {
                 Ok(f) => {
-                    // Full frames the model has passed are not kept (they
-                    // would wait, full size, until a crop or an output asks).
                     self.pull_full();
-                    forget_older(&mut self.ahead, f.pts_ms);
                     Next::Frame(f)
                 }
                 Err(e) => Next::Error(e),
@@ -484,6 +525,12 @@ impl FrameSource for Source {
     fn full_frame(&mut self, pts_ms: Option<i64>) -> Option<YuvFrame> {
         self.pull_full();
         take_closest(&mut self.ahead, pts_ms).and_then(|s| yuv_frame_of(&s).ok())
+    }
+
+    /// Full frames the worker has passed are not kept (they would wait,
+    /// full size, until a crop or an output asks).
+    fn passed(&mut self, pts_ms: Option<i64>) {
+        forget_through(&mut self.ahead, pts_ms);
     }
 
     /// Known once the first preview frame has been seen.
@@ -521,12 +568,17 @@ fn sample_parts(
     Ok((info, buffer))
 }
 
+/// The model frame in `sample`, its buffer mapped rather than copied (it
+/// goes back to its pool once the frame is dropped).
 fn frame_of(sample: &gst::Sample) -> Result<RgbFrame, SourceError> {
     let (info, buffer) = sample_parts(sample)?;
     let pts_ms = buffer.pts().map(|t| t.mseconds() as i64);
-    let map = buffer.map_readable().map_err(|e| SourceError::Frame(e.to_string()))?;
+    let map = buffer
+        .to_owned()
+        .into_mapped_buffer_readable()
+        .map_err(|_| SourceError::Frame("a frame that cannot be read".into()))?;
     Ok(RgbFrame {
-        data: map.as_slice().to_vec(),
+        data: Pixels::Mapped(map),
         width: info.width(),
         height: info.height(),
         stride: info.stride()[0] as usize,
@@ -598,20 +650,24 @@ mod tests {
     }
 
     #[test]
-    fn full_frames_older_than_the_models_frame_are_forgotten() {
+    fn full_frames_up_to_the_one_the_worker_passed_are_forgotten() {
         let mut frames: Timed<i64> =
-            [(Some(0), 0), (Some(40), 40), (None, -1), (Some(80), 80)].into();
-        forget_older(&mut frames, None);
-        assert_eq!(frames.len(), 4, "no time: nothing is known to be old");
-        forget_older(&mut frames, Some(40));
+            [(Some(0), 0), (Some(40), 40), (None, -1), (Some(80), 80), (Some(120), 120)].into();
+        forget_through(&mut frames, None);
+        assert_eq!(frames.len(), 5, "no time: nothing is known to be old");
+        forget_through(&mut frames, Some(39));
         let left: Vec<i64> = frames.iter().map(|f| f.1).collect();
-        assert_eq!(left, [40, -1, 80], "the model's own frame stays, for its crops");
+        assert_eq!(
+            left,
+            [40, -1, 80, 120],
+            "newer frames stay, for the frames still in the detector"
+        );
+        forget_through(&mut frames, Some(40));
+        let left: Vec<i64> = frames.iter().map(|f| f.1).collect();
+        assert_eq!(left, [-1, 80, 120]);
         // A frame without a time stops the forgetting: its age is unknown.
-        forget_older(&mut frames, Some(80));
-        let left: Vec<i64> = frames.iter().map(|f| f.1).collect();
-        assert_eq!(left, [-1, 80]);
-        forget_older(&mut frames, Some(1000));
-        assert_eq!(frames.len(), 2);
+        forget_through(&mut frames, Some(1000));
+        assert_eq!(frames.len(), 3);
     }
 
     #[test]

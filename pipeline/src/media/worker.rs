@@ -58,6 +58,23 @@ const LIVE_QUALITY: u8 = 75;
 /// stop request or a config change.
 const POLL: Duration = Duration::from_millis(100);
 
+/// The most frames a worker has in its detector at once: the next one is
+/// sent before the last one's answer when the source has it ready and the
+/// detector has room, so the model does not wait while the worker tracks
+/// and publishes.
+const IN_DETECTOR: usize = 2;
+
+/// A frame in the detector, waiting for its detections.
+#[derive(Debug, Clone, Copy)]
+struct InDetector {
+    pts_ms: Option<i64>,
+    /// Stream time.
+    time_ms: i64,
+    decoded_at: Instant,
+    decoded_at_ms: i64,
+    source_size: (u32, u32),
+}
+
 /// Pushed frames handed from the API to the worker.
 #[derive(Debug, Default)]
 pub struct PushSlot {
@@ -227,6 +244,9 @@ pub struct Worker {
     started_ms: i64,
     plan: Plan,
     detector: Option<Box<dyn Detector>>,
+    /// Frames sent to `detector`, oldest first; their full frames are in
+    /// `source`, which stays open while any is here.
+    in_detector: VecDeque<InDetector>,
     source: Option<Box<dyn FrameSource>>,
     /// What `source` was opened for.
     opened: Option<SourceKind>,
@@ -298,6 +318,7 @@ impl Worker {
             meter: Meter::new(now),
             last_stats: now,
             detector: None,
+            in_detector: VecDeque::new(),
             source: None,
             opened: None,
             source_state: "Connecting",
@@ -330,6 +351,7 @@ impl Worker {
         while !self.sleeper.stopped() {
             self.step();
         }
+        self.finish_all();
         // As the contract says of a stop: open analytics events end, at the
         // last frame processed, so every start a client saw has its end.
         if let Some(at) = self.last_processed_ms {
@@ -350,7 +372,8 @@ impl Worker {
     /// One turn of the loop: apply config changes, publish the statistics
     /// when due, make sure the detector and the source are there, feed
     /// pushed frames, then handle what the source gives (at most one
-    /// frame). Every wait in it returns at once on a stop.
+    /// frame), and finish the oldest frame in the detector unless there is
+    /// room for another first. Every wait in it returns at once on a stop.
     pub fn step(&mut self) {
         self.apply_config();
         if self.clock.now() - self.last_stats >= Duration::from_secs(1) {
@@ -369,13 +392,25 @@ impl Worker {
         }
         let Some(mut src) = self.source.take() else { return };
         self.feed_pushed(src.as_mut());
-        match src.next(POLL) {
-            Next::Timeout => self.source = Some(src),
+        // Another frame goes in beside the one in the detector only while
+        // the detector has room for it; otherwise that one finishes first.
+        if !self.in_detector.is_empty() && !self.room_for_another() {
+            self.finish(Some(src.as_mut()));
+        }
+        // With a frame in the detector, only a frame ready now is taken:
+        // the one in the detector is not kept waiting for the source.
+        let waiting = !self.in_detector.is_empty();
+        match src.next(if waiting { Duration::ZERO } else { POLL }) {
+            Next::Timeout => {
+                self.finish(Some(src.as_mut()));
+                self.source = Some(src);
+            }
             Next::Eos => {
                 self.source = Some(src);
                 self.on_end_of_stream();
             }
             Next::Error(e) => {
+                self.source = Some(src);
                 let wait = self.retry_later();
                 let e = match &self.opened {
                     Some(kind) => kind.redact(&chain(&e)),
@@ -385,10 +420,34 @@ impl Worker {
                 self.ctx.errors.report(&format!("input failed: {e}; retrying in {ms} ms"));
             }
             Next::Frame(frame) => {
-                self.process(src.as_mut(), &frame);
+                self.begin(src.as_mut(), &frame);
+                if !self.room_for_another() {
+                    self.finish(Some(src.as_mut()));
+                }
                 self.source = Some(src);
             }
         }
+    }
+
+    /// Whether the next frame may go into the detector before the answers
+    /// for those in it: fewer than [`IN_DETECTOR`] are there, and the
+    /// detector would run it at once (under load, each instance has one
+    /// frame in at a time, and the service serves them in turn).
+    fn room_for_another(&self) -> bool {
+        self.in_detector.len() < IN_DETECTOR && self.detector.as_ref().is_some_and(|d| d.has_room())
+    }
+
+    /// Finishes every frame in the detector: before the source goes (their
+    /// full frames are in it), at a config change, at the end of a run.
+    fn finish_all(&mut self) {
+        let mut src = self.source.take();
+        while !self.in_detector.is_empty() {
+            match src.as_mut() {
+                Some(s) => self.finish(Some(s.as_mut())),
+                None => self.finish(None),
+            }
+        }
+        self.source = src;
     }
 
     /// Applies a changed config between frames.
@@ -404,6 +463,8 @@ impl Worker {
                 return;
             }
         };
+        // The frames in the detector finish under the config they came in.
+        self.finish_all();
         let plan = &self.plan;
         if next.source_kind() != plan.source_kind()
             || next.is_manual() != plan.is_manual()
@@ -511,6 +572,7 @@ impl Worker {
         set_manual(&self.pushed, self.plan.is_manual(), &self.ctx.stats.frames_dropped);
         let wanted = self.wanted_source();
         if wanted != self.opened {
+            self.finish_all();
             self.source = None;
             self.opened = None;
         }
@@ -563,6 +625,7 @@ impl Worker {
     /// backoff, which then doubles (up to [`MAX_BACKOFF`]). Returns the wait.
     fn retry_later(&mut self) -> Duration {
         let wait = self.backoff;
+        self.finish_all();
         self.source = None;
         self.source_state = "Reconnecting";
         self.reconnects += 1;
@@ -588,6 +651,7 @@ impl Worker {
     }
 
     fn on_end_of_stream(&mut self) {
+        self.finish_all();
         let file = matches!(self.plan.source_kind(), Some(SourceKind::Uri(ref u)) if !u.starts_with("rtsp"));
         if file && self.plan.looping {
             // Start the file again with a fresh pipeline: a flushing seek
@@ -627,9 +691,9 @@ impl Worker {
                 .is_some_and(|last| ((time_ms - last) as f64) < 1000.0 / limit - 1.0)
     }
 
-    /// Detects, tracks, evaluates the rules and publishes one frame's
-    /// events, crops and output video.
-    fn process(&mut self, src: &mut dyn FrameSource, frame: &RgbFrame) {
+    /// Takes a frame from the source: counts it, and sends it to the
+    /// detector unless `frameRateLimit` skips it.
+    fn begin(&mut self, src: &mut dyn FrameSource, frame: &RgbFrame) {
         let decoded_at = self.clock.now();
         let decoded_at_ms = self.clock.wall_ms();
         self.backoff = FIRST_BACKOFF;
@@ -645,15 +709,29 @@ impl Worker {
             return;
         }
         self.last_processed_ms = Some(time_ms);
-        let (sw, sh) = src.source_size().unwrap_or((frame.width, frame.height));
+        let source_size = src.source_size().unwrap_or((frame.width, frame.height));
         let Some(detector) = self.detector.as_mut() else { return };
         let (iw, ih) = detector.input_size();
-        let Ok(letterbox) = Letterbox::new(sw, sh, iw, ih) else { return };
-        let inference = self.clock.now();
-        let detected = detector.detect(frame, &letterbox);
-        let inference_ms = (self.clock.now() - inference).as_secs_f64() * 1000.0;
-        self.ctx.stats.inference_ms.observe(inference_ms);
-        let detections = match detected {
+        let Ok(letterbox) = Letterbox::new(source_size.0, source_size.1, iw, ih) else { return };
+        detector.send(frame, &letterbox, !self.in_detector.is_empty());
+        self.in_detector.push_back(InDetector {
+            pts_ms: frame.pts_ms,
+            time_ms,
+            decoded_at,
+            decoded_at_ms,
+            source_size,
+        });
+    }
+
+    /// Waits for the detections of the oldest frame in the detector, then
+    /// tracks, evaluates the rules and publishes the frame's events, crops
+    /// and output video (these with `src`, which holds its full frame).
+    fn finish(&mut self, src: Option<&mut dyn FrameSource>) {
+        let (Some(frame), Some(detector)) = (self.in_detector.pop_front(), self.detector.as_mut())
+        else {
+            return;
+        };
+        let detected = match detector.receive() {
             Ok(d) => d,
             Err(e) => {
                 self.ctx.errors.report(&chain(&e));
@@ -665,7 +743,10 @@ impl Worker {
                 return;
             }
         };
-        let tracks = self.tracker.update(time_ms, &detections);
+        self.ctx.stats.inference_ms.observe(detected.run_time.as_secs_f64() * 1000.0);
+        let InDetector { pts_ms, time_ms, decoded_at, decoded_at_ms, source_size: (sw, sh) } =
+            frame;
+        let tracks = self.tracker.update(time_ms, &detected.detections);
         self.rules.set_frame_size(sw, sh);
         let observations: Vec<TrackObservation> = tracks
             .iter()
@@ -685,7 +766,10 @@ impl Worker {
         for e in &events {
             self.ctx.bus.publish(e.event_type, payload::analytics(id, e, &self.track_ids));
         }
-        self.crops_and_outputs(src, (frame.pts_ms, decoded_at_ms), time_ms, &tracks);
+        if let Some(src) = src {
+            self.crops_and_outputs(src, (pts_ms, decoded_at_ms), time_ms, &tracks);
+            src.passed(pts_ms);
+        }
         let stats = &self.ctx.stats;
         stats.track_count.store(confirmed, Ordering::Relaxed);
         stats.frames_processed.fetch_add(1, Ordering::Relaxed);

@@ -4,12 +4,49 @@
 //! taking their turns, and batches: their bounds, their wait, a failed one,
 //! an instance stopping while one fills or runs.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex, mpsc};
 
-use super::{Backend, Batching, InferenceService, OpenBackend, Sessions};
+use super::{Backend, Batching, Client, InferenceService, OpenBackend, Sessions};
 use crate::media::error::DetectorError;
 use crate::media::infer::Output;
+use crate::media::lock;
+
+impl InferenceService {
+    /// One frame, alone, and its answer: the outputs and the buffer back.
+    fn run(
+        &self,
+        client: &Client,
+        chw: Vec<f32>,
+    ) -> (Result<Vec<Output>, DetectorError>, Vec<f32>) {
+        let answer = self.submit(client, chw, false).recv().expect("an answer");
+        (answer.outputs, answer.chw)
+    }
+
+    /// `frames` frames of value `id`, sent as a worker sends them: the next
+    /// one before the last one's answer (marked behind) only while the
+    /// service has room, at most two at once. The answers' values, in order.
+    fn run_pipelined(&self, client: &Client, id: f32, frames: usize) -> Vec<f32> {
+        let mut sent = VecDeque::new();
+        let mut got = Vec::new();
+        let answer =
+            |rx: mpsc::Receiver<super::Answer>| rx.recv().unwrap().outputs.unwrap()[0].data[0];
+        let room = |sent: &VecDeque<_>| sent.len() < 2 && lock(&self.inner.queue).has_room();
+        for _ in 0..frames {
+            if !sent.is_empty() && !room(&sent) {
+                got.push(answer(sent.pop_front().unwrap()));
+            }
+            let behind = !sent.is_empty();
+            sent.push_back(self.submit(client, vec![id; 48], behind));
+            if !room(&sent) {
+                got.push(answer(sent.pop_front().unwrap()));
+            }
+        }
+        got.extend(sent.into_iter().map(answer));
+        got
+    }
+}
 
 /// A session that records which client each frame came from (its first
 /// value) and answers it back; `work` is busy work per run (overload
@@ -21,7 +58,7 @@ struct FakeBackend {
     batches: Arc<Mutex<Vec<usize>>>,
     max_batch: usize,
     work: u32,
-    hold: Option<mpsc::Receiver<()>>,
+    hold: Option<Arc<Mutex<mpsc::Receiver<()>>>>,
     /// Its threads, and what every session of the test is running:
     /// (narrow, wide) runs at this moment, and the most seen at once.
     threads: usize,
@@ -65,7 +102,7 @@ impl Backend for FakeBackend {
             r.most_narrow = r.most_narrow.max(r.narrow);
         }
         if let Some(hold) = &self.hold {
-            let _ = hold.recv();
+            let _ = hold.lock().unwrap().recv();
         }
         let mut x = 0u64;
         for i in 0..self.work {
@@ -91,7 +128,8 @@ struct FakeOpener {
     batches: Arc<Mutex<Vec<usize>>>,
     max_batch: usize,
     work: u32,
-    hold: Mutex<Option<mpsc::Receiver<()>>>,
+    /// Every session's runs wait for one message each on it.
+    hold: Mutex<Option<Arc<Mutex<mpsc::Receiver<()>>>>>,
     running: Arc<Mutex<Running>>,
 }
 
@@ -126,7 +164,7 @@ impl OpenBackend for Arc<FakeOpener> {
             batches: self.batches.clone(),
             max_batch: self.max_batch,
             work: self.work,
-            hold: self.hold.lock().unwrap().take(),
+            hold: self.hold.lock().unwrap().clone(),
             threads,
             running: self.running.clone(),
         }))
@@ -197,7 +235,7 @@ fn instances_get_equal_service_under_overload() {
 fn each_waiting_instance_gets_the_answer_to_its_own_frame() {
     let opener = Arc::new(FakeOpener::new(0, 0));
     let (go, hold) = mpsc::channel();
-    *opener.hold.lock().unwrap() = Some(hold);
+    *opener.hold.lock().unwrap() = Some(Arc::new(Mutex::new(hold)));
     let service = InferenceService::new(Box::new(opener.clone()), narrow(1), Batching::default());
     service.ensure_loaded().unwrap();
     let waiting: Vec<_> = (0..3)
@@ -262,6 +300,93 @@ fn an_instance_alone_gets_every_core_and_instances_together_share_them() {
     assert!(service.run(&me, vec![1.0; 48]).0.is_ok());
     let after = *opener.running.lock().unwrap();
     assert_eq!((after.wide_runs, after.narrow_runs), (r.wide_runs + 1, r.narrow_runs));
+}
+
+/// An instance alone whose source outruns the model sends its next frame
+/// before the last one's answer: those frames run on the narrow sessions
+/// side by side (never beside the wide one), and come back in order.
+#[test]
+fn an_instance_alone_that_is_behind_gets_its_frames_run_side_by_side() {
+    let opener = Arc::new(FakeOpener::new(0, 2_000_000));
+    let sessions = Sessions { narrow: 2, wide_threads: 2 };
+    let service = InferenceService::new(Box::new(opener.clone()), sessions, Batching::default());
+    service.ensure_loaded().unwrap();
+    let me = service.client();
+    assert_eq!(service.run_pipelined(&me, 3.0, 20), [3.0; 20]);
+    let r = *opener.running.lock().unwrap();
+    assert!(!r.overlapped, "a wide and a narrow run overlapped: {r:?}");
+    assert_eq!(r.wide_runs + r.narrow_runs, 20, "{r:?}");
+    assert_eq!(r.most_narrow, 2, "two frames of one instance side by side: {r:?}");
+}
+
+/// The service has room for a second frame of an instance only when more
+/// narrow sessions are free than frames wait: spare capacity, never a turn
+/// of another instance.
+#[test]
+fn there_is_room_for_a_second_frame_only_with_a_session_free_and_no_frame_waiting() {
+    let opener = Arc::new(FakeOpener::new(0, 0));
+    let (go, hold) = mpsc::channel();
+    *opener.hold.lock().unwrap() = Some(Arc::new(Mutex::new(hold)));
+    let service = InferenceService::new(Box::new(opener.clone()), narrow(2), Batching::default());
+    service.ensure_loaded().unwrap();
+    let room = || lock(&service.inner.queue).has_room();
+    let me = service.client();
+    assert!(room(), "idle");
+    let first = service.submit(&me, vec![1.0; 48], false);
+    while lock(&service.inner.queue).narrow_busy < 1 {
+        std::thread::yield_now();
+    }
+    assert!(room(), "one session of two busy");
+    let second = service.submit(&me, vec![2.0; 48], true);
+    while lock(&service.inner.queue).narrow_busy < 2 {
+        std::thread::yield_now();
+    }
+    assert!(!room(), "both sessions busy");
+    let other = service.client();
+    let third = service.submit(&other, vec![3.0; 48], false);
+    assert!(!room(), "a frame waits");
+    for _ in 0..3 {
+        go.send(()).unwrap();
+    }
+    for (rx, v) in [(first, 1.0), (second, 2.0), (third, 3.0)] {
+        assert_eq!(rx.recv().unwrap().outputs.unwrap()[0].data, [v]);
+    }
+    assert!(room(), "idle again");
+}
+
+/// Two instances whose sources both outrun the model, each sending a
+/// second frame whenever the service has room: under overload they still
+/// get equal service.
+#[test]
+fn instances_sending_ahead_get_equal_service_under_overload() {
+    let opener = Arc::new(FakeOpener::new(0, 200_000));
+    let service = InferenceService::new(Box::new(opener.clone()), narrow(2), Batching::default());
+    service.ensure_loaded().unwrap();
+    let frames = 200;
+    // Both counted, then both start at once.
+    let start = Arc::new(Barrier::new(2));
+    let clients: Vec<_> = [1.0, 2.0]
+        .map(|id| {
+            let (service, start) = (service.clone(), start.clone());
+            let me = service.client();
+            std::thread::spawn(move || {
+                start.wait();
+                assert_eq!(service.run_pipelined(&me, id, frames), vec![id; frames]);
+            })
+        })
+        .into_iter()
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    let served = opener.served.lock().unwrap().clone();
+    let both = served.len()
+        - (served.iter().rev().take_while(|c| **c == served[served.len() - 1]).count());
+    let (a, b) = served[..both]
+        .iter()
+        .fold((0, 0), |(a, b), c| if *c == 1.0 { (a + 1, b) } else { (a, b + 1) });
+    assert!(a.min(b) * 10 >= a.max(b) * 8, "turns while both waited: {a} and {b} of {both}");
+    assert_eq!(served.len(), 2 * frames);
 }
 
 /// A service of one narrow session on a model that batches up to 8 frames,
@@ -377,7 +502,11 @@ fn an_instance_gone_mid_batch_leaves_the_others_their_answers() {
     let clients: Vec<_> = (0..2).map(|_| service.client()).collect();
     let (reply, answer) = mpsc::sync_channel(1);
     drop(answer);
-    service.inner.queue.lock().unwrap().jobs.push_back(super::Job { chw: vec![9.0; 48], reply });
+    service.inner.queue.lock().unwrap().jobs.push_back(super::Job {
+        chw: vec![9.0; 48],
+        behind: false,
+        reply,
+    });
     service.inner.wake.notify_all();
     let threads: Vec<_> = clients
         .into_iter()

@@ -174,6 +174,34 @@ fn frame_rate_limit_skips_frames_and_counts_them_as_dropped() {
     }
 }
 
+/// A detector with room gets the next frame before the last one's answer
+/// (sent behind); each frame is still processed once, in order, and the
+/// last ones finish when the file ends. Without room, one at a time.
+#[test]
+fn with_room_in_the_detector_the_next_frame_goes_in_before_the_last_ones_answer() {
+    for (room, behind) in [(true, [false, true, true, true, true]), (false, [false; 5])] {
+        let tree = file_input(json!({"Input": {"loop": false}}));
+        let mut rig = Rig::new(tree, [Some(file_of(5, 40))], |d| d.room = room);
+        rig.step_until("all frames processed", |r| r.processed() == 5);
+        assert_eq!(rig.log.behind(), behind, "room {room}");
+        assert_eq!(rig.log.detected(), 5, "room {room}");
+        assert!(rig.worker.in_detector.is_empty());
+    }
+}
+
+/// A stop with a frame in the detector: it finishes before the run ends
+/// (its tracks and events are published, then the open events close).
+#[test]
+fn frames_in_the_detector_at_a_stop_are_finished() {
+    let tree = file_input(json!({}));
+    let mut rig = Rig::new(tree, [Some(file_of(3, 40))], |d| d.room = true);
+    rig.step_until("two frames sent", |r| r.log.detected() == 2);
+    assert_eq!((rig.processed(), rig.worker.in_detector.len()), (1, 1));
+    rig.time.stop();
+    rig.worker.run();
+    assert_eq!(rig.processed(), 2);
+}
+
 #[test]
 fn a_looping_file_reopens_at_its_end_and_stream_time_keeps_increasing() {
     let opens = [Some(file_of(3, 40)), Some(file_of(3, 40)), Some(vec![frame(Some(0))])];
