@@ -193,6 +193,19 @@ fn the_model_loads_once_for_every_instance_and_a_failed_load_is_tried_again() {
     assert_eq!(opener.opens.load(Ordering::SeqCst), 1 + 2);
 }
 
+/// Two instances (values 1 and 2) sent `frames` frames each: while both
+/// were waiting (until the first finished its frames), the turns
+/// alternated, neither getting much more than the other.
+fn assert_equal_turns(served: &[f32], frames: usize) {
+    let both = served.len()
+        - (served.iter().rev().take_while(|c| **c == served[served.len() - 1]).count());
+    let (a, b) = served[..both]
+        .iter()
+        .fold((0, 0), |(a, b), c| if *c == 1.0 { (a + 1, b) } else { (a, b + 1) });
+    assert!(a.min(b) * 10 >= a.max(b) * 8, "turns while both waited: {a} and {b} of {both}");
+    assert_eq!(served.len(), 2 * frames);
+}
+
 /// Two instances that always have a frame waiting, one asking as fast as
 /// it can and one doing more work between frames: each gets its turn.
 #[test]
@@ -218,16 +231,7 @@ fn instances_get_equal_service_under_overload() {
     let (fast, slow) = (client(1.0, 0), client(2.0, 20_000));
     fast.join().unwrap();
     slow.join().unwrap();
-    let served = opener.served.lock().unwrap().clone();
-    // While both were waiting (until the first finished its frames), the
-    // turns alternated: neither got much more than the other.
-    let both = served.len()
-        - (served.iter().rev().take_while(|c| **c == served[served.len() - 1]).count());
-    let (a, b) = served[..both]
-        .iter()
-        .fold((0, 0), |(a, b), c| if *c == 1.0 { (a + 1, b) } else { (a, b + 1) });
-    assert!(a.min(b) * 10 >= a.max(b) * 8, "turns while both waited: {a} and {b} of {both}");
-    assert_eq!(served.len(), 2 * frames);
+    assert_equal_turns(&opener.served.lock().unwrap(), frames);
 }
 
 /// Instances waiting together each get the answer to their own frame.
@@ -379,14 +383,7 @@ fn instances_sending_ahead_get_equal_service_under_overload() {
     for c in clients {
         c.join().unwrap();
     }
-    let served = opener.served.lock().unwrap().clone();
-    let both = served.len()
-        - (served.iter().rev().take_while(|c| **c == served[served.len() - 1]).count());
-    let (a, b) = served[..both]
-        .iter()
-        .fold((0, 0), |(a, b), c| if *c == 1.0 { (a + 1, b) } else { (a, b + 1) });
-    assert!(a.min(b) * 10 >= a.max(b) * 8, "turns while both waited: {a} and {b} of {both}");
-    assert_eq!(served.len(), 2 * frames);
+    assert_equal_turns(&opener.served.lock().unwrap(), frames);
 }
 
 /// A service of one narrow session on a model that batches up to 8 frames,
