@@ -154,6 +154,12 @@ struct Answer {
     chw: Vec<f32>,
 }
 
+impl fmt::Debug for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Answer").field("run_time", &self.run_time).finish()
+    }
+}
+
 /// One frame waiting for a session.
 struct Job {
     chw: Vec<f32>,
@@ -524,12 +530,6 @@ pub struct SharedDetector {
 enum Sent {
     Running { answer: mpsc::Receiver<Answer>, letterbox: Letterbox },
     Failed(DetectorError),
-}
-
-impl fmt::Debug for Answer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Answer").field("run_time", &self.run_time).finish()
-    }
 }
 
 impl Detector for SharedDetector {
