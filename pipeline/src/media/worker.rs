@@ -65,7 +65,7 @@ const POLL: Duration = Duration::from_millis(100);
 const IN_DETECTOR: usize = 2;
 
 /// A frame in the detector, waiting for its detections.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 struct InDetector {
     pts_ms: Option<i64>,
     /// Stream time.

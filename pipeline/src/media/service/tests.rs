@@ -146,6 +146,14 @@ impl FakeOpener {
             running: Arc::default(),
         }
     }
+
+    /// Makes every session opened from now on hold each run until the test
+    /// sends a message on the returned sender.
+    fn held(&self) -> mpsc::Sender<()> {
+        let (go, hold) = mpsc::channel();
+        *self.hold.lock().unwrap() = Some(Arc::new(Mutex::new(hold)));
+        go
+    }
 }
 
 /// Only narrow sessions, `n` of them.
@@ -238,8 +246,7 @@ fn instances_get_equal_service_under_overload() {
 #[test]
 fn each_waiting_instance_gets_the_answer_to_its_own_frame() {
     let opener = Arc::new(FakeOpener::new(0, 0));
-    let (go, hold) = mpsc::channel();
-    *opener.hold.lock().unwrap() = Some(Arc::new(Mutex::new(hold)));
+    let go = opener.held();
     let service = InferenceService::new(Box::new(opener.clone()), narrow(1), Batching::default());
     service.ensure_loaded().unwrap();
     let waiting: Vec<_> = (0..3)
@@ -327,10 +334,9 @@ fn an_instance_alone_that_is_behind_gets_its_frames_run_side_by_side() {
 /// narrow sessions are free than frames wait: spare capacity, never a turn
 /// of another instance.
 #[test]
-fn there_is_room_for_a_second_frame_only_with_a_session_free_and_no_frame_waiting() {
+fn there_is_room_for_a_second_frame_only_while_more_sessions_are_free_than_frames_wait() {
     let opener = Arc::new(FakeOpener::new(0, 0));
-    let (go, hold) = mpsc::channel();
-    *opener.hold.lock().unwrap() = Some(Arc::new(Mutex::new(hold)));
+    let go = opener.held();
     let service = InferenceService::new(Box::new(opener.clone()), narrow(2), Batching::default());
     service.ensure_loaded().unwrap();
     let room = || lock(&service.inner.queue).has_room();
