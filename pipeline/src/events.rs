@@ -5,7 +5,10 @@
 //! get events through a bounded broadcast channel, and one that falls too
 //! far behind is told how many it missed (`lagged`) instead of slowing the
 //! pipeline or other clients. The ring keeps the most recent events so a
-//! client that reconnects with `Last-Event-ID` resumes without a gap.
+//! client that reconnects with `Last-Event-ID` resumes without a gap; it is
+//! bounded in bytes as well as in events, so that an instance's history
+//! costs the same small memory whatever its scene (older analytics events
+//! are served from the store).
 //!
 //! Sequence numbers start at the bus's creation time in microseconds since
 //! the Unix epoch and grow by one per event, so they keep increasing across
@@ -38,6 +41,9 @@ pub struct Event {
 pub struct BusOptions {
     /// Events kept for `Last-Event-ID` resume.
     pub ring: usize,
+    /// Bytes of payload the ring keeps at most (it always keeps the newest
+    /// event).
+    pub ring_bytes: usize,
     /// Events held for `consume_events` pollers; the oldest go first.
     pub queue: usize,
     /// Events a live subscriber may fall behind before it is told it lagged.
@@ -46,9 +52,12 @@ pub struct BusOptions {
 
 impl Default for BusOptions {
     fn default() -> Self {
-        // A busy scene makes ~100 track events per second: the ring holds
-        // about a minute and a half of history, the queue ten seconds.
-        BusOptions { ring: 10_000, queue: 1_000, live: 2_048 }
+        // A busy scene makes ~100 track events per second, of 0.5-0.7 KB
+        // each: the ring holds 15-20 seconds of them (a minute and more for
+        // a quiet one: enough for a client to reconnect), the queue ten
+        // seconds. Unbounded in bytes, a full ring of 10,000 track events
+        // was 6 MiB per running instance (heaptrack), more than its video.
+        BusOptions { ring: 10_000, ring_bytes: 1 << 20, queue: 1_000, live: 2_048 }
     }
 }
 
@@ -58,6 +67,8 @@ struct Inner {
     first_seq: u64,
     next_seq: u64,
     ring: VecDeque<Arc<Event>>,
+    /// Bytes of the events in `ring`.
+    ring_bytes: usize,
     queue: VecDeque<Arc<Event>>,
     /// Events dropped from the polling queue because nobody drained it.
     queue_dropped: u64,
@@ -84,6 +95,13 @@ pub struct Subscription {
     pub live: broadcast::Receiver<Arc<Event>>,
 }
 
+impl Event {
+    /// What the event's text takes in memory.
+    fn size(&self) -> usize {
+        self.kind.len() + self.data.len()
+    }
+}
+
 impl EventBus {
     pub fn new(options: BusOptions) -> Self {
         let start = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(1).max(1);
@@ -94,6 +112,7 @@ impl EventBus {
                 first_seq: start,
                 next_seq: start,
                 ring: VecDeque::new(),
+                ring_bytes: 0,
                 queue: VecDeque::new(),
                 queue_dropped: 0,
             }),
@@ -115,10 +134,14 @@ impl EventBus {
         let seq = inner.next_seq;
         inner.next_seq += 1;
         let event = Arc::new(Event { seq, kind: kind.into(), data });
-        if inner.ring.len() == self.options.ring {
-            inner.ring.pop_front();
-        }
+        inner.ring_bytes += event.size();
         inner.ring.push_back(event.clone());
+        while inner.ring.len() > 1
+            && (inner.ring.len() > self.options.ring || inner.ring_bytes > self.options.ring_bytes)
+            && let Some(old) = inner.ring.pop_front()
+        {
+            inner.ring_bytes -= old.size();
+        }
         if inner.queue.len() == self.options.queue {
             inner.queue.pop_front();
             inner.queue_dropped += 1;
@@ -174,7 +197,7 @@ mod tests {
     }
 
     fn small() -> EventBus {
-        EventBus::new(BusOptions { ring: 3, queue: 2, live: 4 })
+        EventBus::new(BusOptions { ring: 3, ring_bytes: 1 << 20, queue: 2, live: 4 })
     }
 
     #[test]
@@ -221,6 +244,33 @@ mod tests {
         // A future id: nothing to replay.
         let s = bus.subscribe(Some(first + 100));
         assert_eq!((s.replay.len(), s.missed), (0, 0));
+    }
+
+    #[test]
+    fn the_ring_is_bounded_in_bytes_too_and_keeps_the_newest_event() {
+        let bus = EventBus::new(BusOptions { ring: 100, ring_bytes: 100, queue: 2, live: 4 });
+        // Each event: "e" and {"$id":"e","$version":1,"n":N}, 31 bytes.
+        let first = bus.publish("e", payload(0));
+        for n in 1..10 {
+            bus.publish("e", payload(n));
+        }
+        let s = bus.subscribe(Some(first));
+        let kept: Vec<u64> = s.replay.iter().map(|e| e.seq).collect();
+        assert_eq!(kept, [first + 7, first + 8, first + 9], "3 x 31 bytes fit in 100, 4 do not");
+        assert_eq!(s.missed, 6, "first+1 to first+6 are gone");
+        // An event larger than the whole budget is still kept, alone.
+        let mut big = payload(10);
+        big.insert("pad".into(), Value::String("x".repeat(200)));
+        let last = bus.publish("e", big);
+        let s = bus.subscribe(Some(first));
+        assert_eq!(s.replay.iter().map(|e| e.seq).collect::<Vec<_>>(), [last]);
+        assert_eq!(s.missed, 9);
+        // And the next one pushes it out.
+        let next = bus.publish("e", payload(11));
+        assert_eq!(
+            bus.subscribe(Some(last - 1)).replay.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [next]
+        );
     }
 
     #[test]
