@@ -30,11 +30,12 @@ pub trait Detector: Send {
     /// to it.
     fn input_size(&self) -> (u32, u32);
 
-    /// Hands in `frame`, letterboxed through `letterbox`; its detections
-    /// come from [`Detector::receive`], in the order the frames were sent.
+    /// Hands in `frame`, letterboxed through `letterbox` (the detector keeps
+    /// it only until the model's input is made of it); its detections come
+    /// from [`Detector::receive`], in the order the frames were sent.
     /// `behind`: another frame of this instance is still in the detector
     /// (its source outruns the model).
-    fn send(&mut self, frame: &RgbFrame, letterbox: &Letterbox, behind: bool);
+    fn send(&mut self, frame: RgbFrame, letterbox: &Letterbox, behind: bool);
 
     /// The detections of the oldest frame sent and not received yet, once
     /// they are there.

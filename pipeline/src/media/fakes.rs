@@ -342,7 +342,7 @@ impl Detector for FakeDetector {
         (4, 4)
     }
 
-    fn send(&mut self, _frame: &RgbFrame, _letterbox: &Letterbox, behind: bool) {
+    fn send(&mut self, _frame: RgbFrame, _letterbox: &Letterbox, behind: bool) {
         *lock(&self.log.detected) += 1;
         lock(&self.log.behind).push(behind);
         self.sent += 1;

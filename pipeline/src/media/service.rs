@@ -12,9 +12,13 @@
 //!   (Measured on two cores: one session of two threads ran two instances at
 //!   64-70 frames/s in all, two sessions of one thread at 81-84, the raw
 //!   model's speed; one instance alone ran at 70 and 42.)
-//! - Instances hand in their frames, already turned into the model's input
-//!   on their own threads, through one queue; pre- and post-processing stay
-//!   on the instances' threads, in parallel.
+//! - Instances hand in their frames through one queue as GStreamer gave
+//!   them (8-bit RGB at the model's size, GStreamer's own buffer), and the
+//!   session that takes a frame turns it into the model's float input, in
+//!   an input of its own. So a frame waiting in the queue holds a quarter of
+//!   the memory (0.5 MB for NanoDet-m's 416x416, 2 MB as floats), and there
+//!   are as many float inputs as sessions, not as instances. Post-processing
+//!   stays on the instances' threads, in parallel.
 //! - Fair under overload: an instance has one frame in the service while
 //!   others wait (its detector waits for the answer), so the queue, first in
 //!   first out, serves the waiting instances in turn: a 30 fps camera cannot
@@ -60,7 +64,7 @@ use super::error::DetectorError;
 use super::infer::{Model, ModelOptions, Output};
 use super::lock;
 use super::source::RgbFrame;
-use crate::detect::{DecodeOptions, Letterbox, ModelFamily, postprocess, to_chw};
+use crate::detect::{DecodeOptions, Letterbox, ModelFamily, Preprocess, postprocess, to_chw};
 use crate::track::TrackerOptions;
 
 /// One loaded model session.
@@ -145,24 +149,27 @@ impl Default for Batching {
 }
 
 /// What a session thread answers for a frame.
+#[derive(Debug)]
 struct Answer {
     outputs: Result<Vec<Output>, DetectorError>,
-    /// How long the run it was part of took.
+    /// How long the run it was part of took (zero for a frame that never
+    /// ran).
     run_time: Duration,
-    /// The input buffer back (the instance returns it to the service's
-    /// buffers).
-    chw: Vec<f32>,
 }
 
-impl fmt::Debug for Answer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Answer").field("run_time", &self.run_time).finish()
+impl Answer {
+    fn failed(e: DetectorError) -> Self {
+        Answer { outputs: Err(e), run_time: Duration::ZERO }
     }
 }
 
 /// One frame waiting for a session.
 struct Job {
-    chw: Vec<f32>,
+    /// Letterboxed to the model's input size; its buffer goes back to
+    /// GStreamer once the session has turned it into the model's input.
+    frame: RgbFrame,
+    /// How the model wants its pixels.
+    preprocess: Preprocess,
     /// Another frame of its instance was in the service when it came.
     behind: bool,
     reply: mpsc::SyncSender<Answer>,
@@ -281,34 +288,77 @@ impl Inner {
 
     fn serve(&self, mut backend: Box<dyn Backend>, wide: bool, batching: Batching) {
         let limit = batching.frames_per_run(backend.max_batch());
+        let size = backend.input_size();
+        // The model's inputs, one per frame of a run, reused from run to run.
+        let mut inputs: Vec<Vec<f32>> = Vec::new();
         while let Some(jobs) = self.next(wide, limit, batching.wait) {
-            let frames: Vec<&[f32]> = jobs.iter().map(|j| j.chw.as_slice()).collect();
-            let started = Instant::now();
-            let mut answers: Vec<_> = match backend.run(&frames) {
-                Ok(outputs) if outputs.len() == jobs.len() => {
-                    let took = started.elapsed();
-                    outputs.into_iter().map(|o| (Ok(o), took)).collect()
+            let taken = jobs.len();
+            // Each frame into its input; its buffer goes back at once. A
+            // frame that cannot be a model input fails alone.
+            let mut replies = Vec::with_capacity(taken);
+            let mut failed = Vec::new();
+            for Job { frame, preprocess, reply, .. } in jobs {
+                if inputs.len() == replies.len() {
+                    inputs.push(Vec::new());
                 }
-                // A failed batch runs again frame by frame: each instance
-                // gets its own frame's answer, and a bad frame fails alone.
-                Ok(_) | Err(_) if jobs.len() > 1 => frames
-                    .iter()
-                    .map(|f| {
-                        let started = Instant::now();
-                        (backend.run(std::slice::from_ref(f)).map(first_frame), started.elapsed())
-                    })
-                    .collect(),
-                Ok(outputs) => vec![(Ok(first_frame(outputs)), started.elapsed())],
-                Err(e) => vec![(Err(e), started.elapsed())],
-            };
-            self.done(wide, jobs.len());
-            answers
-                .resize_with(jobs.len(), || (Err(DetectorError::ServiceStopped), Duration::ZERO));
-            for (job, (outputs, run_time)) in jobs.into_iter().zip(answers) {
-                // The instance may have gone meanwhile: nothing to tell it.
-                let _ = job.reply.send(Answer { outputs, run_time, chw: job.chw });
+                match model_input(&frame, size, &preprocess, &mut inputs[replies.len()]) {
+                    Ok(()) => replies.push(reply),
+                    Err(e) => failed.push((reply, e)),
+                }
+            }
+            let frames: Vec<&[f32]> = inputs[..replies.len()].iter().map(Vec::as_slice).collect();
+            let answers = if frames.is_empty() { Vec::new() } else { run(&mut *backend, &frames) };
+            self.done(wide, taken);
+            // The instance may have gone meanwhile: nothing to tell it.
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                let _ = reply.send(answer);
+            }
+            for (reply, e) in failed {
+                let _ = reply.send(Answer::failed(e));
             }
         }
+    }
+}
+
+/// Turns `frame` (packed RGB, letterboxed to the model's `size`) into the
+/// model's input, in `input`.
+fn model_input(
+    frame: &RgbFrame,
+    (width, height): (u32, u32),
+    preprocess: &Preprocess,
+    input: &mut Vec<f32>,
+) -> Result<(), DetectorError> {
+    if (frame.width, frame.height) != (width, height) {
+        let message = format!("{}x{}, the model takes {width}x{height}", frame.width, frame.height);
+        return Err(DetectorError::Frame(crate::error::Error::invalid("frame size", message)));
+    }
+    let (w, h) = (width as usize, height as usize);
+    input.resize(3 * w * h, 0.0);
+    to_chw(&frame.data, w, h, frame.stride, preprocess, input).map_err(DetectorError::Frame)
+}
+
+/// Runs `frames` on `backend`: an answer for each, in order. A failed batch
+/// runs again frame by frame, so each instance gets its own frame's answer
+/// and a bad frame fails alone.
+fn run(backend: &mut dyn Backend, frames: &[&[f32]]) -> Vec<Answer> {
+    let started = Instant::now();
+    match backend.run(frames) {
+        Ok(outputs) if outputs.len() == frames.len() => {
+            let run_time = started.elapsed();
+            outputs.into_iter().map(|o| Answer { outputs: Ok(o), run_time }).collect()
+        }
+        Ok(_) | Err(_) if frames.len() > 1 => frames
+            .iter()
+            .map(|f| {
+                let started = Instant::now();
+                let outputs = backend.run(std::slice::from_ref(f)).map(first_frame);
+                Answer { outputs, run_time: started.elapsed() }
+            })
+            .collect(),
+        Ok(outputs) => {
+            vec![Answer { outputs: Ok(first_frame(outputs)), run_time: started.elapsed() }]
+        }
+        Err(e) => vec![Answer { outputs: Err(e), run_time: started.elapsed() }],
     }
 }
 
@@ -331,9 +381,6 @@ pub struct InferenceService {
     sessions: Sessions,
     batching: Batching,
     pool: Mutex<Option<Pool>>,
-    /// Model input buffers between frames (2 MB each for NanoDet-m): the
-    /// instances borrow one per frame instead of keeping one each.
-    buffers: Mutex<Vec<Vec<f32>>>,
 }
 
 impl fmt::Debug for InferenceService {
@@ -361,7 +408,6 @@ impl InferenceService {
             sessions,
             batching,
             pool: Mutex::new(None),
-            buffers: Mutex::default(),
         })
     }
 
@@ -432,28 +478,17 @@ impl InferenceService {
         Client { inner: self.inner.clone() }
     }
 
-    /// A model input buffer (empty, or one used before).
-    fn buffer(&self) -> Vec<f32> {
-        lock(&self.buffers).pop().unwrap_or_default()
-    }
-
-    /// Takes a buffer back, keeping as many as frames can be running and as
-    /// many again waiting (more only come with more instances waiting at
-    /// once, and go when they are done).
-    fn give_back(&self, buffer: Vec<f32>) {
-        let sessions = self.sessions.narrow + usize::from(self.sessions.has_wide());
-        let keep = 2 * sessions * self.batching.max_frames.max(1);
-        let mut buffers = lock(&self.buffers);
-        if buffers.len() < keep && buffer.capacity() > 0 {
-            buffers.push(buffer);
-        }
-    }
-
-    /// Queues `chw` for the next free session on behalf of `_client`; the
+    /// Queues `frame` for the next free session on behalf of `_client`; the
     /// answer comes on the receiver.
-    fn submit(&self, _client: &Client, chw: Vec<f32>, behind: bool) -> mpsc::Receiver<Answer> {
+    fn submit(
+        &self,
+        _client: &Client,
+        frame: RgbFrame,
+        preprocess: Preprocess,
+        behind: bool,
+    ) -> mpsc::Receiver<Answer> {
         let (reply, answer) = mpsc::sync_channel(1);
-        lock(&self.inner.queue).jobs.push_back(Job { chw, behind, reply });
+        lock(&self.inner.queue).jobs.push_back(Job { frame, preprocess, behind, reply });
         // Every kind of session may be waiting: each checks whether the
         // frame is its to take.
         self.inner.wake.notify_all();
@@ -513,23 +548,17 @@ impl LoadDetector for SharedLoader {
     }
 }
 
-/// One instance's way to the service: its frames' pre- and
-/// post-processing, on the instance's thread.
+/// One instance's way to the service: its frames' post-processing, on the
+/// instance's thread.
 #[derive(Debug)]
 pub struct SharedDetector {
     service: Arc<InferenceService>,
     client: Client,
     family: ModelFamily,
     input_size: (u32, u32),
-    /// The frames sent and not received yet, oldest first.
-    sent: VecDeque<Sent>,
-}
-
-/// A frame sent to the service, or one that never got there.
-#[derive(Debug)]
-enum Sent {
-    Running { answer: mpsc::Receiver<Answer>, letterbox: Letterbox },
-    Failed(DetectorError),
+    /// The frames sent and not received yet, oldest first: the answer to
+    /// come and how to map its boxes back.
+    sent: VecDeque<(mpsc::Receiver<Answer>, Letterbox)>,
 }
 
 impl Detector for SharedDetector {
@@ -537,36 +566,15 @@ impl Detector for SharedDetector {
         self.input_size
     }
 
-    fn send(&mut self, frame: &RgbFrame, letterbox: &Letterbox, behind: bool) {
-        let (fw, fh) = (frame.width as usize, frame.height as usize);
-        let mut chw = self.service.buffer();
-        chw.resize(3 * fw * fh, 0.0);
-        let pre = self.family.preprocess();
-        let sent = match to_chw(&frame.data, fw, fh, frame.stride, &pre, &mut chw) {
-            Ok(()) => Sent::Running {
-                answer: self.service.submit(&self.client, chw, behind),
-                letterbox: *letterbox,
-            },
-            Err(e) => {
-                self.service.give_back(chw);
-                Sent::Failed(DetectorError::Frame(e))
-            }
-        };
-        self.sent.push_back(sent);
+    fn send(&mut self, frame: RgbFrame, letterbox: &Letterbox, behind: bool) {
+        let answer = self.service.submit(&self.client, frame, self.family.preprocess(), behind);
+        self.sent.push_back((answer, *letterbox));
     }
 
     fn receive(&mut self) -> Result<Detected, DetectorError> {
-        let (answer, letterbox) = match self.sent.pop_front() {
-            Some(Sent::Running { answer, letterbox }) => (answer, letterbox),
-            Some(Sent::Failed(e)) => return Err(e),
-            None => return Err(DetectorError::NothingSent),
-        };
-        let Answer { outputs, run_time, chw } = answer.recv().unwrap_or(Answer {
-            outputs: Err(DetectorError::ServiceStopped),
-            run_time: Duration::ZERO,
-            chw: Vec::new(),
-        });
-        self.service.give_back(chw);
+        let (answer, letterbox) = self.sent.pop_front().ok_or(DetectorError::NothingSent)?;
+        let Answer { outputs, run_time } =
+            answer.recv().unwrap_or_else(|_| Answer::failed(DetectorError::ServiceStopped));
         let outputs = outputs?;
         let views: Vec<_> = outputs.iter().map(|o| o.view()).collect();
         let decode = DecodeOptions {

@@ -420,7 +420,7 @@ impl Worker {
                 self.ctx.errors.report(&format!("input failed: {e}; retrying in {ms} ms"));
             }
             Next::Frame(frame) => {
-                self.begin(src.as_mut(), &frame);
+                self.begin(src.as_mut(), frame);
                 if !self.room_for_another() {
                     self.finish(Some(src.as_mut()));
                 }
@@ -693,7 +693,7 @@ impl Worker {
 
     /// Takes a frame from the source: counts it, and sends it to the
     /// detector unless `frameRateLimit` skips it.
-    fn begin(&mut self, src: &mut dyn FrameSource, frame: &RgbFrame) {
+    fn begin(&mut self, src: &mut dyn FrameSource, frame: RgbFrame) {
         let decoded_at = self.clock.now();
         let decoded_at_ms = self.clock.wall_ms();
         self.backoff = FIRST_BACKOFF;
@@ -713,9 +713,10 @@ impl Worker {
         let Some(detector) = self.detector.as_mut() else { return };
         let (iw, ih) = detector.input_size();
         let Ok(letterbox) = Letterbox::new(source_size.0, source_size.1, iw, ih) else { return };
+        let pts_ms = frame.pts_ms;
         detector.send(frame, &letterbox, !self.in_detector.is_empty());
         self.in_detector.push_back(InDetector {
-            pts_ms: frame.pts_ms,
+            pts_ms,
             time_ms,
             decoded_at,
             decoded_at_ms,

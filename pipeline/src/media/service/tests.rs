@@ -9,19 +9,36 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex, mpsc};
 
 use super::{Backend, Batching, Client, InferenceService, OpenBackend, Sessions};
+use crate::detect::Preprocess;
 use crate::media::error::DetectorError;
 use crate::media::infer::Output;
 use crate::media::lock;
+use crate::media::source::RgbFrame;
+
+/// Pixels as the fake sessions see them: each byte less 100.
+const SHIFTED: Preprocess = Preprocess { bgr: false, mean: [100.0; 3], std: [1.0; 3] };
+
+/// A frame of the fake model's size (4x4, rows padded) whose every value
+/// is `v` (-100 to 155) once it is the model's input.
+fn frame_of(v: f32) -> RgbFrame {
+    RgbFrame {
+        data: vec![(v + 100.0) as u8; 4 * 16].into(),
+        width: 4,
+        height: 4,
+        stride: 16,
+        pts_ms: None,
+    }
+}
 
 impl InferenceService {
-    /// One frame, alone, and its answer: the outputs and the buffer back.
-    fn run(
-        &self,
-        client: &Client,
-        chw: Vec<f32>,
-    ) -> (Result<Vec<Output>, DetectorError>, Vec<f32>) {
-        let answer = self.submit(client, chw, false).recv().expect("an answer");
-        (answer.outputs, answer.chw)
+    /// Hands in a frame of value `v`.
+    fn send(&self, client: &Client, v: f32, behind: bool) -> mpsc::Receiver<super::Answer> {
+        self.submit(client, frame_of(v), SHIFTED, behind)
+    }
+
+    /// One frame of value `v`, alone, and its outputs.
+    fn run(&self, client: &Client, v: f32) -> Result<Vec<Output>, DetectorError> {
+        self.send(client, v, false).recv().expect("an answer").outputs
     }
 
     /// `frames` frames of value `id`, sent as a worker sends them: the next
@@ -38,7 +55,7 @@ impl InferenceService {
                 got.push(answer(sent.pop_front().unwrap()));
             }
             let behind = !sent.is_empty();
-            sent.push_back(self.submit(client, vec![id; 48], behind));
+            sent.push_back(self.send(client, id, behind));
             if !room(&sent) {
                 got.push(answer(sent.pop_front().unwrap()));
             }
@@ -227,8 +244,7 @@ fn instances_get_equal_service_under_overload() {
         std::thread::spawn(move || {
             let me = service.client();
             for _ in 0..frames {
-                let (out, _) = service.run(&me, vec![id; 48]);
-                assert_eq!(out.unwrap()[0].data, [id]);
+                assert_eq!(service.run(&me, id).unwrap()[0].data, [id]);
                 let mut x = 0u64;
                 for i in 0..between {
                     x = std::hint::black_box(x.wrapping_add(u64::from(i)));
@@ -254,7 +270,7 @@ fn each_waiting_instance_gets_the_answer_to_its_own_frame() {
             let service = service.clone();
             std::thread::spawn(move || {
                 let me = service.client();
-                service.run(&me, vec![i as f32; 48]).0.map(|o| o[0].data[0])
+                service.run(&me, i as f32).map(|o| o[0].data[0])
             })
         })
         .collect();
@@ -284,7 +300,7 @@ fn an_instance_alone_gets_every_core_and_instances_together_share_them() {
     // One instance alone: every frame on the wide session.
     let me = service.client();
     for _ in 0..20 {
-        assert!(service.run(&me, vec![1.0; 48]).0.is_ok());
+        assert!(service.run(&me, 1.0).is_ok());
     }
     let r = *opener.running.lock().unwrap();
     assert_eq!((r.wide_runs, r.narrow_runs), (20, 0), "{r:?}");
@@ -295,7 +311,7 @@ fn an_instance_alone_gets_every_core_and_instances_together_share_them() {
             std::thread::spawn(move || {
                 let me = service.client();
                 for _ in 0..100 {
-                    assert!(service.run(&me, vec![i as f32; 48]).0.is_ok());
+                    assert!(service.run(&me, i as f32).is_ok());
                 }
             })
         })
@@ -308,7 +324,7 @@ fn an_instance_alone_gets_every_core_and_instances_together_share_them() {
     assert_eq!(r.wide_runs + r.narrow_runs, 420, "{r:?}");
     assert!(r.narrow_runs > 0 && r.most_narrow == 2, "narrow sessions side by side: {r:?}");
     // Alone again: the wide session.
-    assert!(service.run(&me, vec![1.0; 48]).0.is_ok());
+    assert!(service.run(&me, 1.0).is_ok());
     let after = *opener.running.lock().unwrap();
     assert_eq!((after.wide_runs, after.narrow_runs), (r.wide_runs + 1, r.narrow_runs));
 }
@@ -342,18 +358,18 @@ fn there_is_room_for_a_second_frame_only_while_more_sessions_are_free_than_frame
     let room = || lock(&service.inner.queue).has_room();
     let me = service.client();
     assert!(room(), "idle");
-    let first = service.submit(&me, vec![1.0; 48], false);
+    let first = service.send(&me, 1.0, false);
     while lock(&service.inner.queue).narrow_busy < 1 {
         std::thread::yield_now();
     }
     assert!(room(), "one session of two busy");
-    let second = service.submit(&me, vec![2.0; 48], true);
+    let second = service.send(&me, 2.0, true);
     while lock(&service.inner.queue).narrow_busy < 2 {
         std::thread::yield_now();
     }
     assert!(!room(), "both sessions busy");
     let other = service.client();
-    let third = service.submit(&other, vec![3.0; 48], false);
+    let third = service.send(&other, 3.0, false);
     assert!(!room(), "a frame waits");
     for _ in 0..3 {
         go.send(()).unwrap();
@@ -415,8 +431,7 @@ fn one_frame_each(service: &Arc<InferenceService>, values: &[f32]) -> Vec<Result
         .map(|(me, v)| {
             let service = service.clone();
             std::thread::spawn(move || {
-                let (out, _) = service.run(&me, vec![v; 48]);
-                out.map(|o| o[0].data[0]).map_err(|e| e.to_string())
+                service.run(&me, v).map(|o| o[0].data[0]).map_err(|e| e.to_string())
             })
         })
         .collect();
@@ -464,7 +479,7 @@ fn a_batch_waits_at_most_its_bound_and_not_for_an_instance_that_stopped() {
     service.ensure_loaded().unwrap();
     let (me, _idle) = (service.client(), service.client());
     for _ in 0..3 {
-        assert!(service.run(&me, vec![1.0; 48]).0.is_ok());
+        assert!(service.run(&me, 1.0).is_ok());
     }
     assert_eq!(*opener.batches.lock().unwrap(), [1, 1, 1]);
 
@@ -473,7 +488,7 @@ fn a_batch_waits_at_most_its_bound_and_not_for_an_instance_that_stopped() {
     let (me, other) = (service.client(), service.client());
     let waiting = {
         let service = service.clone();
-        std::thread::spawn(move || service.run(&me, vec![5.0; 48]).0.map(|o| o[0].data[0]))
+        std::thread::spawn(move || service.run(&me, 5.0).map(|o| o[0].data[0]))
     };
     while service.inner.queue.lock().unwrap().in_flight < 1 {
         std::thread::yield_now();
@@ -506,7 +521,8 @@ fn an_instance_gone_mid_batch_leaves_the_others_their_answers() {
     let (reply, answer) = mpsc::sync_channel(1);
     drop(answer);
     service.inner.queue.lock().unwrap().jobs.push_back(super::Job {
-        chw: vec![9.0; 48],
+        frame: frame_of(9.0),
+        preprocess: SHIFTED,
         behind: false,
         reply,
     });
@@ -516,7 +532,7 @@ fn an_instance_gone_mid_batch_leaves_the_others_their_answers() {
         .zip([1.0, 2.0])
         .map(|(me, v)| {
             let service = service.clone();
-            std::thread::spawn(move || service.run(&me, vec![v; 48]).0.map(|o| o[0].data[0]))
+            std::thread::spawn(move || service.run(&me, v).map(|o| o[0].data[0]))
         })
         .collect();
     let got: Vec<f32> = threads.into_iter().map(|t| t.join().unwrap().unwrap()).collect();
@@ -527,20 +543,30 @@ fn an_instance_gone_mid_batch_leaves_the_others_their_answers() {
     assert!(opener.served.lock().unwrap().contains(&9.0));
 }
 
-/// Instances borrow their model input buffers from the service between
-/// frames; it keeps only as many as its sessions can use at once, twice.
+/// A frame that cannot be the model's input (not its size) fails alone,
+/// saying why; the others of its batch run.
 #[test]
-fn input_buffers_are_shared_and_only_a_few_are_kept() {
-    let opener = Arc::new(FakeOpener::new(0, 0));
-    let service = InferenceService::new(Box::new(opener), narrow(2), Batching::default());
-    let borrowed: Vec<Vec<f32>> = (0..6).map(|_| service.buffer()).collect();
-    assert!(borrowed.iter().all(|b| b.capacity() == 0), "none kept yet");
-    for mut b in borrowed {
-        b.resize(48, 0.0);
-        service.give_back(b);
-    }
-    assert_eq!(service.buffers.lock().unwrap().len(), 4, "2 sessions: 4 kept");
-    assert!(service.buffer().capacity() >= 48, "a kept buffer is lent again");
-    service.give_back(Vec::new());
-    assert_eq!(service.buffers.lock().unwrap().len(), 3, "an empty one is not kept");
+fn a_frame_that_cannot_be_the_models_input_fails_alone() {
+    let (opener, service) = batching_service(4);
+    let clients: Vec<_> = (0..3).map(|_| service.client()).collect();
+    let threads: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, me)| {
+            let service = service.clone();
+            std::thread::spawn(move || {
+                let mut frame = frame_of(i as f32);
+                if i == 1 {
+                    frame.width = 2;
+                }
+                let answer = service.submit(&me, frame, SHIFTED, false).recv().unwrap();
+                answer.outputs.map(|o| o[0].data[0]).map_err(|e| crate::error::chain(&e))
+            })
+        })
+        .collect();
+    let got: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(got[0], Ok(0.0));
+    assert_eq!(got[1], Err("unusable frame: frame size: 2x4, the model takes 4x4".into()));
+    assert_eq!(got[2], Ok(2.0));
+    assert_eq!(*opener.batches.lock().unwrap(), [2]);
 }
