@@ -33,7 +33,10 @@ async fn main() -> Result<()> {
     client.set_instance_input(&id, &InputWrite { type_: InputType::Manual, uri: None }).await?;
     client.start_instance(&id).await?;
 
-    for file in &files {
+    // Like a live camera, the pipeline works on the newest frame and skips older ones it
+    // has not got to: to have every frame analysed, push the next one once the last one
+    // is processed (`framesProcessed`).
+    for (pushed, file) in (1..).zip(&files) {
         let jpeg = bytes::Bytes::from(std::fs::read(file)?);
         // The capture time, carried by the events this frame yields (None: arrival time).
         let now = Some(chrono::Utc::now().timestamp_millis());
@@ -46,6 +49,12 @@ async fn main() -> Result<()> {
                 }
                 Err(e) => return Err(e.into()),
             }
+        }
+        let given_up = Instant::now() + Duration::from_secs(10);
+        while client.securt_get_stats(&id).await?.into_inner().frames_processed < pushed
+            && Instant::now() < given_up
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
     println!("pushed {} frames", files.len());
