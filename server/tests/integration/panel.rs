@@ -140,8 +140,11 @@ async fn the_live_view_streams_jpegs_of_a_running_instance() {
     s.client().start_instance(&id).await.unwrap();
     let parts = jpeg_parts(resp, 3, Duration::from_secs(60)).await;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+    // Times never go back, and no frame comes twice. Two frames may share a
+    // millisecond: a worker takes its next frame as soon as the model has
+    // room for it.
     for w in parts.windows(2) {
-        assert!(w[1].0 > w[0].0, "frame times increase: {parts:?}");
+        assert!(w[1].0 >= w[0].0 && w[1] != w[0], "frame times go on: {parts:?}");
     }
     let last = parts.last().unwrap().0;
     assert!(
