@@ -173,6 +173,17 @@ impl FakeOpener {
     }
 }
 
+/// A service of `opener`'s sessions, loaded.
+fn loaded(
+    opener: &Arc<FakeOpener>,
+    sessions: Sessions,
+    batching: Batching,
+) -> Arc<InferenceService> {
+    let service = InferenceService::new(Box::new(opener.clone()), sessions, batching);
+    service.ensure_loaded().unwrap();
+    service
+}
+
 /// Only narrow sessions, `n` of them.
 fn narrow(n: usize) -> Sessions {
     Sessions { narrow: n, wide_threads: 0 }
@@ -236,8 +247,7 @@ fn assert_equal_turns(served: &[f32], frames: usize) {
 #[test]
 fn instances_get_equal_service_under_overload() {
     let opener = Arc::new(FakeOpener::new(0, 200_000));
-    let service = InferenceService::new(Box::new(opener.clone()), narrow(1), Batching::default());
-    service.ensure_loaded().unwrap();
+    let service = loaded(&opener, narrow(1), Batching::default());
     let frames = 200;
     let client = |id: f32, between: u32| {
         let service = service.clone();
@@ -263,8 +273,7 @@ fn instances_get_equal_service_under_overload() {
 fn each_waiting_instance_gets_the_answer_to_its_own_frame() {
     let opener = Arc::new(FakeOpener::new(0, 0));
     let go = opener.held();
-    let service = InferenceService::new(Box::new(opener.clone()), narrow(1), Batching::default());
-    service.ensure_loaded().unwrap();
+    let service = loaded(&opener, narrow(1), Batching::default());
     let waiting: Vec<_> = (0..3)
         .map(|i| {
             let service = service.clone();
@@ -294,8 +303,7 @@ fn each_waiting_instance_gets_the_answer_to_its_own_frame() {
 fn an_instance_alone_gets_every_core_and_instances_together_share_them() {
     let opener = Arc::new(FakeOpener::new(0, 50_000));
     let sessions = Sessions { narrow: 2, wide_threads: 2 };
-    let service = InferenceService::new(Box::new(opener.clone()), sessions, Batching::default());
-    service.ensure_loaded().unwrap();
+    let service = loaded(&opener, sessions, Batching::default());
     assert_eq!(opener.opens.load(Ordering::SeqCst), 3);
     // One instance alone: every frame on the wide session.
     let me = service.client();
@@ -336,8 +344,7 @@ fn an_instance_alone_gets_every_core_and_instances_together_share_them() {
 fn an_instance_alone_that_is_behind_gets_its_frames_run_side_by_side() {
     let opener = Arc::new(FakeOpener::new(0, 2_000_000));
     let sessions = Sessions { narrow: 2, wide_threads: 2 };
-    let service = InferenceService::new(Box::new(opener.clone()), sessions, Batching::default());
-    service.ensure_loaded().unwrap();
+    let service = loaded(&opener, sessions, Batching::default());
     let me = service.client();
     assert_eq!(service.run_pipelined(&me, 3.0, 20), [3.0; 20]);
     let r = *opener.running.lock().unwrap();
@@ -353,8 +360,7 @@ fn an_instance_alone_that_is_behind_gets_its_frames_run_side_by_side() {
 fn there_is_room_for_a_second_frame_only_while_more_sessions_are_free_than_frames_wait() {
     let opener = Arc::new(FakeOpener::new(0, 0));
     let go = opener.held();
-    let service = InferenceService::new(Box::new(opener.clone()), narrow(2), Batching::default());
-    service.ensure_loaded().unwrap();
+    let service = loaded(&opener, narrow(2), Batching::default());
     let room = || lock(&service.inner.queue).has_room();
     let me = service.client();
     assert!(room(), "idle");
@@ -386,8 +392,7 @@ fn there_is_room_for_a_second_frame_only_while_more_sessions_are_free_than_frame
 #[test]
 fn instances_sending_ahead_get_equal_service_under_overload() {
     let opener = Arc::new(FakeOpener::new(0, 200_000));
-    let service = InferenceService::new(Box::new(opener.clone()), narrow(2), Batching::default());
-    service.ensure_loaded().unwrap();
+    let service = loaded(&opener, narrow(2), Batching::default());
     let frames = 200;
     // Both counted, then both start at once.
     let start = Arc::new(Barrier::new(2));
@@ -416,8 +421,7 @@ fn batching_service(max_frames: usize) -> (Arc<FakeOpener>, Arc<InferenceService
     opener.max_batch = 8;
     let opener = Arc::new(opener);
     let batching = Batching { max_frames, wait: std::time::Duration::from_secs(3600) };
-    let service = InferenceService::new(Box::new(opener.clone()), narrow(1), batching);
-    service.ensure_loaded().unwrap();
+    let service = loaded(&opener, narrow(1), batching);
     (opener, service)
 }
 
@@ -459,8 +463,7 @@ fn a_batch_never_exceeds_what_the_model_takes() {
         let opener = Arc::new(opener);
         let batching =
             Batching { max_frames: configured, wait: std::time::Duration::from_secs(3600) };
-        let service = InferenceService::new(Box::new(opener.clone()), narrow(1), batching);
-        service.ensure_loaded().unwrap();
+        let service = loaded(&opener, narrow(1), batching);
         assert!(one_frame_each(&service, &[1.0; 4]).iter().all(Result::is_ok));
         assert_eq!(*opener.batches.lock().unwrap(), want, "model {model}, configured {configured}");
     }
@@ -475,8 +478,7 @@ fn a_batch_waits_at_most_its_bound_and_not_for_an_instance_that_stopped() {
     opener.max_batch = 8;
     let opener = Arc::new(opener);
     let batching = Batching { max_frames: 4, wait: std::time::Duration::from_millis(20) };
-    let service = InferenceService::new(Box::new(opener.clone()), narrow(1), batching);
-    service.ensure_loaded().unwrap();
+    let service = loaded(&opener, narrow(1), batching);
     let (me, _idle) = (service.client(), service.client());
     for _ in 0..3 {
         assert!(service.run(&me, 1.0).is_ok());
