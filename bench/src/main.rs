@@ -110,13 +110,14 @@ fn raw_model_with(
     let pre = ModelFamily::NanoDet.preprocess();
     to_chw(&frame.data, frame.width as usize, frame.height as usize, frame.stride, &pre, &mut chw)?;
     let frames: Vec<&[f32]> = vec![&chw; batch];
+    let mut outputs = vec![Vec::new(); batch];
     for _ in 0..10 {
-        model.run(&frames)?;
+        model.run(&frames, &mut outputs)?;
     }
     let mut times = Vec::new();
     for _ in 0..200 {
         let t = Instant::now();
-        model.run(&frames)?;
+        model.run(&frames, &mut outputs)?;
         times.push(t.elapsed().as_secs_f64() * 1000.0 / batch as f64);
     }
     times.sort_by(f64::total_cmp);

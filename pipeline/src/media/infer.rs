@@ -9,8 +9,11 @@ use ort::session::Session;
 
 use super::error::DetectorError;
 
-/// One output tensor, copied out of the session.
-#[derive(Debug, Clone, PartialEq)]
+/// One output tensor, copied out of the session into memory that is
+/// reused from frame to frame (a fresh 1.7 MB for NanoDet-m's outputs on
+/// every frame was page faults on the session's thread and unmapping on
+/// the instance's).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Output {
     pub shape: Vec<i64>,
     pub data: Vec<f32>,
@@ -20,6 +23,14 @@ impl Output {
     /// The view the decoders take.
     pub fn view(&self) -> crate::detect::OutputTensor<'_> {
         crate::detect::OutputTensor { shape: &self.shape, data: &self.data }
+    }
+
+    /// Makes this output `shape` and `data`, in the memory it has.
+    fn set(&mut self, shape: &[i64], data: &[f32]) {
+        self.shape.clear();
+        self.shape.extend_from_slice(shape);
+        self.data.clear();
+        self.data.extend_from_slice(data);
     }
 }
 
@@ -189,11 +200,21 @@ impl Model {
     }
 
     /// Runs the model on NCHW float frames (at most [`Model::max_batch`]),
-    /// in one run; the outputs of each frame, in order.
-    pub fn run(&mut self, frames: &[&[f32]]) -> Result<Vec<Vec<Output>>, DetectorError> {
+    /// in one run, and copies each frame's outputs into its slot of
+    /// `outputs` (one per frame, their memory reused). On failure no slot
+    /// is changed.
+    pub fn run(
+        &mut self,
+        frames: &[&[f32]],
+        outputs: &mut [Vec<Output>],
+    ) -> Result<(), DetectorError> {
         let n = frames.len();
         let per_frame = 3 * self.height as usize * self.width as usize;
-        if n == 0 || n > self.max_batch || frames.iter().any(|f| f.len() != per_frame) {
+        if n == 0
+            || n > self.max_batch
+            || n != outputs.len()
+            || frames.iter().any(|f| f.len() != per_frame)
+        {
             let lengths: Vec<usize> = frames.iter().map(|f| f.len()).collect();
             let most = if self.max_batch == usize::MAX {
                 "1 or more".to_string()
@@ -201,7 +222,9 @@ impl Model {
                 format!("1 to {}", self.max_batch)
             };
             return Err(DetectorError::Input(format!(
-                "a run takes {most} frames of {per_frame} values, got {lengths:?}"
+                "a run takes {most} frames of {per_frame} values (and a slot for each one's \
+                 outputs), got {lengths:?} and {} slots",
+                outputs.len()
             )));
         }
         let input: &[f32] = if let [one] = frames {
@@ -216,17 +239,17 @@ impl Model {
         let shape = [n, 3, self.height as usize, self.width as usize];
         let tensor = ort::value::TensorRef::from_array_view((shape, input))
             .map_err(DetectorError::Inference)?;
-        let outputs = self
+        let values = self
             .session
             .run(ort::inputs![self.input_name.as_str() => tensor])
             .map_err(DetectorError::Inference)?;
-        let mut out = Vec::with_capacity(outputs.len());
-        for (_, value) in outputs.iter() {
+        let mut tensors = Vec::with_capacity(values.len());
+        for value in values.keys().filter_map(|name| values.get(name)) {
             let (shape, data) =
                 value.try_extract_tensor::<f32>().map_err(DetectorError::Inference)?;
-            out.push(Output { shape: shape.iter().copied().collect(), data: data.to_vec() });
+            tensors.push((&shape[..], data));
         }
-        split_batch(out, n)
+        split_batch(&tensors, outputs)
     }
 }
 
@@ -242,27 +265,35 @@ fn batch_limit(n: i64) -> Option<usize> {
     }
 }
 
-/// The outputs of a run of `n` frames, split into each frame's, every one
-/// with a batch dimension of 1.
-fn split_batch(outputs: Vec<Output>, n: usize) -> Result<Vec<Vec<Output>>, DetectorError> {
-    if n == 1 {
-        return Ok(vec![outputs]);
-    }
-    let mut frames: Vec<Vec<Output>> = vec![Vec::with_capacity(outputs.len()); n];
-    for (i, o) in outputs.into_iter().enumerate() {
-        if o.shape.first() != Some(&(n as i64)) || o.data.len() % n != 0 {
-            return Err(DetectorError::Batch(format!(
-                "output {i} has shape {:?} for a run of {n} frames",
-                o.shape
-            )));
-        }
-        let mut shape = o.shape;
-        shape[0] = 1;
-        for (frame, data) in frames.iter_mut().zip(o.data.chunks_exact(o.data.len() / n)) {
-            frame.push(Output { shape: shape.clone(), data: data.to_vec() });
+/// The output tensors (shape, values) of a run of `frames.len()` frames,
+/// copied into each frame's slot, every one with a batch dimension of 1
+/// when there are several. Checked before anything is copied: on failure
+/// no slot is changed.
+fn split_batch(
+    tensors: &[(&[i64], &[f32])],
+    frames: &mut [Vec<Output>],
+) -> Result<(), DetectorError> {
+    let n = frames.len();
+    if n > 1 {
+        for (i, (shape, data)) in tensors.iter().enumerate() {
+            if shape.first() != Some(&(n as i64)) || data.len() % n != 0 {
+                return Err(DetectorError::Batch(format!(
+                    "output {i} has shape {shape:?} for a run of {n} frames"
+                )));
+            }
         }
     }
-    Ok(frames)
+    for (k, frame) in frames.iter_mut().enumerate() {
+        frame.resize_with(tensors.len(), Output::default);
+        for ((shape, data), out) in tensors.iter().zip(frame.iter_mut()) {
+            let per_frame = data.len() / n.max(1);
+            out.set(shape, &data[k * per_frame..(k + 1) * per_frame]);
+            if n > 1 {
+                out.shape[0] = 1;
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -316,25 +347,47 @@ mod tests {
 
     #[test]
     fn a_batched_run_is_split_into_each_frames_outputs() {
-        let scores = Output { shape: vec![2, 3, 1], data: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0] };
-        let boxes = Output { shape: vec![2, 1, 2], data: vec![7.0, 8.0, 9.0, 10.0] };
-        let frames = split_batch(vec![scores, boxes], 2).unwrap();
+        let scores: (&[i64], &[f32]) = (&[2, 3, 1], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let boxes: (&[i64], &[f32]) = (&[2, 1, 2], &[7.0, 8.0, 9.0, 10.0]);
+        let mut frames = vec![Vec::new(); 2];
+        split_batch(&[scores, boxes], &mut frames).unwrap();
         let want = |s: [f32; 3], b: [f32; 2]| {
             vec![
                 Output { shape: vec![1, 3, 1], data: s.to_vec() },
                 Output { shape: vec![1, 1, 2], data: b.to_vec() },
             ]
         };
-        assert_eq!(frames, [want([1.0, 2.0, 3.0], [7.0, 8.0]), want([4.0, 5.0, 6.0], [9.0, 10.0])]);
-        // An output without the batch dimension cannot be split.
-        for shape in [vec![3, 2], vec![], vec![1, 6]] {
-            let o = Output { shape: shape.clone(), data: vec![0.0; 6] };
-            let e = split_batch(vec![o], 2).unwrap_err();
+        let both = [want([1.0, 2.0, 3.0], [7.0, 8.0]), want([4.0, 5.0, 6.0], [9.0, 10.0])];
+        assert_eq!(frames, both);
+        // An output without the batch dimension cannot be split, and the
+        // slots keep what they had.
+        for shape in [&[3, 2][..], &[], &[1, 6]] {
+            let e = split_batch(&[(shape, &[0.0; 6])], &mut frames).unwrap_err();
             assert!(matches!(e, DetectorError::Batch(_)), "{shape:?}");
+            assert_eq!(frames, both);
         }
-        // A run of one frame is passed through as it is.
-        let one = vec![Output { shape: vec![5], data: vec![0.0; 5] }];
-        assert_eq!(split_batch(one.clone(), 1).unwrap(), [one]);
+        // A run of one frame is copied as it is.
+        let mut one = vec![Vec::new()];
+        split_batch(&[(&[5], &[0.0; 5])], &mut one).unwrap();
+        assert_eq!(one, [vec![Output { shape: vec![5], data: vec![0.0; 5] }]]);
+    }
+
+    #[test]
+    fn a_frames_outputs_are_copied_into_the_memory_its_slot_has() {
+        let big = vec![Output { shape: vec![1, 1000], data: vec![0.0; 1000] }; 3];
+        let places = |frame: &[Output]| frame.iter().map(|o| o.data.as_ptr()).collect::<Vec<_>>();
+        let mut frames = vec![big.clone(), big];
+        let before: Vec<_> = frames.iter().map(|f| places(f)).collect();
+        // Two outputs now, not three: the third goes.
+        split_batch(&[(&[2, 4], &[1.0; 8]), (&[2, 2], &[2.0; 4])], &mut frames).unwrap();
+        for (frame, was) in frames.iter().zip(&before) {
+            assert_eq!(frame.len(), 2);
+            assert_eq!(places(frame), was[..2]);
+            assert_eq!(
+                (frame[0].shape.as_slice(), frame[0].data.as_slice()),
+                (&[1, 4][..], &[1.0; 4][..])
+            );
+        }
     }
 
     #[test]

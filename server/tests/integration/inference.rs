@@ -103,10 +103,12 @@ fn the_default_model_runs_a_batch_with_the_answers_of_single_frames() {
         .map(|k| (0..len).map(|i| ((i * (k + 1)) % 251) as f32 / 251.0 - 0.5).collect())
         .collect();
     let views: Vec<&[f32]> = frames.iter().map(Vec::as_slice).collect();
-    let batched = model.run(&views).unwrap();
-    assert_eq!(batched.len(), 3);
+    let mut batched = vec![Vec::new(); 3];
+    model.run(&views, &mut batched).unwrap();
     for (k, frame) in views.iter().enumerate() {
-        let alone = model.run(std::slice::from_ref(frame)).unwrap().remove(0);
+        let mut alone = [Vec::new()];
+        model.run(std::slice::from_ref(frame), &mut alone).unwrap();
+        let [alone] = alone;
         assert_eq!(alone.len(), batched[k].len());
         for (a, b) in alone.iter().zip(&batched[k]) {
             assert_eq!(a.shape, b.shape, "frame {k}");

@@ -33,7 +33,7 @@ fn frame_of(v: f32) -> RgbFrame {
 impl InferenceService {
     /// Hands in a frame of value `v`.
     fn send(&self, client: &Client, v: f32, behind: bool) -> mpsc::Receiver<super::Answer> {
-        self.submit(client, frame_of(v), SHIFTED, behind)
+        self.submit(client, frame_of(v), SHIFTED, behind, Vec::new())
     }
 
     /// One frame of value `v`, alone, and its outputs.
@@ -102,7 +102,7 @@ impl Backend for FakeBackend {
         self.max_batch
     }
 
-    fn run(&mut self, frames: &[&[f32]]) -> Result<Vec<Vec<Output>>, DetectorError> {
+    fn run(&mut self, frames: &[&[f32]], outputs: &mut [Vec<Output>]) -> Result<(), DetectorError> {
         assert!((1..=self.max_batch).contains(&frames.len()), "a run of {}", frames.len());
         self.batches.lock().unwrap().push(frames.len());
         let wide = self.threads > 1;
@@ -133,7 +133,14 @@ impl Backend for FakeBackend {
             return Err(DetectorError::Batch("a bad frame".into()));
         }
         self.served.lock().unwrap().extend(frames.iter().map(|f| f[0]));
-        Ok(frames.iter().map(|f| vec![Output { shape: vec![1], data: vec![f[0]] }]).collect())
+        // Each frame's value, into the memory its slot has.
+        for (f, slot) in frames.iter().zip(outputs) {
+            slot.resize_with(1, Output::default);
+            slot[0].shape = vec![1];
+            slot[0].data.clear();
+            slot[0].data.push(f[0]);
+        }
+        Ok(())
     }
 }
 
@@ -526,6 +533,7 @@ fn an_instance_gone_mid_batch_leaves_the_others_their_answers() {
         frame: frame_of(9.0),
         preprocess: SHIFTED,
         behind: false,
+        outputs: Vec::new(),
         reply,
     });
     service.inner.wake.notify_all();
@@ -561,7 +569,7 @@ fn a_frame_that_cannot_be_the_models_input_fails_alone() {
                 if i == 1 {
                     frame.width = 2;
                 }
-                let answer = service.submit(&me, frame, SHIFTED, false).recv().unwrap();
+                let answer = service.submit(&me, frame, SHIFTED, false, Vec::new()).recv().unwrap();
                 answer.outputs.map(|o| o[0].data[0]).map_err(|e| crate::error::chain(&e))
             })
         })
@@ -571,4 +579,30 @@ fn a_frame_that_cannot_be_the_models_input_fails_alone() {
     assert_eq!(got[1], Err("unusable frame: frame size: 2x4, the model takes 4x4".into()));
     assert_eq!(got[2], Ok(2.0));
     assert_eq!(*opener.batches.lock().unwrap(), [2]);
+}
+
+/// A frame's outputs come back in the memory its instance handed in with
+/// it (the outputs of its last frame), in a batch and when a failed batch
+/// runs again frame by frame.
+#[test]
+fn outputs_come_back_in_the_memory_handed_in() {
+    let (_opener, service) = batching_service(4);
+    let clients: Vec<_> = (0..3).map(|_| service.client()).collect();
+    let threads: Vec<_> = clients
+        .into_iter()
+        .zip([1.0, -1.0, 2.0])
+        .map(|(me, v)| {
+            let service = service.clone();
+            std::thread::spawn(move || {
+                let slot = vec![Output { shape: vec![1], data: Vec::with_capacity(1000) }];
+                let place = slot[0].data.as_ptr();
+                let answer = service.submit(&me, frame_of(v), SHIFTED, false, slot);
+                answer.recv().unwrap().outputs.map(|o| (o[0].data[0], o[0].data.as_ptr() == place))
+            })
+        })
+        .collect();
+    let got: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(got[0].as_ref().ok(), Some(&(1.0, true)));
+    assert!(got[1].is_err());
+    assert_eq!(got[2].as_ref().ok(), Some(&(2.0, true)));
 }
