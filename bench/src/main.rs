@@ -95,6 +95,8 @@ fn raw_model_with(
         model: model_path.to_path_buf(),
         library: ort.to_path_buf(),
         threads,
+        // ONNX Runtime's default, its fastest with the cores to itself.
+        spin: true,
         provider: Default::default(),
     })?;
     let uri = format!("file://{video}");

@@ -106,6 +106,10 @@ impl MediaRunner {
             model: options.model.clone(),
             library: options.onnxruntime.clone(),
             threads: 1,
+            // The wide session's second thread spinning after its runs was
+            // 7-8% of one instance's samples, taken from the narrow
+            // sessions running next, and from decoding (bench/RESULTS.md).
+            spin: false,
             provider: options.provider,
         };
         let inference =

@@ -8,7 +8,9 @@
 //!   are running; one wide session of `detector.threads` threads (default:
 //!   the cores) runs the frames of an instance running alone, so a single
 //!   camera still gets every core on each of its frames. The wide session
-//!   never runs beside a narrow one.
+//!   never runs beside a narrow one, and its threads do not spin once a
+//!   run is done (`ModelOptions::spin`): they would spin on the cores the
+//!   narrow sessions and the decoders need next.
 //!   (Measured on two cores: one session of two threads ran two instances at
 //!   64-70 frames/s in all, two sessions of one thread at 81-84, the raw
 //!   model's speed; one instance alone ran at 70 and 42.)

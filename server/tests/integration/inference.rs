@@ -93,6 +93,7 @@ fn the_default_model_runs_a_batch_with_the_answers_of_single_frames() {
         model: asset("RT_MODEL_PATH", "models/nanodet-m.onnx").into(),
         library: asset("ORT_DYLIB_PATH", "onnxruntime/libonnxruntime.so.1.31.1").into(),
         threads: 1,
+        spin: false,
         provider: Default::default(),
     })
     .unwrap();
