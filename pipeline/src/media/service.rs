@@ -21,8 +21,9 @@
 //!   the memory (0.5 MB for NanoDet-m's 416x416, 2 MB as floats), and there
 //!   are as many float inputs as sessions, not as instances. Post-processing
 //!   stays on the instances' threads, in parallel. A frame's outputs are
-//!   copied into the memory of its instance's last outputs, handed in with
-//!   the frame: no fresh 1.7 MB (NanoDet-m) per frame, whose page faults
+//!   copied into memory the service keeps for them (given back once the
+//!   instance has decoded them, a few sets for the whole service, none per
+//!   instance): no fresh 1.7 MB (NanoDet-m) per frame, whose page faults
 //!   were 13-15 thousand a second for one instance (under 1,000 now).
 //! - Fair under overload: an instance has one frame in the service while
 //!   others wait (its detector waits for the answer), so the queue, first in
@@ -178,9 +179,6 @@ struct Job {
     preprocess: Preprocess,
     /// Another frame of its instance was in the service when it came.
     behind: bool,
-    /// Where its outputs go: the instance's from an earlier frame, so the
-    /// memory is reused.
-    outputs: Vec<Output>,
     reply: mpsc::SyncSender<Answer>,
 }
 
@@ -201,6 +199,10 @@ struct Queue {
     narrow: usize,
     /// Instances with a detector on the service (running ones).
     clients: usize,
+    /// Outputs given back once decoded, for the next runs to copy theirs
+    /// into; at most `spare_limit` are kept.
+    spare: Vec<Vec<Output>>,
+    spare_limit: usize,
 }
 
 impl Queue {
@@ -295,6 +297,21 @@ impl Inner {
         self.wake.notify_all();
     }
 
+    /// Memory for the outputs of `n` frames: given back, or new.
+    fn spare(&self, n: usize) -> Vec<Vec<Output>> {
+        let mut q = lock(&self.queue);
+        (0..n).map(|_| q.spare.pop().unwrap_or_default()).collect()
+    }
+
+    /// Outputs an instance is done with, kept for the next runs (up to the
+    /// limit; beyond it, freed).
+    fn give_back(&self, outputs: Vec<Output>) {
+        let mut q = lock(&self.queue);
+        if q.spare.len() < q.spare_limit {
+            q.spare.push(outputs);
+        }
+    }
+
     fn serve(&self, mut backend: Box<dyn Backend>, wide: bool, batching: Batching) {
         let limit = batching.frames_per_run(backend.max_batch());
         let size = backend.input_size();
@@ -305,21 +322,18 @@ impl Inner {
             // Each frame into its input; its buffer goes back at once. A
             // frame that cannot be a model input fails alone.
             let mut replies = Vec::with_capacity(taken);
-            let mut outputs = Vec::with_capacity(taken);
             let mut failed = Vec::new();
-            for Job { frame, preprocess, reply, outputs: slot, .. } in jobs {
+            for Job { frame, preprocess, reply, .. } in jobs {
                 if inputs.len() == replies.len() {
                     inputs.push(Vec::new());
                 }
                 match model_input(&frame, size, &preprocess, &mut inputs[replies.len()]) {
-                    Ok(()) => {
-                        replies.push(reply);
-                        outputs.push(slot);
-                    }
+                    Ok(()) => replies.push(reply),
                     Err(e) => failed.push((reply, e)),
                 }
             }
             let frames: Vec<&[f32]> = inputs[..replies.len()].iter().map(Vec::as_slice).collect();
+            let outputs = self.spare(frames.len());
             let answers =
                 if frames.is_empty() { Vec::new() } else { run(&mut *backend, &frames, outputs) };
             self.done(wide, taken);
@@ -446,6 +460,9 @@ impl InferenceService {
         }
         let input_size = backends[0].0.input_size();
         let max_batch = self.batching.frames_per_run(backends[0].0.max_batch());
+        // Outputs kept for reuse: as many as the runs fill at once, and as
+        // many again answered and being decoded.
+        lock(&self.inner.queue).spare_limit = 2 * backends.len() * max_batch;
         let mut threads = Vec::with_capacity(backends.len());
         for (i, (backend, wide)) in backends.into_iter().enumerate() {
             let inner = self.inner.clone();
@@ -488,17 +505,15 @@ impl InferenceService {
 
     /// Queues `frame` for the next free session on behalf of `_client`; the
     /// answer comes on the receiver.
-    /// `outputs`: where its outputs go (memory to reuse).
     fn submit(
         &self,
         _client: &Client,
         frame: RgbFrame,
         preprocess: Preprocess,
         behind: bool,
-        outputs: Vec<Output>,
     ) -> mpsc::Receiver<Answer> {
         let (reply, answer) = mpsc::sync_channel(1);
-        lock(&self.inner.queue).jobs.push_back(Job { frame, preprocess, behind, outputs, reply });
+        lock(&self.inner.queue).jobs.push_back(Job { frame, preprocess, behind, reply });
         // Every kind of session may be waiting: each checks whether the
         // frame is its to take.
         self.inner.wake.notify_all();
@@ -554,7 +569,6 @@ impl LoadDetector for SharedLoader {
             family: self.family,
             input_size,
             sent: VecDeque::new(),
-            spare: Vec::new(),
         }))
     }
 }
@@ -570,8 +584,6 @@ pub struct SharedDetector {
     /// The frames sent and not received yet, oldest first: the answer to
     /// come and how to map its boxes back.
     sent: VecDeque<(mpsc::Receiver<Answer>, Letterbox)>,
-    /// Outputs of frames received, their memory for the next frames'.
-    spare: Vec<Vec<Output>>,
 }
 
 impl Detector for SharedDetector {
@@ -580,9 +592,7 @@ impl Detector for SharedDetector {
     }
 
     fn send(&mut self, frame: RgbFrame, letterbox: &Letterbox, behind: bool) {
-        let outputs = self.spare.pop().unwrap_or_default();
-        let answer =
-            self.service.submit(&self.client, frame, self.family.preprocess(), behind, outputs);
+        let answer = self.service.submit(&self.client, frame, self.family.preprocess(), behind);
         self.sent.push_back((answer, *letterbox));
     }
 
@@ -597,7 +607,7 @@ impl Detector for SharedDetector {
             ..DecodeOptions::default()
         };
         let detections = postprocess(self.family, &views, &letterbox, &decode);
-        self.spare.push(outputs);
+        self.service.inner.give_back(outputs);
         Ok(Detected { detections: detections.map_err(DetectorError::Decode)?, run_time })
     }
 

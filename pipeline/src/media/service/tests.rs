@@ -33,7 +33,7 @@ fn frame_of(v: f32) -> RgbFrame {
 impl InferenceService {
     /// Hands in a frame of value `v`.
     fn send(&self, client: &Client, v: f32, behind: bool) -> mpsc::Receiver<super::Answer> {
-        self.submit(client, frame_of(v), SHIFTED, behind, Vec::new())
+        self.submit(client, frame_of(v), SHIFTED, behind)
     }
 
     /// One frame of value `v`, alone, and its outputs.
@@ -533,7 +533,6 @@ fn an_instance_gone_mid_batch_leaves_the_others_their_answers() {
         frame: frame_of(9.0),
         preprocess: SHIFTED,
         behind: false,
-        outputs: Vec::new(),
         reply,
     });
     service.inner.wake.notify_all();
@@ -569,7 +568,7 @@ fn a_frame_that_cannot_be_the_models_input_fails_alone() {
                 if i == 1 {
                     frame.width = 2;
                 }
-                let answer = service.submit(&me, frame, SHIFTED, false, Vec::new()).recv().unwrap();
+                let answer = service.submit(&me, frame, SHIFTED, false).recv().unwrap();
                 answer.outputs.map(|o| o[0].data[0]).map_err(|e| crate::error::chain(&e))
             })
         })
@@ -581,12 +580,23 @@ fn a_frame_that_cannot_be_the_models_input_fails_alone() {
     assert_eq!(*opener.batches.lock().unwrap(), [2]);
 }
 
-/// A frame's outputs come back in the memory its instance handed in with
-/// it (the outputs of its last frame), in a batch and when a failed batch
-/// runs again frame by frame.
+/// Outputs an instance is done with are where the next frames' go, in a
+/// batch and when a failed batch runs again frame by frame; the service
+/// keeps no more of them than its runs can fill twice over.
 #[test]
-fn outputs_come_back_in_the_memory_handed_in() {
+fn outputs_given_back_hold_the_next_frames_outputs() {
     let (_opener, service) = batching_service(4);
+    let kept = || lock(&service.inner.queue).spare.len();
+    let places: Vec<_> = (0..3)
+        .map(|_| {
+            let outputs = vec![Output { shape: vec![1], data: Vec::with_capacity(1000) }];
+            // Where its memory is (an address, to compare across threads).
+            let place = outputs[0].data.as_ptr() as usize;
+            service.inner.give_back(outputs);
+            place
+        })
+        .collect();
+    assert_eq!(kept(), 3);
     let clients: Vec<_> = (0..3).map(|_| service.client()).collect();
     let threads: Vec<_> = clients
         .into_iter()
@@ -594,15 +604,21 @@ fn outputs_come_back_in_the_memory_handed_in() {
         .map(|(me, v)| {
             let service = service.clone();
             std::thread::spawn(move || {
-                let slot = vec![Output { shape: vec![1], data: Vec::with_capacity(1000) }];
-                let place = slot[0].data.as_ptr();
-                let answer = service.submit(&me, frame_of(v), SHIFTED, false, slot);
-                answer.recv().unwrap().outputs.map(|o| (o[0].data[0], o[0].data.as_ptr() == place))
+                let answer = service.send(&me, v, false).recv().unwrap();
+                answer.outputs.map(|o| (o[0].data[0], o[0].data.as_ptr() as usize))
             })
         })
         .collect();
     let got: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-    assert_eq!(got[0].as_ref().ok(), Some(&(1.0, true)));
     assert!(got[1].is_err());
-    assert_eq!(got[2].as_ref().ok(), Some(&(2.0, true)));
+    for (i, v) in [(0, 1.0), (2, 2.0)] {
+        let (value, place) = *got[i].as_ref().unwrap();
+        assert_eq!(value, v);
+        assert!(places.contains(&place), "frame {i}'s outputs are in new memory");
+    }
+    // One session of up to 4 frames: 8 kept at most.
+    for _ in 0..20 {
+        service.inner.give_back(Vec::new());
+    }
+    assert_eq!(kept(), 8);
 }
