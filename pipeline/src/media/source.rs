@@ -70,6 +70,14 @@ fn take_closest<T>(frames: &mut Timed<T>, pts_ms: Option<i64>) -> Option<T> {
     frames.pop_front().map(|(_, f)| f)
 }
 
+/// Drops the frame at `pts_ms`, and only it (one the worker skips: no crop
+/// or output will ask for it, while older ones may still be asked for).
+fn forget_at<T>(frames: &mut Timed<T>, pts_ms: Option<i64>) {
+    if pts_ms.is_some() {
+        frames.retain(|(p, _)| *p != pts_ms);
+    }
+}
+
 /// Drops the frames up to `pts_ms` (a frame the worker is done with: no
 /// crop or output will ask for it, or for older ones, any more).
 fn forget_through<T>(frames: &mut Timed<T>, pts_ms: Option<i64>) {
@@ -191,6 +199,9 @@ pub trait FrameSource {
     /// The worker is done with the model frame at `pts_ms`: the full-size
     /// frames up to it may go.
     fn passed(&mut self, pts_ms: Option<i64>);
+    /// The worker skips the model frame at `pts_ms` (`frameRateLimit`): its
+    /// full-size frame may go. (A source that keeps none has nothing to do.)
+    fn skipped(&mut self, _pts_ms: Option<i64>) {}
     /// The source's frame size, once known.
     fn source_size(&self) -> Option<(u32, u32)>;
     /// Hands a pushed frame (client timestamp in Unix ms, if given) to a
@@ -533,6 +544,14 @@ impl FrameSource for Source {
         forget_through(&mut self.ahead, pts_ms);
     }
 
+    /// A skipped frame's full frame would otherwise wait, full size, until
+    /// the next processed frame passes it: at 5 frames/s of a 25 frames/s
+    /// camera, the four skipped in between.
+    fn skipped(&mut self, pts_ms: Option<i64>) {
+        self.pull_full();
+        forget_at(&mut self.ahead, pts_ms);
+    }
+
     /// Known once the first preview frame has been seen.
     fn source_size(&self) -> Option<(u32, u32)> {
         self.source_size
@@ -650,7 +669,7 @@ mod tests {
     }
 
     #[test]
-    fn full_frames_up_to_the_one_the_worker_passed_are_forgotten() {
+    fn full_frames_the_worker_passed_or_skipped_are_forgotten() {
         let mut frames: Timed<i64> =
             [(Some(0), 0), (Some(40), 40), (None, -1), (Some(80), 80), (Some(120), 120)].into();
         forget_through(&mut frames, None);
@@ -665,6 +684,13 @@ mod tests {
         forget_through(&mut frames, Some(40));
         let left: Vec<i64> = frames.iter().map(|f| f.1).collect();
         assert_eq!(left, [-1, 80, 120]);
+        // A skipped frame goes alone, older ones stay; without a time,
+        // nothing goes.
+        let mut skipping = frames.clone();
+        forget_at(&mut skipping, Some(80));
+        assert_eq!(skipping.iter().map(|f| f.1).collect::<Vec<_>>(), [-1, 120]);
+        forget_at(&mut skipping, None);
+        assert_eq!(skipping.len(), 2);
         // A frame without a time stops the forgetting: its age is unknown.
         forget_through(&mut frames, Some(1000));
         assert_eq!(frames.len(), 3);

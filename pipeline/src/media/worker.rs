@@ -706,6 +706,7 @@ impl Worker {
         let time_ms = self.stream_time(frame.pts_ms);
         if self.rate_limited(time_ms) {
             self.ctx.stats.frames_dropped.fetch_add(1, Ordering::Relaxed);
+            src.skipped(frame.pts_ms);
             return;
         }
         self.last_processed_ms = Some(time_ms);
