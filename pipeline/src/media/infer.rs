@@ -292,7 +292,7 @@ fn split_batch(
     for (k, frame) in frames.iter_mut().enumerate() {
         frame.resize_with(tensors.len(), Output::default);
         for ((shape, data), out) in tensors.iter().zip(frame.iter_mut()) {
-            let per_frame = data.len() / n.max(1);
+            let per_frame = data.len() / n;
             out.set(shape, &data[k * per_frame..(k + 1) * per_frame]);
             if n > 1 {
                 out.shape[0] = 1;

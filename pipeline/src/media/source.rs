@@ -546,9 +546,9 @@ impl FrameSource for Source {
 
     /// A skipped frame's full frame would otherwise wait, full size, until
     /// the next processed frame passes it: at 5 frames/s of a 25 frames/s
-    /// camera, the four skipped in between.
+    /// camera, the four skipped in between. (`next` has just pulled the
+    /// full frames that came with it.)
     fn skipped(&mut self, pts_ms: Option<i64>) {
-        self.pull_full();
         forget_at(&mut self.ahead, pts_ms);
     }
 
