@@ -15,7 +15,9 @@ use uuid::Uuid;
 use super::clock::{Clock, Sleeper};
 use super::detector::{Detected, Detector, LoadDetector};
 use super::error::{DetectorError, SourceError};
-use super::source::{FrameSource, Next, OpenSource, PushClock, RgbFrame, SourceKind, YuvFrame};
+use super::source::{
+    FrameSource, Next, OpenSource, PushClock, RateGate, RgbFrame, SourceKind, YuvFrame,
+};
 use super::{MediaOptions, lock};
 use crate::detect::{Letterbox, ModelFamily};
 use crate::events::{BusOptions, EventBus};
@@ -154,12 +156,16 @@ pub fn frame(pts_ms: Option<i64>) -> Next {
 
 /// A source that plays its script, then times out (waiting its timeout on
 /// the simulated clock, or not at all once a stop is requested); an end of
-/// stream in it is final.
+/// stream in it is final. A thinning one skips the frames
+/// `frameRateLimit` skips, as the GStreamer source's probes do.
 pub struct FakeSource {
     script: VecDeque<Next>,
     time: Arc<FakeTime>,
     log: Arc<Log>,
     push_clock: PushClock,
+    /// When thinning: the limit, the gate, and the frames skipped since
+    /// the worker last asked.
+    thinning: Option<(f64, RateGate, u64)>,
 }
 
 impl FrameSource for FakeSource {
@@ -168,12 +174,32 @@ impl FrameSource for FakeSource {
             // An ended stream stays ended, as an appsink does.
             return Next::Eos;
         }
-        self.script.pop_front().unwrap_or_else(|| {
-            if !self.time.stopped() {
-                self.time.advance(timeout);
+        loop {
+            let next = self.script.pop_front().unwrap_or_else(|| {
+                if !self.time.stopped() {
+                    self.time.advance(timeout);
+                }
+                Next::Timeout
+            });
+            if let (Next::Frame(f), Some((limit, gate, skipped))) = (&next, &mut self.thinning)
+                && let Some(pts) = f.pts_ms
+                && !gate.pass(pts, *limit)
+            {
+                *skipped += 1;
+                continue;
             }
-            Next::Timeout
-        })
+            return next;
+        }
+    }
+
+    fn thin(&mut self, limit: f64) -> u64 {
+        match &mut self.thinning {
+            Some((l, _, skipped)) => {
+                *l = limit;
+                std::mem::take(skipped)
+            }
+            None => 0,
+        }
     }
 
     fn take_jpeg(&mut self) -> Option<Vec<u8>> {
@@ -219,6 +245,8 @@ pub struct FakeOpener {
     pub log: Arc<Log>,
     /// Told after each open.
     pub opened: Option<Mutex<mpsc::Sender<()>>>,
+    /// Whether its sources skip frames for `frameRateLimit` themselves.
+    pub thinning: bool,
 }
 
 impl FakeOpener {
@@ -232,6 +260,7 @@ impl FakeOpener {
             time: time.clone(),
             log: log.clone(),
             opened: None,
+            thinning: false,
         }
     }
 }
@@ -257,6 +286,7 @@ impl OpenSource for FakeOpener {
             time: self.time.clone(),
             log: self.log.clone(),
             push_clock: PushClock::default(),
+            thinning: self.thinning.then(|| (0.0, RateGate::default(), 0)),
         }))
     }
 }

@@ -7,9 +7,9 @@
 //! ```text
 //! uridecodebin | appsrc ! decodebin
 //!   ! videoconvert ! I420 ! clocksync (files at their own pace) ! tee
-//!     ! queue (1) ! videoconvertscale add-borders ! RGB WxH, par 1/1 ! appsink "model" (1)
+//!     ! [thinned] queue (1) ! videoconvertscale add-borders ! RGB WxH, par 1/1 ! appsink "model" (1)
 //!     ! queue (a probe keeps <= 2 frames a second) ! jpegenc ! appsink "jpeg"
-//!     ! queue ! appsink "full" (full-size I420, newest 6, for crops)
+//!     ! [thinned] queue ! appsink "full" (full-size I420, newest 6, for crops)
 //! ```
 //!
 //! The tee carries the decoder's own YUV: the model branch scales and
@@ -23,6 +23,14 @@
 //! pacing sink, and the model branch holds one frame in its queue and one
 //! in its sink: a running instance holds a handful of full-size frames.
 //!
+//! `frameRateLimit` is applied in the pipeline too ("thinned" above): a
+//! probe in front of the model branch and one in front of the crop branch
+//! drop the frames the worker would skip, by the same rule ([`too_soon`])
+//! on the same timestamps, before they are converted or kept. At 5 of a
+//! camera's 25 frames/s that is four conversions in five saved, and the
+//! worker wakes for the frames it takes only. The worker keeps its own
+//! check for what the probes cannot know (stream time across file loops).
+//!
 //! The preview is thinned by a pad probe on wall-clock time rather than by
 //! `videorate`, which asserts (aborting the process) on streams whose
 //! buffers carry no duration, such as pushed still images.
@@ -35,6 +43,8 @@
 //! [`GstOpener`] are the GStreamer implementation.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gstreamer as gst;
@@ -84,6 +94,68 @@ fn forget_through<T>(frames: &mut Timed<T>, pts_ms: Option<i64>) {
     let Some(t) = pts_ms else { return };
     while frames.front().is_some_and(|(p, _)| p.is_some_and(|p| p <= t)) {
         frames.pop_front();
+    }
+}
+
+/// `frameRateLimit`'s rule: a frame at `time_ms` comes too soon when less
+/// than one frame interval at `limit` frames/s (less 1 ms, for times
+/// rounded to the millisecond) has passed since the last frame taken, at
+/// `last_ms`. No limit (0), or no frame taken yet: never.
+pub fn too_soon(time_ms: i64, last_ms: Option<i64>, limit: f64) -> bool {
+    limit > 0.0 && last_ms.is_some_and(|last| ((time_ms - last) as f64) < 1000.0 / limit - 1.0)
+}
+
+/// `frameRateLimit` on one branch of a source: which of its frames pass.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RateGate {
+    /// The time of the last frame let through.
+    last_ms: Option<i64>,
+}
+
+impl RateGate {
+    /// Whether the frame at `pts_ms` passes at `limit` frames/s (0: all
+    /// do). A time that goes back (a new segment) passes and counts from
+    /// there, rather than every frame being dropped until the stream
+    /// catches up.
+    pub fn pass(&mut self, pts_ms: i64, limit: f64) -> bool {
+        if self.last_ms.is_some_and(|l| l <= pts_ms) && too_soon(pts_ms, self.last_ms, limit) {
+            return false;
+        }
+        self.last_ms = Some(pts_ms);
+        true
+    }
+}
+
+/// `frameRateLimit` as the pipeline's probes apply it, shared with them.
+#[derive(Debug, Default)]
+struct Thinning {
+    /// The limit in frames/s (an `f64`'s bits; 0: none).
+    limit: AtomicU64,
+    /// Frames the model branch's probe dropped, not yet told to the worker.
+    dropped: AtomicU64,
+}
+
+impl Thinning {
+    /// Drops the buffers `frameRateLimit` skips before they reach `pad`
+    /// (counting them when `count`); buffers without a timestamp pass (the
+    /// worker decides).
+    fn probe(self: &Arc<Self>, pad: &gst::Pad, count: bool) {
+        let thinning = self.clone();
+        let gate = Mutex::new(RateGate::default());
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            let Some(pts_ms) = info.buffer().and_then(|b| b.pts()).map(|t| t.mseconds() as i64)
+            else {
+                return gst::PadProbeReturn::Ok;
+            };
+            let limit = f64::from_bits(thinning.limit.load(Ordering::Relaxed));
+            if gate.lock().unwrap_or_else(|p| p.into_inner()).pass(pts_ms, limit) {
+                return gst::PadProbeReturn::Ok;
+            }
+            if count {
+                thinning.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            gst::PadProbeReturn::Drop
+        });
     }
 }
 
@@ -202,6 +274,13 @@ pub trait FrameSource {
     /// The worker skips the model frame at `pts_ms` (`frameRateLimit`): its
     /// full-size frame may go. (A source that keeps none has nothing to do.)
     fn skipped(&mut self, _pts_ms: Option<i64>) {}
+    /// Sets `frameRateLimit` (frames/s; 0: none) for a source that skips
+    /// frames itself, before the worker sees them, by [`too_soon`]; returns
+    /// how many it has skipped since the last call. (A source that does
+    /// not: nothing to do, 0.)
+    fn thin(&mut self, _limit: f64) -> u64 {
+        0
+    }
     /// The source's frame size, once known.
     fn source_size(&self) -> Option<(u32, u32)>;
     /// Hands a pushed frame (client timestamp in Unix ms, if given) to a
@@ -283,6 +362,8 @@ pub struct Source {
     source_size: Option<(u32, u32)>,
     /// Stream time of pushed frames.
     push_clock: PushClock,
+    /// `frameRateLimit` in the pipeline.
+    thinning: Arc<Thinning>,
 }
 
 /// A GStreamer element of this factory.
@@ -347,6 +428,9 @@ impl Source {
         // is processed (paced at the file's frame rate when `realtime`, by
         // `pace`). Live and pushed sources keep only the newest frame: a
         // slow model drops frames instead of falling behind.
+        let thinning = Arc::new(Thinning::default());
+        thinning
+            .probe(&q_model.static_pad("sink").ok_or(GstError::MissingPad("queue", "sink"))?, true);
         let model = gst_app::AppSink::builder()
             .caps(&model_caps)
             .max_buffers(1)
@@ -375,6 +459,8 @@ impl Source {
         let jpeg = gst_app::AppSink::builder().max_buffers(1).drop(true).sync(false).build();
         let q_full = element("queue")?;
         q_full.set_property_from_str("leaky", "downstream");
+        thinning
+            .probe(&q_full.static_pad("sink").ok_or(GstError::MissingPad("queue", "sink"))?, false);
         let full_caps = gst::Caps::builder("video/x-raw").field("format", "I420").build();
         let full = gst_app::AppSink::builder()
             .caps(&full_caps)
@@ -460,6 +546,7 @@ impl Source {
             push,
             source_size: None,
             push_clock: PushClock::default(),
+            thinning,
         };
         if let Err(e) = source.pipeline.set_state(gst::State::Playing) {
             // The bus says why (a missing file, an unreachable camera).
@@ -550,6 +637,12 @@ impl FrameSource for Source {
     /// full frames that came with it.)
     fn skipped(&mut self, pts_ms: Option<i64>) {
         forget_at(&mut self.ahead, pts_ms);
+    }
+
+    /// The probes read the limit at each frame.
+    fn thin(&mut self, limit: f64) -> u64 {
+        self.thinning.limit.store(limit.to_bits(), Ordering::Relaxed);
+        self.thinning.dropped.swap(0, Ordering::Relaxed)
     }
 
     /// Known once the first preview frame has been seen.
@@ -694,6 +787,31 @@ mod tests {
         // A frame without a time stops the forgetting: its age is unknown.
         forget_through(&mut frames, Some(1000));
         assert_eq!(frames.len(), 3);
+    }
+
+    #[test]
+    fn a_rate_gate_passes_frames_a_frame_interval_apart() {
+        // 25 frames/s, 40 ms apart: (limit, the times that pass).
+        let cases: [(f64, &[i64]); 4] = [
+            (0.0, &[0, 40, 80, 120, 160, 200, 240, 280, 320, 360, 400]),
+            (5.0, &[0, 200, 400]),
+            (10.0, &[0, 120, 240, 360]),
+            (30.0, &[0, 40, 80, 120, 160, 200, 240, 280, 320, 360, 400]),
+        ];
+        for (limit, want) in cases {
+            let mut gate = RateGate::default();
+            let passed: Vec<i64> =
+                (0..=10).map(|i| i * 40).filter(|&t| gate.pass(t, limit)).collect();
+            assert_eq!(passed, want, "limit {limit}");
+        }
+        // A time that goes back (a new segment) passes and counts from
+        // there; a new limit applies from the next frame.
+        let mut gate = RateGate::default();
+        assert!(gate.pass(10_000, 5.0));
+        assert!(gate.pass(40, 5.0), "back in time");
+        assert!(!gate.pass(80, 5.0));
+        assert!(!gate.pass(160, 5.0));
+        assert!(gate.pass(160, 10.0));
     }
 
     #[test]

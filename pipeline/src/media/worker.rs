@@ -26,7 +26,7 @@ use super::error::DetectorError;
 use super::gate::TrackGate;
 use super::output::Outputs;
 use super::payload::{self, Statistics, TrackPayload};
-use super::source::{FrameSource, Next, OpenSource, RgbFrame, SourceKind};
+use super::source::{FrameSource, Next, OpenSource, RgbFrame, SourceKind, too_soon};
 use crate::analytics::{
     AnalyticsEvent, BBox, EngineOptions, RuleEngine, RuleStats, TrackObservation,
 };
@@ -400,6 +400,11 @@ impl Worker {
         // With a frame in the detector, only a frame ready now is taken:
         // the one in the detector is not kept waiting for the source.
         let waiting = !self.in_detector.is_empty();
+        // Frames the source skipped for `frameRateLimit` count as the
+        // worker's own skips do.
+        let thinned = src.thin(self.plan.settings.frame_rate_limit);
+        self.meter.delivered += thinned;
+        self.ctx.stats.frames_dropped.fetch_add(thinned, Ordering::Relaxed);
         match src.next(if waiting { Duration::ZERO } else { POLL }) {
             Next::Timeout => {
                 self.finish(Some(src.as_mut()));
@@ -684,11 +689,7 @@ impl Worker {
 
     /// Whether `frameRateLimit` skips a frame at `time_ms`.
     fn rate_limited(&self, time_ms: i64) -> bool {
-        let limit = self.plan.settings.frame_rate_limit;
-        limit > 0.0
-            && self
-                .last_processed_ms
-                .is_some_and(|last| ((time_ms - last) as f64) < 1000.0 / limit - 1.0)
+        too_soon(time_ms, self.last_processed_ms, self.plan.settings.frame_rate_limit)
     }
 
     /// Takes a frame from the source: counts it, and sends it to the

@@ -34,16 +34,29 @@ impl Rig {
         opens: impl IntoIterator<Item = Option<Vec<Next>>>,
         loader: impl FnOnce(&mut FakeLoader),
     ) -> Rig {
+        Rig::with_sources(tree, opens, loader, false)
+    }
+
+    /// A rig whose sources skip frames for `frameRateLimit` themselves
+    /// when `thinning`.
+    fn with_sources(
+        tree: Value,
+        opens: impl IntoIterator<Item = Option<Vec<Next>>>,
+        loader: impl FnOnce(&mut FakeLoader),
+        thinning: bool,
+    ) -> Rig {
         let mut harness = Harness::new(tree);
         let ctx = harness.ctx.take().expect("a fresh harness has its context");
         let (time, log) = (FakeTime::new(), Arc::new(Log::default()));
         let mut detectors = FakeLoader::new(&log);
         loader(&mut detectors);
         let pushed = Arc::new(Mutex::new(PushSlot::for_config(&ctx.config.borrow())));
+        let mut sources = FakeOpener::new(&time, &log, opens);
+        sources.thinning = thinning;
         let parts = super::Parts {
             clock: time.clone(),
             sleeper: time.clone(),
-            sources: Box::new(FakeOpener::new(&time, &log, opens)),
+            sources: Box::new(sources),
             detectors: Box::new(detectors),
         };
         let worker = Worker::new(ctx, options(), pushed.clone(), parts).expect("a valid config");
@@ -164,13 +177,18 @@ fn the_live_view_gets_frames_only_while_someone_watches() {
 
 #[test]
 fn frame_rate_limit_skips_frames_and_counts_them_as_dropped() {
-    // 25 frames 40 ms apart (25 fps) at each limit: (limit, processed, dropped).
-    for (limit, processed, dropped) in [(0.0, 25, 0), (5.0, 5, 20), (10.0, 9, 16)] {
-        let tree = file_input(json!({"frameRateLimit": limit, "Input": {"loop": false}}));
-        let mut rig = Rig::new(tree, [Some(file_of(25, 40))], |_| {});
-        rig.step_until("all frames seen", |r| r.processed() + r.dropped() == 25);
-        assert_eq!((rig.processed(), rig.dropped()), (processed, dropped), "limit {limit}");
-        assert_eq!(rig.log.detected() as u64, processed, "limit {limit}");
+    // 25 frames 40 ms apart (25 fps) at each limit: (limit, processed,
+    // dropped), the same whether the worker skips them or the source does.
+    for thinning in [false, true] {
+        for (limit, processed, dropped) in [(0.0, 25, 0), (5.0, 5, 20), (10.0, 9, 16)] {
+            let tree = file_input(json!({"frameRateLimit": limit, "Input": {"loop": false}}));
+            let opens = [Some(file_of(25, 40))];
+            let mut rig = Rig::with_sources(tree, opens, |_| {}, thinning);
+            rig.step_until("all frames seen", |r| r.processed() + r.dropped() == 25);
+            let case = format!("limit {limit}, thinned by the source: {thinning}");
+            assert_eq!((rig.processed(), rig.dropped()), (processed, dropped), "{case}");
+            assert_eq!(rig.log.detected() as u64, processed, "{case}");
+        }
     }
 }
 
