@@ -30,7 +30,8 @@
 //!   first out, serves the waiting instances in turn: a 30 fps camera cannot
 //!   starve a 5 fps one, and an instance whose source stalls asks for
 //!   nothing. Newer frames wait at the instance's source, which keeps only
-//!   the newest for live sources. An instance whose source outruns the model
+//!   the newest for sources read in real time (cameras, pushed frames,
+//!   files at their own pace). An instance whose source outruns the model
 //!   may hand in a second frame, but only when more sessions are free than
 //!   frames wait ([`SharedDetector::has_room`]): spare capacity, never a
 //!   turn taken from another instance. Such a frame is marked `behind`, and

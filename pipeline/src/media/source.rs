@@ -22,6 +22,14 @@
 //! wait in `clocksync` before the tee rather than in queues in front of a
 //! pacing sink, and the model branch holds one frame in its queue and one
 //! in its sink: a running instance holds a handful of full-size frames.
+//! When the model is busy, a source read in real time (a camera, pushed
+//! frames, a file at its own pace) keeps only its newest frame in the
+//! model's sink and lets the older one go, counted as dropped: its decoder
+//! never waits with frames held all along the branch (before, the memory
+//! stepped up 19-27 MB at once near 10 instances at 5 frames/s on two
+//! cores, when the model became fully booked: 2-2.7 MB per instance). A file
+//! read as fast as the model goes holds its decoder back instead, so that
+//! every frame is processed.
 //!
 //! `frameRateLimit` is applied in the pipeline too ("thinned" above): a
 //! probe in front of the model branch and one in front of the crop branch
@@ -126,13 +134,24 @@ impl RateGate {
     }
 }
 
-/// `frameRateLimit` as the pipeline's probes apply it, shared with them.
+/// Frames a model sink that keeps only the newest frame has let go for a
+/// newer one, at least `reported` (a count never goes back): of the
+/// `received` frames, `pulled` were taken and one at most is held. (A frame
+/// counted as it arrives, while the worker takes the one held, may count
+/// one too many; a frame held at the end is not counted.)
+fn replaced(received: u64, pulled: u64, reported: u64) -> u64 {
+    received.saturating_sub(pulled + 1).max(reported)
+}
+
+/// What the pipeline's probes count and apply, shared with them.
 #[derive(Debug, Default)]
 struct Thinning {
-    /// The limit in frames/s (an `f64`'s bits; 0: none).
+    /// `frameRateLimit` in frames/s (an `f64`'s bits; 0: none).
     limit: AtomicU64,
     /// Frames the model branch's probe dropped, not yet told to the worker.
     dropped: AtomicU64,
+    /// Frames that reached the model's sink.
+    received: AtomicU64,
 }
 
 impl Thinning {
@@ -362,8 +381,15 @@ pub struct Source {
     source_size: Option<(u32, u32)>,
     /// Stream time of pushed frames.
     push_clock: PushClock,
-    /// `frameRateLimit` in the pipeline.
+    /// `frameRateLimit` in the pipeline, and what the probes counted.
     thinning: Arc<Thinning>,
+    /// Whether the model's sink keeps only the newest frame (live sources,
+    /// files read in real time), rather than holding the decoder back.
+    newest_wins: bool,
+    /// Frames taken from the model's sink.
+    pulled: u64,
+    /// Frames the model's sink let go for newer ones, told to the worker.
+    replaced: u64,
 }
 
 /// A GStreamer element of this factory.
@@ -424,19 +450,30 @@ impl Source {
             .field("height", height as i32)
             .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
             .build();
-        // Files (local or over HTTP) are read at their own pace: every frame
-        // is processed (paced at the file's frame rate when `realtime`, by
-        // `pace`). Live and pushed sources keep only the newest frame: a
-        // slow model drops frames instead of falling behind.
+        // Live and pushed sources, and files read in real time (paced at
+        // their frame rate by `pace`), keep only the newest frame: a model
+        // that cannot keep up skips frames (counted) instead of falling
+        // behind, and the decoder is never held back with frames waiting
+        // behind it. Files read as fast as the model goes hold the decoder
+        // back instead: every frame is processed.
+        let newest_wins = !file_like || realtime;
         let thinning = Arc::new(Thinning::default());
         thinning
             .probe(&q_model.static_pad("sink").ok_or(GstError::MissingPad("queue", "sink"))?, true);
         let model = gst_app::AppSink::builder()
             .caps(&model_caps)
             .max_buffers(1)
-            .drop(!file_like)
+            .drop(newest_wins)
             .sync(false)
             .build();
+        let counted = thinning.clone();
+        model.static_pad("sink").ok_or(GstError::MissingPad("appsink", "sink"))?.add_probe(
+            gst::PadProbeType::BUFFER,
+            move |_, _| {
+                counted.received.fetch_add(1, Ordering::Relaxed);
+                gst::PadProbeReturn::Ok
+            },
+        );
         let q_jpeg = element("queue")?;
         q_jpeg.set_property_from_str("leaky", "downstream");
         q_jpeg.set_property("max-size-buffers", 2u32);
@@ -547,6 +584,9 @@ impl Source {
             source_size: None,
             push_clock: PushClock::default(),
             thinning,
+            newest_wins,
+            pulled: 0,
+            replaced: 0,
         };
         if let Err(e) = source.pipeline.set_state(gst::State::Playing) {
             // The bus says why (a missing file, an unreachable camera).
@@ -592,6 +632,7 @@ impl FrameSource for Source {
         match self.model.try_pull_sample(timeout) {
             Some(sample) => match frame_of(&sample) {
                 Ok(f) => {
+                    self.pulled += 1;
                     self.pull_full();
                     Next::Frame(f)
                 }
@@ -639,10 +680,19 @@ impl FrameSource for Source {
         forget_at(&mut self.ahead, pts_ms);
     }
 
-    /// The probes read the limit at each frame.
+    /// The probes read the limit at each frame. The frames the model's
+    /// sink let go for newer ones count too.
     fn thin(&mut self, limit: f64) -> u64 {
         self.thinning.limit.store(limit.to_bits(), Ordering::Relaxed);
-        self.thinning.dropped.swap(0, Ordering::Relaxed)
+        let thinned = self.thinning.dropped.swap(0, Ordering::Relaxed);
+        if !self.newest_wins {
+            return thinned;
+        }
+        let received = self.thinning.received.load(Ordering::Relaxed);
+        let replaced = replaced(received, self.pulled, self.replaced);
+        let newly = replaced - self.replaced;
+        self.replaced = replaced;
+        thinned + newly
     }
 
     /// Known once the first preview frame has been seen.
@@ -787,6 +837,23 @@ mod tests {
         // A frame without a time stops the forgetting: its age is unknown.
         forget_through(&mut frames, Some(1000));
         assert_eq!(frames.len(), 3);
+    }
+
+    #[test]
+    fn frames_a_newest_wins_sink_let_go_are_counted_once() {
+        // (received, pulled, counted before): counted now.
+        let cases = [
+            (0, 0, 0, 0),
+            (1, 0, 0, 0), // held
+            (1, 1, 0, 0), // taken
+            (5, 1, 0, 3), // one taken, one held, three replaced
+            (5, 2, 3, 3), // the held one taken: nothing new
+            (9, 3, 3, 5), // five in all
+            (9, 9, 5, 5), // never less than before
+        ];
+        for (received, pulled, before, want) in cases {
+            assert_eq!(replaced(received, pulled, before), want, "{received} {pulled} {before}");
+        }
     }
 
     #[test]
