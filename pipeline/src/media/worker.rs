@@ -400,11 +400,11 @@ impl Worker {
         // With a frame in the detector, only a frame ready now is taken:
         // the one in the detector is not kept waiting for the source.
         let waiting = !self.in_detector.is_empty();
-        // Frames the source skipped for `frameRateLimit` count as the
-        // worker's own skips do.
-        let thinned = src.thin(self.plan.settings.frame_rate_limit);
-        self.meter.delivered += thinned;
-        self.ctx.stats.frames_dropped.fetch_add(thinned, Ordering::Relaxed);
+        // Frames the source dropped (for `frameRateLimit`, or for newer ones
+        // while this worker was busy) count as the worker's own skips do.
+        let dropped = src.thin(self.plan.settings.frame_rate_limit);
+        self.meter.delivered += dropped;
+        self.ctx.stats.frames_dropped.fetch_add(dropped, Ordering::Relaxed);
         match src.next(if waiting { Duration::ZERO } else { POLL }) {
             Next::Timeout => {
                 self.finish(Some(src.as_mut()));
