@@ -8,9 +8,11 @@ use super::Rect;
 use crate::error::{Error, Result};
 
 /// How a `src_w` x `src_h` frame sits in a `dst_w` x `dst_h` model input:
-/// scaled by one factor to `content_w` x `content_h` (rounded to whole
-/// pixels, at least 1), with `pad_x` columns on the left and `pad_y` rows on
-/// the top (the odd pixel of padding, if any, goes right / bottom).
+/// scaled by one factor to `content_w` x `content_h` (the side that does
+/// not fill the input rounded down to whole pixels, at least 1), with `pad_x` columns on the left and `pad_y` rows on
+/// the top: half the padding, rounded down to an even number, as GStreamer
+/// places a picture it scales in I420, whose colour is shared by 2x2
+/// pixels (the rest of the padding goes right / bottom).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Letterbox {
     pub src_w: u32,
@@ -33,10 +35,15 @@ impl Letterbox {
                 format!("sizes must be positive, got {src_w}x{src_h} into {dst_w}x{dst_h}"),
             ));
         }
-        let scale = (f64::from(dst_w) / f64::from(src_w)).min(f64::from(dst_h) / f64::from(src_h));
-        // `as` saturates; the clamp keeps the content inside the input.
-        let content_w = ((f64::from(src_w) * scale).round() as u32).clamp(1, dst_w);
-        let content_h = ((f64::from(src_h) * scale).round() as u32).clamp(1, dst_h);
+        // GStreamer's arithmetic: the width at full height, rounded down;
+        // if it does not fit, the height at full width, rounded down.
+        let scaled = |a: u32, b: u32, c: u32| (u64::from(a) * u64::from(b) / u64::from(c)) as u32;
+        let to_w = scaled(dst_h, src_w, src_h);
+        let (content_w, content_h) = if to_w <= dst_w {
+            (to_w.max(1), dst_h)
+        } else {
+            (dst_w, scaled(dst_w, src_h, src_w).clamp(1, dst_h))
+        };
         Ok(Letterbox {
             src_w,
             src_h,
@@ -44,8 +51,8 @@ impl Letterbox {
             dst_h,
             content_w,
             content_h,
-            pad_x: (dst_w - content_w) / 2,
-            pad_y: (dst_h - content_h) / 2,
+            pad_x: ((dst_w - content_w) / 2) & !1,
+            pad_y: ((dst_h - content_h) / 2) & !1,
         })
     }
 
@@ -122,12 +129,19 @@ mod tests {
         // 1920x1080 -> 640x384: scale 1/3, content 640x360, 12 rows each side.
         let lb = Letterbox::new(1920, 1080, 640, 384).unwrap();
         assert_eq!((lb.content_w, lb.content_h, lb.pad_x, lb.pad_y), (640, 360, 0, 12));
+        // 1920x1080 -> 416x416: content 416x234, 182 rows of padding: 91
+        // each side, 90 on top (even), 92 below.
+        let lb = Letterbox::new(1920, 1080, 416, 416).unwrap();
+        assert_eq!((lb.content_w, lb.content_h, lb.pad_x, lb.pad_y), (416, 234, 0, 90));
+        let lb = Letterbox::new(1080, 1920, 416, 416).unwrap();
+        assert_eq!((lb.content_w, lb.content_h, lb.pad_x, lb.pad_y), (234, 416, 90, 0));
         // 100x99 -> 10x10: content 10x10 (rounded), no padding.
         let lb = Letterbox::new(100, 99, 10, 10).unwrap();
         assert_eq!((lb.content_w, lb.content_h, lb.pad_x, lb.pad_y), (10, 10, 0, 0));
-        // 300x100 -> 416x416: content 416x139, 277 rows of padding: 138 on top.
+        // 300x100 -> 416x416: content 416x138 (138.67 rounded down), 278
+        // rows of padding: 138 on top (139, even).
         let lb = Letterbox::new(300, 100, 416, 416).unwrap();
-        assert_eq!((lb.content_w, lb.content_h, lb.pad_x, lb.pad_y), (416, 139, 0, 138));
+        assert_eq!((lb.content_w, lb.content_h, lb.pad_x, lb.pad_y), (416, 138, 0, 138));
     }
 
     #[test]
