@@ -9,10 +9,11 @@ use crate::error::{Error, Result};
 
 /// How a `src_w` x `src_h` frame sits in a `dst_w` x `dst_h` model input:
 /// scaled by one factor to `content_w` x `content_h` (the side that does
-/// not fill the input rounded down to whole pixels, at least 1), with `pad_x` columns on the left and `pad_y` rows on
-/// the top: half the padding, rounded down to an even number, as GStreamer
-/// places a picture it scales in I420, whose colour is shared by 2x2
-/// pixels (the rest of the padding goes right / bottom).
+/// not fill the input rounded down to whole pixels, at least 1), with
+/// `pad_x` columns on the left and `pad_y` rows on the top: half the
+/// padding, rounded down to an even number, as GStreamer places a picture
+/// it scales in I420, whose colour is shared by 2x2 pixels (the rest of the
+/// padding goes right / bottom).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Letterbox {
     pub src_w: u32,
@@ -135,7 +136,7 @@ mod tests {
         assert_eq!((lb.content_w, lb.content_h, lb.pad_x, lb.pad_y), (416, 234, 0, 90));
         let lb = Letterbox::new(1080, 1920, 416, 416).unwrap();
         assert_eq!((lb.content_w, lb.content_h, lb.pad_x, lb.pad_y), (234, 416, 90, 0));
-        // 100x99 -> 10x10: content 10x10 (rounded), no padding.
+        // 100x99 -> 10x10: content 10x10 (10.1 rounded down), no padding.
         let lb = Letterbox::new(100, 99, 10, 10).unwrap();
         assert_eq!((lb.content_w, lb.content_h, lb.pad_x, lb.pad_y), (10, 10, 0, 0));
         // 300x100 -> 416x416: content 416x138 (138.67 rounded down), 278

@@ -115,6 +115,8 @@ pub struct Log {
     pub detected: Mutex<usize>,
     /// Each frame sent to a detector: whether it was sent `behind`.
     pub behind: Mutex<Vec<bool>>,
+    /// Frames a thinning source skipped itself.
+    pub thinned: Mutex<u64>,
 }
 
 impl Log {
@@ -140,6 +142,10 @@ impl Log {
 
     pub fn behind(&self) -> Vec<bool> {
         lock(&self.behind).clone()
+    }
+
+    pub fn thinned(&self) -> u64 {
+        *lock(&self.thinned)
     }
 }
 
@@ -186,6 +192,7 @@ impl FrameSource for FakeSource {
                 && !gate.pass(pts, *limit)
             {
                 *skipped += 1;
+                *lock(&self.log.thinned) += 1;
                 continue;
             }
             return next;

@@ -187,6 +187,8 @@ fn frame_rate_limit_skips_frames_and_counts_them_as_dropped() {
             rig.step_until("all frames seen", |r| r.processed() + r.dropped() == 25);
             let case = format!("limit {limit}, thinned by the source: {thinning}");
             assert_eq!((rig.processed(), rig.dropped()), (processed, dropped), "{case}");
+            let by_source = if thinning { dropped } else { 0 };
+            assert_eq!(rig.log.thinned(), by_source, "{case}");
             assert_eq!(rig.log.detected() as u64, processed, "{case}");
         }
     }
