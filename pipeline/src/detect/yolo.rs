@@ -12,7 +12,7 @@
 //! Each anchor yields at most one candidate: its best class, if that score
 //! reaches the threshold (Ultralytics' `multi_label=False` default).
 
-use super::nanodet::{ClassScore, best_class};
+use super::nanodet::{ClassScore, class_reaching};
 use super::{Candidate, OutputTensor, Rect};
 use crate::error::{Error, Result};
 
@@ -66,10 +66,11 @@ pub fn decode(
         }
     } else {
         for row in data.chunks_exact(channels) {
-            let Some(ClassScore { class_id, score }) = best_class(&row[4..]) else { continue };
-            if score >= score_threshold {
-                candidates.push(make(row[0], row[1], row[2], row[3], class_id, score));
-            }
+            let Some(ClassScore { class_id, score }) = class_reaching(&row[4..], score_threshold)
+            else {
+                continue;
+            };
+            candidates.push(make(row[0], row[1], row[2], row[3], class_id, score));
         }
     }
     Ok(candidates)
