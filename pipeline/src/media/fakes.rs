@@ -117,6 +117,8 @@ pub struct Log {
     pub behind: Mutex<Vec<bool>>,
     /// Frames a thinning source skipped itself.
     pub thinned: Mutex<u64>,
+    /// The times of the frames the worker told a source it skipped.
+    pub skipped: Mutex<Vec<Option<i64>>>,
 }
 
 impl Log {
@@ -146,6 +148,10 @@ impl Log {
 
     pub fn thinned(&self) -> u64 {
         *lock(&self.thinned)
+    }
+
+    pub fn skipped(&self) -> Vec<Option<i64>> {
+        lock(&self.skipped).clone()
     }
 }
 
@@ -227,6 +233,10 @@ impl FrameSource for FakeSource {
     }
 
     fn passed(&mut self, _pts_ms: Option<i64>) {}
+
+    fn skipped(&mut self, pts_ms: Option<i64>) {
+        lock(&self.log.skipped).push(pts_ms);
+    }
 
     fn source_size(&self) -> Option<(u32, u32)> {
         Some((640, 480))
