@@ -151,7 +151,7 @@ struct Thinning {
     limit: AtomicU64,
     /// Frames the model branch's probe dropped, not yet told to the worker.
     dropped: AtomicU64,
-    /// Frames that reached the model's sink.
+    /// Frames that reached the model's sink, when it keeps only the newest.
     received: AtomicU64,
 }
 
@@ -437,8 +437,9 @@ impl Source {
         let pace = element("clocksync")?;
         pace.set_property("sync", file_like && realtime);
         let tee = element("tee")?;
-        // A short queue: the decoder may not run ahead of the model, so the
-        // crop branch holds the very frames the model sees.
+        // A short queue: a file read as fast as the model goes is decoded no
+        // further ahead of the model than this, so the crop branch holds the
+        // very frames the model sees.
         let q_model = element("queue")?;
         q_model.set_property("max-size-buffers", 1u32);
         q_model.set_property("max-size-time", 0u64);
@@ -479,14 +480,17 @@ impl Source {
             .drop(newest_wins)
             .sync(false)
             .build();
-        let counted = thinning.clone();
-        model.static_pad("sink").ok_or(GstError::MissingPad("appsink", "sink"))?.add_probe(
-            gst::PadProbeType::BUFFER,
-            move |_, _| {
-                counted.received.fetch_add(1, Ordering::Relaxed);
-                gst::PadProbeReturn::Ok
-            },
-        );
+        if newest_wins {
+            // What reaches the sink, to count what it lets go.
+            let counted = thinning.clone();
+            model.static_pad("sink").ok_or(GstError::MissingPad("appsink", "sink"))?.add_probe(
+                gst::PadProbeType::BUFFER,
+                move |_, _| {
+                    counted.received.fetch_add(1, Ordering::Relaxed);
+                    gst::PadProbeReturn::Ok
+                },
+            );
+        }
         let q_jpeg = element("queue")?;
         q_jpeg.set_property_from_str("leaky", "downstream");
         q_jpeg.set_property("max-size-buffers", 2u32);
