@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use rt_client::types;
@@ -31,8 +31,22 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub base: String,
     pub data_dir: PathBuf,
-    logs: Arc<Mutex<Vec<String>>>,
+    logs: Arc<Logs>,
     _tmp: Option<tempfile::TempDir>,
+}
+
+/// The server's stderr, line by line, as a thread reads it: a line is
+/// here some time after the server wrote it.
+#[derive(Default)]
+struct Logs {
+    lines: Mutex<Vec<String>>,
+    grew: Condvar,
+}
+
+impl Logs {
+    fn text(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
 }
 
 impl TestServer {
@@ -100,7 +114,7 @@ impl TestServer {
             .spawn()
             .expect("spawn rt-server");
         let stderr = child.stderr.take().expect("stderr");
-        let logs = Arc::new(Mutex::new(Vec::new()));
+        let logs = Arc::new(Logs::default());
         let (tx, rx) = mpsc::channel();
         let sink = logs.clone();
         std::thread::spawn(move || {
@@ -109,17 +123,15 @@ impl TestServer {
                     let url = rest.split_whitespace().next().unwrap_or_default().to_string();
                     let _ = tx.send(url);
                 }
-                sink.lock().unwrap().push(line);
+                sink.lines.lock().unwrap().push(line);
+                sink.grew.notify_all();
             }
         });
         let url: String = match rx.recv_timeout(Duration::from_secs(20)) {
             Ok(url) => url,
             Err(_) => {
                 let _ = child.kill();
-                panic!(
-                    "rt-server did not report its address; log:\n{}",
-                    logs.lock().unwrap().join("\n")
-                );
+                panic!("rt-server did not report its address; log:\n{}", logs.text());
             }
         };
         let addr: SocketAddr = url
@@ -183,8 +195,27 @@ impl TestServer {
         None
     }
 
+    /// The log so far: a line the server has just written may not be
+    /// here yet (see [`TestServer::wait_for_log`]).
     pub fn logs(&self) -> String {
-        self.logs.lock().unwrap().join("\n")
+        self.logs.text()
+    }
+
+    /// Waits (up to 10 s) for a line of the log for which `found` holds,
+    /// and returns it; `what` says what it was waited for if none comes.
+    pub fn wait_for_log(&self, what: &str, found: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut lines = self.logs.lines.lock().unwrap();
+        let mut seen = 0;
+        loop {
+            if let Some(line) = lines[seen..].iter().find(|l| found(l)) {
+                return line.clone();
+            }
+            seen = lines.len();
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            assert!(!left.is_zero(), "no {what} in the log within 10 s:\n{}", lines.join("\n"));
+            lines = self.logs.grew.wait_timeout(lines, left).unwrap().0;
+        }
     }
 
     /// Raw request: any method, path and body, with `Content-Type:

@@ -128,7 +128,7 @@ async fn a_missing_or_wrong_key_says_so() {
         let msg = err.to_string();
         for w in want {
             assert!(msg.contains(w), "{name}: the error names {w}: {msg}");
-            assert!(s.logs().contains(w), "{name}: the log names {w}");
+            s.wait_for_log(&format!("{name}: {w}"), |l| l.contains(w));
         }
         assert!(!msg.contains("pw-123"), "{name}: {msg}");
         let inst = s.client().get_instance(&id).await.unwrap().into_inner();

@@ -115,7 +115,7 @@ async fn shutdown_is_graceful() {
     assert_eq!(c.shutdown_system().await.unwrap().status().as_u16(), 204);
     let status = s.wait_exit(Duration::from_secs(10)).expect("server exits after shutdown");
     assert!(status.success(), "{status:?}");
-    assert!(s.logs().contains("server stopped"));
+    s.wait_for_log("word of the stop", |l| l.contains("server stopped"));
 }
 
 #[tokio::test]
@@ -145,11 +145,9 @@ async fn internal_errors_keep_their_cause_in_the_log() {
     let message = body["message"].as_str().unwrap();
     let request_id = body["request_id"].as_str().unwrap();
     assert!(!message.contains("instances"), "the body names no path: {message}");
-    let logs = s.logs();
-    assert!(
-        logs.lines().any(|l| l.contains(request_id) && l.contains("failed to persist")),
-        "the log has the cause under {request_id}:\n{logs}"
-    );
+    s.wait_for_log(&format!("the cause under {request_id}"), |l| {
+        l.contains(request_id) && l.contains("failed to persist")
+    });
     // Nothing changed.
     assert_ne!(s.client().get_instance(&id).await.unwrap().into_inner().display_name, "x");
 }

@@ -57,11 +57,9 @@ async fn a_renewed_certificate_is_taken_on_sighup() {
         // Unusable files at reload: the certificate in force stays.
         std::fs::write(&cert, "garbage").unwrap();
         s.sighup();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !s.logs().contains("TLS files not reloaded") {
-            assert!(Instant::now() < deadline, "{config}: no word of the failed reload");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        s.wait_for_log(&format!("{config}: word of the failed reload"), |l| {
+            l.contains("TLS files not reloaded")
+        });
         assert_eq!(version(&trusting(&old), &s.base).await, Ok(200), "{config}");
 
         let (new, new_key) = self_signed("renewed");

@@ -41,26 +41,42 @@ impl InferenceService {
         self.send(client, v, false).recv().expect("an answer").outputs
     }
 
-    /// `frames` frames of value `id`, sent as a worker sends them: the next
-    /// one before the last one's answer (marked behind) only while the
-    /// service has room, at most two at once. The answers' values, in order.
-    fn run_pipelined(&self, client: &Client, id: f32, frames: usize) -> Vec<f32> {
-        let mut sent = VecDeque::new();
-        let mut got = Vec::new();
-        let answer =
-            |rx: mpsc::Receiver<super::Answer>| rx.recv().unwrap().outputs.unwrap()[0].data[0];
-        let room = |sent: &VecDeque<_>| sent.len() < 2 && lock(&self.inner.queue).has_room();
-        for _ in 0..frames {
-            if !sent.is_empty() && !room(&sent) {
-                got.push(answer(sent.pop_front().unwrap()));
+    /// Instances (each a client and the value of its frames) sending
+    /// `frames` frames each as a worker sends them: the next one before the
+    /// last one's answer (marked behind) only while the service has room,
+    /// at most two at once. One thread drives them all, in turn, taking
+    /// each answer as it comes: the OS cannot hold one of them back while
+    /// the others ask. The answers' values, for each instance, in order.
+    fn run_pipelined(&self, instances: &[(&Client, f32)], frames: usize) -> Vec<Vec<f32>> {
+        let mut sent: Vec<VecDeque<mpsc::Receiver<super::Answer>>> =
+            instances.iter().map(|_| VecDeque::new()).collect();
+        let mut got: Vec<Vec<f32>> = instances.iter().map(|_| Vec::new()).collect();
+        let mut left = vec![frames; instances.len()];
+        for turn in 0.. {
+            if got.iter().all(|g| g.len() == frames) {
+                break;
             }
-            let behind = !sent.is_empty();
-            sent.push_back(self.send(client, id, behind));
-            if !room(&sent) {
-                got.push(answer(sent.pop_front().unwrap()));
+            // Who goes first changes each round.
+            for k in 0..instances.len() {
+                let i = (turn + k) % instances.len();
+                while let Some(rx) = sent[i].front() {
+                    match rx.try_recv() {
+                        Ok(answer) => got[i].push(answer.outputs.unwrap()[0].data[0]),
+                        Err(mpsc::TryRecvError::Empty) => break,
+                        Err(e) => panic!("no answer: {e}"),
+                    }
+                    sent[i].pop_front();
+                }
+                let room = || sent[i].len() < 2 && lock(&self.inner.queue).has_room();
+                if left[i] > 0 && (sent[i].is_empty() || room()) {
+                    let (client, id) = instances[i];
+                    let behind = !sent[i].is_empty();
+                    sent[i].push_back(self.send(client, id, behind));
+                    left[i] -= 1;
+                }
             }
+            std::thread::yield_now();
         }
-        got.extend(sent.into_iter().map(answer));
         got
     }
 }
@@ -353,7 +369,7 @@ fn an_instance_alone_that_is_behind_gets_its_frames_run_side_by_side() {
     let sessions = Sessions { narrow: 2, wide_threads: 2 };
     let service = loaded(&opener, sessions, Batching::default());
     let me = service.client();
-    assert_eq!(service.run_pipelined(&me, 3.0, 20), [3.0; 20]);
+    assert_eq!(service.run_pipelined(&[(&me, 3.0)], 20), [[3.0; 20]]);
     let r = *opener.running.lock().unwrap();
     assert!(!r.overlapped, "a wide and a narrow run overlapped: {r:?}");
     assert_eq!(r.wide_runs + r.narrow_runs, 20, "{r:?}");
@@ -401,22 +417,9 @@ fn instances_sending_ahead_get_equal_service_under_overload() {
     let opener = Arc::new(FakeOpener::new(0, 200_000));
     let service = loaded(&opener, narrow(2), Batching::default());
     let frames = 200;
-    // Both counted, then both start at once.
-    let start = Arc::new(Barrier::new(2));
-    let clients: Vec<_> = [1.0, 2.0]
-        .map(|id| {
-            let (service, start) = (service.clone(), start.clone());
-            let me = service.client();
-            std::thread::spawn(move || {
-                start.wait();
-                assert_eq!(service.run_pipelined(&me, id, frames), vec![id; frames]);
-            })
-        })
-        .into_iter()
-        .collect();
-    for c in clients {
-        c.join().unwrap();
-    }
+    let (one, two) = (service.client(), service.client());
+    let got = service.run_pipelined(&[(&one, 1.0), (&two, 2.0)], frames);
+    assert_eq!(got, [vec![1.0; frames], vec![2.0; frames]]);
     assert_equal_turns(&opener.served.lock().unwrap(), frames);
 }
 
