@@ -5,7 +5,7 @@
 //! through [`RunContext`].
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -96,7 +96,7 @@ pub struct RunStats {
     /// Confirmed tracks alive now.
     pub track_count: AtomicU64,
     /// The last processed frame as JPEG, for `GET .../frame`.
-    pub last_frame: Mutex<Option<Arc<Vec<u8>>>>,
+    pub preview: Preview,
     /// The processed frames, overlay drawn, for `GET .../mjpeg`.
     pub live: LiveView,
     /// Milliseconds per model run (all runs of the instance, for
@@ -122,7 +122,7 @@ impl RunStats {
         self.frames_processed.store(0, Ordering::Relaxed);
         self.frames_dropped.store(0, Ordering::Relaxed);
         self.track_count.store(0, Ordering::Relaxed);
-        *self.last_frame.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.preview.clear();
         self.rules.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.handlers.clear();
     }
@@ -130,9 +130,105 @@ impl RunStats {
     pub fn rules(&self) -> Vec<crate::analytics::RuleStats> {
         self.rules.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
+}
 
-    pub fn last_frame(&self) -> Option<Arc<Vec<u8>>> {
-        self.last_frame.lock().unwrap_or_else(|p| p.into_inner()).clone()
+/// How long a request for the last frame keeps the pipeline encoding it.
+pub const PREVIEW_WANTED_MS: i64 = 10_000;
+/// Processed frames encoded a second, at most, while the last frame is
+/// wanted.
+pub const PREVIEW_FPS: i64 = 2;
+/// A frame encoded this recently is given at once; an older one is given
+/// only when no newer one comes within [`PREVIEW_WAIT`].
+pub const PREVIEW_FRESH_MS: i64 = 1_000;
+/// How long a request waits for the next processed frame.
+pub const PREVIEW_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The last processed frame as JPEG, without overlay (`GET .../frame`).
+/// Encoding every instance's frames full size whether anyone looks or not
+/// cost as much as decoding them, so the pipeline encodes only while
+/// someone asks: a request marks the frame wanted for
+/// [`PREVIEW_WANTED_MS`], and the pipeline then encodes at most
+/// [`PREVIEW_FPS`] processed frames a second. A request that finds none
+/// encoded lately waits for the next one ([`Preview::watch`]).
+#[derive(Debug)]
+pub struct Preview {
+    frame: watch::Sender<Option<PreviewFrame>>,
+    /// Unix ms until which it is wanted.
+    wanted_until_ms: AtomicI64,
+}
+
+/// A frame of the [`Preview`].
+#[derive(Debug, Clone)]
+pub struct PreviewFrame {
+    pub jpeg: Arc<Vec<u8>>,
+    /// When it was encoded (Unix ms).
+    pub at_ms: i64,
+}
+
+impl Default for Preview {
+    fn default() -> Self {
+        Preview { frame: watch::channel(None).0, wanted_until_ms: AtomicI64::new(i64::MIN) }
+    }
+}
+
+impl Preview {
+    /// Someone asks for the frame at `now_ms` (Unix ms): frames are encoded
+    /// for the next [`PREVIEW_WANTED_MS`].
+    pub fn want(&self, now_ms: i64) {
+        self.wanted_until_ms.fetch_max(now_ms.saturating_add(PREVIEW_WANTED_MS), Ordering::Relaxed);
+    }
+
+    /// Whether the pipeline encodes the frame it processes at `now_ms`:
+    /// wanted, and none encoded in the last 1/[`PREVIEW_FPS`] s (or one
+    /// stamped later than now: the clock went back).
+    pub fn due(&self, now_ms: i64) -> bool {
+        now_ms <= self.wanted_until_ms.load(Ordering::Relaxed)
+            && self.frame.borrow().as_ref().is_none_or(|f| {
+                let since = now_ms - f.at_ms;
+                !(0..1000 / PREVIEW_FPS).contains(&since)
+            })
+    }
+
+    /// The frame encoded at `at_ms`, for every request from now on.
+    pub fn publish(&self, jpeg: Vec<u8>, at_ms: i64) {
+        self.frame.send_replace(Some(PreviewFrame { jpeg: Arc::new(jpeg), at_ms }));
+    }
+
+    /// The last frame encoded, if any.
+    pub fn latest(&self) -> Option<PreviewFrame> {
+        self.frame.borrow().clone()
+    }
+
+    /// Sees each frame encoded from now on.
+    pub fn watch(&self) -> watch::Receiver<Option<PreviewFrame>> {
+        self.frame.subscribe()
+    }
+
+    /// The frame for a request at `now_ms` (Unix ms), which marks it
+    /// wanted: the last one encoded when it is fresh (within
+    /// [`PREVIEW_FRESH_MS`]) or the instance is not `running`; otherwise
+    /// the next one, waiting up to `wait`, or the last one if none comes.
+    pub async fn request(
+        &self,
+        now_ms: i64,
+        running: bool,
+        wait: std::time::Duration,
+    ) -> Option<PreviewFrame> {
+        self.want(now_ms);
+        let mut frames = self.watch();
+        let fresh = frames
+            .borrow_and_update()
+            .as_ref()
+            .is_some_and(|f| (0..=PREVIEW_FRESH_MS).contains(&(now_ms - f.at_ms)));
+        if running && !fresh {
+            let _ = tokio::time::timeout(wait, frames.changed()).await;
+        }
+        self.latest()
+    }
+
+    /// No frame (a new run starts).
+    pub fn clear(&self) {
+        self.frame.send_replace(None);
     }
 }
 
@@ -249,4 +345,69 @@ pub enum PushError {
     QueueFull,
     #[error("the pipeline is not accepting frames: {0}")]
     Closed(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The frame is encoded while wanted, at most every 1/PREVIEW_FPS s.
+    #[test]
+    fn the_preview_is_due_while_wanted_and_not_twice_in_a_gap() {
+        let gap = 1000 / PREVIEW_FPS;
+        let p = Preview::default();
+        assert!(!p.due(0), "never asked for");
+        p.want(1_000);
+        // (now, wanted at, encoded at, due)
+        let cases: [(i64, Option<i64>, bool); 7] = [
+            (1_000, None, true),
+            (1_000, Some(1_000), false),
+            (1_000 + gap - 1, Some(1_000), false),
+            (1_000 + gap, Some(1_000), true),
+            (999, Some(1_000), true),
+            (1_000 + PREVIEW_WANTED_MS, Some(0), true),
+            (1_001 + PREVIEW_WANTED_MS, Some(0), false),
+        ];
+        for (now, encoded, due) in cases {
+            p.clear();
+            if let Some(at) = encoded {
+                p.publish(vec![0xFF, 0xD8], at);
+            }
+            assert_eq!(p.due(now), due, "at {now}, encoded at {encoded:?}");
+        }
+        // An older request never shortens a later one.
+        p.want(0);
+        assert!(p.due(1_000 + PREVIEW_WANTED_MS));
+        p.clear();
+        assert!(p.latest().is_none());
+    }
+
+    /// A request gets a fresh frame at once, waits for the next one
+    /// otherwise (while the instance runs), and keeps frames coming.
+    #[tokio::test]
+    async fn a_request_waits_for_a_frame_only_when_the_last_is_stale() {
+        use std::time::Duration;
+        let p = Arc::new(Preview::default());
+        let long = Duration::from_secs(30);
+        // Not running: nothing to wait for.
+        assert!(p.request(5_000, false, long).await.is_none());
+        assert!(p.due(5_000), "the request asked for frames");
+        // Fresh: at once (a wait would last 30 s).
+        p.publish(vec![1], 4_500);
+        assert_eq!(p.request(5_000, true, long).await.unwrap().jpeg[..], [1]);
+        // Stale, running: the next frame.
+        let publisher = {
+            let p = p.clone();
+            tokio::spawn(async move {
+                while p.frame.receiver_count() == 0 {
+                    tokio::task::yield_now().await;
+                }
+                p.publish(vec![2], 9_000);
+            })
+        };
+        assert_eq!(p.request(9_000, true, long).await.unwrap().jpeg[..], [2]);
+        publisher.await.unwrap();
+        // Stale, and none comes: the last one, after the wait.
+        assert_eq!(p.request(60_000, true, Duration::from_millis(1)).await.unwrap().jpeg[..], [2]);
+    }
 }

@@ -303,9 +303,11 @@ impl RtApi for RtApiImpl {
         let id = path.into_inner().instance_id;
         let running =
             engine.get(id).map_err(engine_err)?.state == rt_pipeline::LifecycleState::Running;
-        let jpeg = engine.stats(id).map_err(engine_err)?.last_frame();
-        let frame = jpeg
-            .map(|j| base64::engine::general_purpose::STANDARD.encode(j.as_slice()))
+        let stats = engine.stats(id).map_err(engine_err)?;
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let last = stats.preview.request(now_ms, running, rt_pipeline::runtime::PREVIEW_WAIT).await;
+        let frame = last
+            .map(|f| base64::engine::general_purpose::STANDARD.encode(f.jpeg.as_slice()))
             .unwrap_or_default();
         Ok(HttpResponseOk(Frame { frame, running }))
     }

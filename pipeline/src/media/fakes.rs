@@ -215,10 +215,6 @@ impl FrameSource for FakeSource {
         }
     }
 
-    fn take_jpeg(&mut self) -> Option<Vec<u8>> {
-        None
-    }
-
     fn full_frame(&mut self, pts_ms: Option<i64>) -> Option<YuvFrame> {
         // A grey I420 frame (the outputs and the live view encode it).
         let (w, h) = (16usize, 16usize);

@@ -1,22 +1,24 @@
 //! Video in: a GStreamer pipeline that decodes a URI (file, RTSP, HTTP) or
 //! frames pushed over the API, and hands out frames already converted and
 //! letterboxed to the model's input size by GStreamer itself (no pixel
-//! loops in Rust), plus a low-rate JPEG of the full frame for
-//! `GET .../frame` and crops.
+//! loops in Rust), plus the full-size frames for crops, outputs and
+//! `GET .../frame`.
 //!
 //! ```text
 //! uridecodebin | appsrc ! decodebin
 //!   ! videoconvert ! I420 ! clocksync (files at their own pace) ! tee
 //!     ! [thinned] queue (1) ! videoscale add-borders ! I420 WxH, par 1/1 ! videoconvert ! RGB
 //!       ! appsink "model" (1)
-//!     ! queue (a probe keeps <= 2 frames a second) ! jpegenc ! appsink "jpeg"
-//!     ! [thinned] queue ! appsink "full" (full-size I420, newest 6, for crops)
+//!     ! [thinned] queue ! appsink "full" (full-size I420, newest 6)
 //! ```
 //!
 //! The tee carries the decoder's own YUV: the model branch scales it to
-//! the model's size and only then converts it, and the crop branch costs
-//! nothing until a crop is cut. On a two-core machine every conversion
-//! skipped is time the model gets.
+//! the model's size and only then converts it, and the full-size branch
+//! costs nothing until a crop is cut or a frame encoded. There is no JPEG
+//! branch: the worker encodes the processed frame only when someone asks
+//! for it (a branch encoding two frames a second of every instance, asked
+//! for or not, cost about as much as decoding the test clip). On a
+//! two-core machine every conversion skipped is time the model gets.
 //!
 //! Memory: a decoded frame lives until every branch is done with it, so
 //! the decoder is kept close to the model. Files played at their own pace
@@ -39,10 +41,6 @@
 //! camera's 25 frames/s that is four conversions in five saved, and the
 //! worker wakes for the frames it takes only. The worker keeps its own
 //! check for what the probes cannot know (stream time across file loops).
-//!
-//! The preview is thinned by a pad probe on wall-clock time rather than by
-//! `videorate`, which asserts (aborting the process) on streams whose
-//! buffers carry no duration, such as pushed still images.
 //!
 //! The pipeline is built in [`Source::open`] and torn down (state `Null`)
 //! when the `Source` is dropped, on every path.
@@ -179,10 +177,6 @@ impl Thinning {
     }
 }
 
-/// Frames per second of the JPEG preview branch (enough for `frame` and
-/// for crops, cheap enough to ignore).
-const PREVIEW_FPS: u64 = 2;
-
 /// A frame's bytes: GStreamer's own buffer, mapped for reading (no copy),
 /// or bytes of our own (fakes, tests).
 pub enum Pixels {
@@ -284,8 +278,6 @@ pub trait FrameSource {
     /// The next model frame, an end of stream, an error, or a timeout after
     /// waiting at most `timeout`.
     fn next(&mut self, timeout: Duration) -> Next;
-    /// The newest full-size JPEG, if a new one is ready.
-    fn take_jpeg(&mut self) -> Option<Vec<u8>>;
     /// The full-size frame closest to `pts_ms` among the newest few.
     fn full_frame(&mut self, pts_ms: Option<i64>) -> Option<YuvFrame>;
     /// The worker is done with the model frame at `pts_ms`: the full-size
@@ -371,8 +363,10 @@ impl PushClock {
 pub struct Source {
     pipeline: gst::Pipeline,
     model: gst_app::AppSink,
-    jpeg: gst_app::AppSink,
     full: gst_app::AppSink,
+    /// Where the decoded frames enter the branches: its caps say the
+    /// source's frame size.
+    tee_sink: gst::Pad,
     /// Full-size frames pulled from `full` (their buffers, not copies) and
     /// not handed out yet, oldest first: frames ahead of the model's current
     /// one wait here for their turn; older ones are dropped as the model
@@ -491,26 +485,6 @@ impl Source {
                 },
             );
         }
-        let q_jpeg = element("queue")?;
-        q_jpeg.set_property_from_str("leaky", "downstream");
-        q_jpeg.set_property("max-size-buffers", 2u32);
-        let min_gap = Duration::from_millis(1000 / PREVIEW_FPS);
-        let last = std::sync::Mutex::new(None::<std::time::Instant>);
-        q_jpeg.static_pad("src").ok_or(GstError::MissingPad("queue", "src"))?.add_probe(
-            gst::PadProbeType::BUFFER,
-            move |_, _| {
-                let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
-                let now = std::time::Instant::now();
-                if last.is_some_and(|t| now.duration_since(t) < min_gap) {
-                    return gst::PadProbeReturn::Drop;
-                }
-                *last = Some(now);
-                gst::PadProbeReturn::Ok
-            },
-        );
-        let jpegenc = element("jpegenc")?;
-        jpegenc.set_property("quality", 85i32);
-        let jpeg = gst_app::AppSink::builder().max_buffers(1).drop(true).sync(false).build();
         let q_full = element("queue")?;
         q_full.set_property_from_str("leaky", "downstream");
         thinning
@@ -526,14 +500,11 @@ impl Source {
         pipeline
             .add_many([&convert, &yuv, &pace, &tee, &q_model, &scale, &scaled, &to_rgb])
             .map_err(GstError::from)?;
-        pipeline.add_many([&q_jpeg, &jpegenc]).map_err(GstError::from)?;
         pipeline
-            .add_many([&q_full, model.upcast_ref(), jpeg.upcast_ref(), full.upcast_ref()])
+            .add_many([&q_full, model.upcast_ref(), full.upcast_ref()])
             .map_err(GstError::from)?;
         gst::Element::link_many([&convert, &yuv, &pace, &tee]).map_err(GstError::from)?;
         gst::Element::link_many([&tee, &q_model, &scale, &scaled, &to_rgb, model.upcast_ref()])
-            .map_err(GstError::from)?;
-        gst::Element::link_many([&tee, &q_jpeg, &jpegenc, jpeg.upcast_ref()])
             .map_err(GstError::from)?;
         gst::Element::link_many([&tee, &q_full, full.upcast_ref()]).map_err(GstError::from)?;
 
@@ -592,11 +563,12 @@ impl Source {
                 let _ = pad.link(&convert_sink);
             }
         });
+        let tee_sink = tee.static_pad("sink").ok_or(GstError::MissingPad("tee", "sink"))?;
         let source = Source {
             pipeline,
             model,
-            jpeg,
             full,
+            tee_sink,
             ahead: VecDeque::new(),
             push,
             source_size: None,
@@ -652,6 +624,14 @@ impl FrameSource for Source {
                 Ok(f) => {
                     self.pulled += 1;
                     self.pull_full();
+                    if self.source_size.is_none() {
+                        // The tee had the decoded frame's caps before the
+                        // frame itself.
+                        self.source_size = self.tee_sink.current_caps().and_then(|c| {
+                            let info = gst_video::VideoInfo::from_caps(&c).ok()?;
+                            Some((info.width(), info.height()))
+                        });
+                    }
                     Next::Frame(f)
                 }
                 Err(e) => Next::Error(e),
@@ -659,20 +639,6 @@ impl FrameSource for Source {
             None if self.model.is_eos() => Next::Eos,
             None => self.bus_error().map_or(Next::Timeout, Next::Error),
         }
-    }
-
-    /// Learns the source's frame size from the JPEG's caps.
-    fn take_jpeg(&mut self) -> Option<Vec<u8>> {
-        let sample = self.jpeg.try_pull_sample(gst::ClockTime::ZERO)?;
-        if self.source_size.is_none()
-            && let Some(s) = sample.caps().and_then(|c| c.structure(0).map(|s| s.to_owned()))
-            && let (Ok(w), Ok(h)) = (s.get::<i32>("width"), s.get::<i32>("height"))
-        {
-            self.source_size = Some((w as u32, h as u32));
-        }
-        let buffer = sample.buffer()?;
-        let map = buffer.map_readable().ok()?;
-        Some(map.as_slice().to_vec())
     }
 
     /// The crop branch runs at most a few frames ahead of the model. Frames
@@ -938,6 +904,7 @@ mod tests {
                 other => panic!("{w}x{h}: no frame but {other:?}"),
             };
             assert_eq!((frame.width, frame.height), (iw, ih));
+            assert_eq!(src.source_size(), Some((u32::from(w), u32::from(h))));
             let lb = Letterbox::new(u32::from(w), u32::from(h), iw, ih).expect("sizes");
             // The brightest of a pixel's three channels.
             let at = |x: u32, y: u32| {

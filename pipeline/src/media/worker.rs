@@ -54,6 +54,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// the bytes of 95.
 const LIVE_QUALITY: u8 = 75;
 
+/// JPEG quality of the last frame (`GET .../frame`), a still to look at.
+const PREVIEW_QUALITY: u8 = 85;
+
 /// How long one wait for a frame may block before the loop checks for a
 /// stop request or a config change.
 const POLL: Duration = Duration::from_millis(100);
@@ -700,10 +703,6 @@ impl Worker {
         self.backoff = FIRST_BACKOFF;
         self.source_state = "Connected";
         self.meter.delivered += 1;
-        if let Some(jpeg) = src.take_jpeg() {
-            *self.ctx.stats.last_frame.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some(Arc::new(jpeg));
-        }
         let time_ms = self.stream_time(frame.pts_ms);
         if self.rate_limited(time_ms) {
             self.ctx.stats.frames_dropped.fetch_add(1, Ordering::Relaxed);
@@ -850,9 +849,18 @@ impl Worker {
         // (crops fetch it on demand below).
         let live = self.ctx.stats.live.watched();
         let video = live || self.video_out.active();
+        let now_ms = self.clock.wall_ms();
+        let preview = self.ctx.stats.preview.due(now_ms);
         let mut full = None;
-        if video {
+        if video || preview {
             full = src.full_frame(pts_ms);
+        }
+        if preview
+            && let Some(f) = full.as_ref()
+            && let Some(jpeg) = crop::jpeg(f, PREVIEW_QUALITY)
+        {
+            // Before the overlay is drawn: `GET .../frame` shows none.
+            self.ctx.stats.preview.publish(jpeg, now_ms);
         }
         for t in tracks.iter().filter(|t| t.confirmed && t.lost_ms == 0) {
             if self.cropped.contains(&t.id) {

@@ -176,6 +176,35 @@ fn the_live_view_gets_frames_only_while_someone_watches() {
 }
 
 #[test]
+fn the_last_frame_is_encoded_only_while_someone_asks_for_it() {
+    use crate::media::clock::Clock;
+    use crate::runtime::{PREVIEW_FPS, PREVIEW_WANTED_MS};
+    let tree = file_input(json!({"Input": {"loop": false}}));
+    let mut rig = Rig::new(tree, [Some(file_of(10, 40))], |_| {});
+    let stats = rig.harness.stats.clone();
+    let latest = || stats.preview.latest();
+    rig.step_until("2 frames", |r| r.processed() == 2);
+    assert!(latest().is_none(), "nothing is encoded while no one asks");
+    let asked_at = rig.time.wall_ms();
+    stats.preview.want(asked_at);
+    rig.step_until("3 frames", |r| r.processed() == 3);
+    let first = latest().expect("the frame asked for");
+    assert_eq!(&first.jpeg[..2], &[0xFF, 0xD8], "a JPEG");
+    assert_eq!(first.at_ms, asked_at);
+    rig.step_until("4 frames", |r| r.processed() == 4);
+    assert!(Arc::ptr_eq(&latest().unwrap().jpeg, &first.jpeg), "not twice in a gap");
+    let gap = Duration::from_millis(1000 / PREVIEW_FPS as u64);
+    rig.time.advance(gap);
+    rig.step_until("5 frames", |r| r.processed() == 5);
+    let second = latest().expect("a frame");
+    assert_eq!(second.at_ms, asked_at + gap.as_millis() as i64, "the next one after the gap");
+    // Asked for no longer: the last one stays.
+    rig.time.advance(Duration::from_millis(PREVIEW_WANTED_MS as u64));
+    rig.step_until("all frames", |r| r.processed() == 10);
+    assert!(Arc::ptr_eq(&latest().unwrap().jpeg, &second.jpeg), "none encoded unasked");
+}
+
+#[test]
 fn frame_rate_limit_skips_frames_and_counts_them_as_dropped() {
     // 25 frames 40 ms apart (25 fps) at each limit: (limit, processed,
     // dropped), the same whether the worker skips them or the source does.
