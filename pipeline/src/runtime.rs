@@ -145,11 +145,13 @@ pub const PREVIEW_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The last processed frame as JPEG, without overlay (`GET .../frame`).
 /// Encoding every instance's frames full size whether anyone looks or not
-/// cost as much as decoding them, so the pipeline encodes only while
+/// cost as much as decoding them, so the pipeline encodes them while
 /// someone asks: a request marks the frame wanted for
 /// [`PREVIEW_WANTED_MS`], and the pipeline then encodes at most
 /// [`PREVIEW_FPS`] processed frames a second. A request that finds none
-/// encoded lately waits for the next one ([`Preview::watch`]).
+/// encoded lately waits for the next one ([`Preview::request`]). Frames
+/// the next one may be long in coming after are encoded unasked (the
+/// pipeline says which), so a request never waits for nothing.
 #[derive(Debug)]
 pub struct Preview {
     frame: watch::Sender<Option<PreviewFrame>>,
@@ -179,10 +181,11 @@ impl Preview {
     }
 
     /// Whether the pipeline encodes the frame it processes at `now_ms`:
-    /// wanted, and none encoded in the last 1/[`PREVIEW_FPS`] s (or one
-    /// stamped later than now: the clock went back).
-    pub fn due(&self, now_ms: i64) -> bool {
-        now_ms <= self.wanted_until_ms.load(Ordering::Relaxed)
+    /// wanted (or `unasked`), and none encoded in the last
+    /// 1/[`PREVIEW_FPS`] s (or one stamped later than now: the clock went
+    /// back).
+    pub fn due(&self, now_ms: i64, unasked: bool) -> bool {
+        (unasked || now_ms <= self.wanted_until_ms.load(Ordering::Relaxed))
             && self.frame.borrow().as_ref().is_none_or(|f| {
                 let since = now_ms - f.at_ms;
                 !(0..1000 / PREVIEW_FPS).contains(&since)
@@ -352,11 +355,17 @@ mod tests {
     use super::*;
 
     /// The frame is encoded while wanted, at most every 1/PREVIEW_FPS s.
+    impl Preview {
+        fn due_asked(&self, now_ms: i64) -> bool {
+            self.due(now_ms, false)
+        }
+    }
+
     #[test]
     fn the_preview_is_due_while_wanted_and_not_twice_in_a_gap() {
         let gap = 1000 / PREVIEW_FPS;
         let p = Preview::default();
-        assert!(!p.due(0), "never asked for");
+        assert!(!p.due_asked(0), "never asked for");
         p.want(1_000);
         // (now, wanted at, encoded at, due)
         let cases: [(i64, Option<i64>, bool); 7] = [
@@ -373,11 +382,15 @@ mod tests {
             if let Some(at) = encoded {
                 p.publish(vec![0xFF, 0xD8], at);
             }
-            assert_eq!(p.due(now), due, "at {now}, encoded at {encoded:?}");
+            assert_eq!(p.due_asked(now), due, "at {now}, encoded at {encoded:?}");
         }
+        // Unasked: still not twice in a gap.
+        p.clear();
+        p.publish(vec![0xFF, 0xD8], 0);
+        assert!(!p.due(gap - 1, true) && p.due(gap, true));
         // An older request never shortens a later one.
         p.want(0);
-        assert!(p.due(1_000 + PREVIEW_WANTED_MS));
+        assert!(p.due_asked(1_000 + PREVIEW_WANTED_MS));
         p.clear();
         assert!(p.latest().is_none());
     }
@@ -391,7 +404,7 @@ mod tests {
         let long = Duration::from_secs(30);
         // Not running: nothing to wait for.
         assert!(p.request(5_000, false, long).await.is_none());
-        assert!(p.due(5_000), "the request asked for frames");
+        assert!(p.due_asked(5_000), "the request asked for frames");
         // Fresh: at once (a wait would last 30 s).
         p.publish(vec![1], 4_500);
         assert_eq!(p.request(5_000, true, long).await.unwrap().jpeg[..], [1]);

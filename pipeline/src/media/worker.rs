@@ -57,6 +57,11 @@ const LIVE_QUALITY: u8 = 75;
 /// JPEG quality of the last frame (`GET .../frame`), a still to look at.
 const PREVIEW_QUALITY: u8 = 85;
 
+/// A processed frame this long (stream time) after the one before is
+/// encoded for `GET .../frame` even unasked: the source is slow, and the
+/// frame may be the last one for a while.
+const UNASKED_GAP_MS: i64 = 1_000;
+
 /// How long one wait for a frame may block before the loop checks for a
 /// stop request or a config change.
 const POLL: Duration = Duration::from_millis(100);
@@ -268,6 +273,8 @@ pub struct Worker {
     last_stats: Instant,
     /// Stream time of the last frame processed (not skipped).
     last_processed_ms: Option<i64>,
+    /// Stream time of the last frame finished (its events published).
+    last_finished_ms: Option<i64>,
     /// Added to frame times: keeps stream time increasing across file
     /// loops, and makes pushed frames' times the clients' own.
     time_offset_ms: i64,
@@ -330,6 +337,7 @@ impl Worker {
             retry_at: now,
             reported_no_input: false,
             last_processed_ms: None,
+            last_finished_ms: None,
             time_offset_ms: 0,
             last_time_ms: 0,
             first_seen: HashMap::new(),
@@ -850,7 +858,13 @@ impl Worker {
         let live = self.ctx.stats.live.watched();
         let video = live || self.video_out.active();
         let now_ms = self.clock.wall_ms();
-        let preview = self.ctx.stats.preview.due(now_ms);
+        // Encoded unasked: a run's first frame, pushed frames, and frames
+        // of a slow source (a second or more apart), any of which may be
+        // the last for a while; a request then has one to show.
+        let previous = self.last_finished_ms.replace(time_ms);
+        let unasked = self.plan.is_manual()
+            || previous.is_none_or(|p| !(0..UNASKED_GAP_MS).contains(&(time_ms - p)));
+        let preview = self.ctx.stats.preview.due(now_ms, unasked);
         let mut full = None;
         if video || preview {
             full = src.full_frame(pts_ms);

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use base64::Engine as _;
 use serde_json::json;
 
 use crate::common::{Case, TestServer, check_cases};
@@ -92,6 +93,19 @@ async fn a_pushed_still_frame_yields_the_people_in_it() {
         let t = r.data["event_timestamp_ms"].as_i64().unwrap();
         assert!((now - 60_000..=now).contains(&t), "frame time {t} is the client's, now {now}");
     }
+    // Pushed frames are encoded for `frame` unasked: the last one is there,
+    // full size, though nobody asked while they came.
+    let frame = c.get_frame(&id).await.unwrap().into_inner();
+    assert!(frame.running);
+    let shown = base64::engine::general_purpose::STANDARD.decode(frame.frame.as_bytes()).unwrap();
+    assert_eq!(jpeg_size(&shown), jpeg_size(&jpeg), "the pushed frame, full size");
+}
+
+/// Width and height in a baseline JPEG's start-of-frame segment.
+fn jpeg_size(jpeg: &[u8]) -> Option<(u16, u16)> {
+    let sof = jpeg.windows(2).position(|m| m == [0xFF, 0xC0])?;
+    let at = |i: usize| Some(u16::from_be_bytes([*jpeg.get(sof + i)?, *jpeg.get(sof + i + 1)?]));
+    Some((at(7)?, at(5)?))
 }
 
 fn persons(rs: &[Record]) -> BTreeSet<String> {

@@ -176,32 +176,49 @@ fn the_live_view_gets_frames_only_while_someone_watches() {
 }
 
 #[test]
-fn the_last_frame_is_encoded_only_while_someone_asks_for_it() {
+fn the_last_frame_is_encoded_while_someone_asks_for_it_or_when_it_may_be_the_last() {
     use crate::media::clock::Clock;
     use crate::runtime::{PREVIEW_FPS, PREVIEW_WANTED_MS};
+    let gap = Duration::from_millis(1000 / PREVIEW_FPS as u64);
     let tree = file_input(json!({"Input": {"loop": false}}));
     let mut rig = Rig::new(tree, [Some(file_of(10, 40))], |_| {});
     let stats = rig.harness.stats.clone();
-    let latest = || stats.preview.latest();
-    rig.step_until("2 frames", |r| r.processed() == 2);
-    assert!(latest().is_none(), "nothing is encoded while no one asks");
+    let latest = || stats.preview.latest().expect("a frame");
+    // The run's first frame, unasked: a request has one to show.
+    rig.step_until("1 frame", |r| r.processed() == 1);
+    let first = latest();
+    assert_eq!(&first.jpeg[..2], &[0xFF, 0xD8], "a JPEG");
+    rig.time.advance(gap);
+    rig.step_until("3 frames", |r| r.processed() == 3);
+    assert!(Arc::ptr_eq(&latest().jpeg, &first.jpeg), "none encoded unasked mid-stream");
     let asked_at = rig.time.wall_ms();
     stats.preview.want(asked_at);
-    rig.step_until("3 frames", |r| r.processed() == 3);
-    let first = latest().expect("the frame asked for");
-    assert_eq!(&first.jpeg[..2], &[0xFF, 0xD8], "a JPEG");
-    assert_eq!(first.at_ms, asked_at);
     rig.step_until("4 frames", |r| r.processed() == 4);
-    assert!(Arc::ptr_eq(&latest().unwrap().jpeg, &first.jpeg), "not twice in a gap");
-    let gap = Duration::from_millis(1000 / PREVIEW_FPS as u64);
-    rig.time.advance(gap);
+    let second = latest();
+    assert_eq!(second.at_ms, asked_at, "the next frame once asked for");
     rig.step_until("5 frames", |r| r.processed() == 5);
-    let second = latest().expect("a frame");
-    assert_eq!(second.at_ms, asked_at + gap.as_millis() as i64, "the next one after the gap");
+    assert!(Arc::ptr_eq(&latest().jpeg, &second.jpeg), "not twice in a gap");
+    rig.time.advance(gap);
+    rig.step_until("6 frames", |r| r.processed() == 6);
+    let third = latest();
+    assert_eq!(third.at_ms, asked_at + gap.as_millis() as i64, "the next one after the gap");
     // Asked for no longer: the last one stays.
     rig.time.advance(Duration::from_millis(PREVIEW_WANTED_MS as u64));
     rig.step_until("all frames", |r| r.processed() == 10);
-    assert!(Arc::ptr_eq(&latest().unwrap().jpeg, &second.jpeg), "none encoded unasked");
+    assert!(Arc::ptr_eq(&latest().jpeg, &third.jpeg), "none encoded unasked");
+
+    // A slow source (frames a second apart): each frame, unasked.
+    let tree = file_input(json!({"Input": {"loop": false}}));
+    let mut rig = Rig::new(tree, [Some(file_of(3, 1_000))], |_| {});
+    let stats = rig.harness.stats.clone();
+    let mut seen = Vec::new();
+    for n in 1..=3 {
+        rig.step_until("a frame", |r| r.processed() == n);
+        seen.push(stats.preview.latest().expect("a frame").at_ms);
+        rig.time.advance(Duration::from_secs(1));
+    }
+    let start = seen[0];
+    assert_eq!(seen, [start, start + 1_000, start + 2_000]);
 }
 
 #[test]
