@@ -124,7 +124,8 @@ pub async fn run(binary: &str) -> Result<String> {
     // narrow session) and on every core (the wide one).
     let threads = crate::threads();
     let mut raw_batches = String::new();
-    for t in [1, threads] {
+    let widths = if threads > 1 { vec![1, threads] } else { vec![1] };
+    for t in widths {
         let mut row = format!("| {t} |");
         for batch in [1, 2, 4] {
             let ms = raw_model_with(&model, &ort, &video, t, batch)?;

@@ -151,7 +151,9 @@ pub const PREVIEW_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// [`PREVIEW_FPS`] processed frames a second. A request that finds none
 /// encoded lately waits for the next one ([`Preview::request`]). Frames
 /// the next one may be long in coming after are encoded unasked (the
-/// pipeline says which), so a request never waits for nothing.
+/// pipeline says which), so that a request finds one. The frame given is
+/// the last one encoded: with at most [`PREVIEW_FPS`] a second, up to
+/// half a second older than the last one processed.
 #[derive(Debug)]
 pub struct Preview {
     frame: watch::Sender<Option<PreviewFrame>>,
@@ -219,10 +221,12 @@ impl Preview {
     ) -> Option<PreviewFrame> {
         self.want(now_ms);
         let mut frames = self.watch();
+        // One encoded after `now_ms` (between the caller's clock reading
+        // and here) is fresh too.
         let fresh = frames
             .borrow_and_update()
             .as_ref()
-            .is_some_and(|f| (0..=PREVIEW_FRESH_MS).contains(&(now_ms - f.at_ms)));
+            .is_some_and(|f| now_ms - f.at_ms <= PREVIEW_FRESH_MS);
         if running && !fresh {
             let _ = tokio::time::timeout(wait, frames.changed()).await;
         }
@@ -354,20 +358,20 @@ pub enum PushError {
 mod tests {
     use super::*;
 
-    /// The frame is encoded while wanted, at most every 1/PREVIEW_FPS s.
     impl Preview {
         fn due_asked(&self, now_ms: i64) -> bool {
             self.due(now_ms, false)
         }
     }
 
+    /// The frame is encoded while wanted, at most every 1/PREVIEW_FPS s.
     #[test]
     fn the_preview_is_due_while_wanted_and_not_twice_in_a_gap() {
         let gap = 1000 / PREVIEW_FPS;
         let p = Preview::default();
         assert!(!p.due_asked(0), "never asked for");
         p.want(1_000);
-        // (now, wanted at, encoded at, due)
+        // (now, encoded at, due), wanted from 1 000 on
         let cases: [(i64, Option<i64>, bool); 7] = [
             (1_000, None, true),
             (1_000, Some(1_000), false),
@@ -396,18 +400,24 @@ mod tests {
     }
 
     /// A request gets a fresh frame at once, waits for the next one
-    /// otherwise (while the instance runs), and keeps frames coming.
-    #[tokio::test]
+    /// otherwise (while the instance runs), and keeps frames coming. Time
+    /// is paused: a wait shows as time passed.
+    #[tokio::test(start_paused = true)]
     async fn a_request_waits_for_a_frame_only_when_the_last_is_stale() {
         use std::time::Duration;
+        use tokio::time::Instant;
         let p = Arc::new(Preview::default());
         let long = Duration::from_secs(30);
+        let start = Instant::now();
         // Not running: nothing to wait for.
         assert!(p.request(5_000, false, long).await.is_none());
         assert!(p.due_asked(5_000), "the request asked for frames");
-        // Fresh: at once (a wait would last 30 s).
-        p.publish(vec![1], 4_500);
-        assert_eq!(p.request(5_000, true, long).await.unwrap().jpeg[..], [1]);
+        // Fresh: at once, one encoded since the request read its clock too.
+        for at in [4_000, 4_500, 5_100] {
+            p.publish(vec![1], at);
+            assert_eq!(p.request(5_000, true, long).await.unwrap().jpeg[..], [1]);
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO, "no wait");
         // Stale, running: the next frame.
         let publisher = {
             let p = p.clone();
@@ -420,7 +430,9 @@ mod tests {
         };
         assert_eq!(p.request(9_000, true, long).await.unwrap().jpeg[..], [2]);
         publisher.await.unwrap();
+        assert_eq!(start.elapsed(), Duration::ZERO, "the frame came at once");
         // Stale, and none comes: the last one, after the wait.
-        assert_eq!(p.request(60_000, true, Duration::from_millis(1)).await.unwrap().jpeg[..], [2]);
+        assert_eq!(p.request(60_000, true, long).await.unwrap().jpeg[..], [2]);
+        assert_eq!(start.elapsed(), long, "the whole wait");
     }
 }

@@ -301,11 +301,15 @@ impl RtApi for RtApiImpl {
         authorize(&rqctx)?;
         let engine = &rqctx.context().engine;
         let id = path.into_inner().instance_id;
-        let running =
-            engine.get(id).map_err(engine_err)?.state == rt_pipeline::LifecycleState::Running;
+        let running = || -> Result<bool, HttpError> {
+            Ok(engine.get(id).map_err(engine_err)?.state == rt_pipeline::LifecycleState::Running)
+        };
         let stats = engine.stats(id).map_err(engine_err)?;
         let now_ms = chrono::Utc::now().timestamp_millis();
-        let last = stats.preview.request(now_ms, running, rt_pipeline::runtime::PREVIEW_WAIT).await;
+        let wait = rt_pipeline::runtime::PREVIEW_WAIT;
+        let last = stats.preview.request(now_ms, running()?, wait).await;
+        // As it is after the wait.
+        let running = running()?;
         let frame = last
             .map(|f| base64::engine::general_purpose::STANDARD.encode(f.jpeg.as_slice()))
             .unwrap_or_default();

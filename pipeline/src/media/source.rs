@@ -679,7 +679,7 @@ impl FrameSource for Source {
         thinned + newly
     }
 
-    /// Known once the first preview frame has been seen.
+    /// Known from the tee's caps once the first model frame is pulled.
     fn source_size(&self) -> Option<(u32, u32)> {
         self.source_size
     }

@@ -626,6 +626,9 @@ impl Worker {
                 self.source = Some(s);
                 self.opened = Some(kind);
                 self.source_state = "Connected";
+                // Its first frame is shown unasked: its stream time may not
+                // be a second past the last source's.
+                self.last_finished_ms = None;
                 true
             }
             Err(e) => {
@@ -858,7 +861,7 @@ impl Worker {
         let live = self.ctx.stats.live.watched();
         let video = live || self.video_out.active();
         let now_ms = self.clock.wall_ms();
-        // Encoded unasked: a run's first frame, pushed frames, and frames
+        // Encoded unasked: a source's first frame, pushed frames, and frames
         // of a slow source (a second or more apart), any of which may be
         // the last for a while; a request then has one to show.
         let previous = self.last_finished_ms.replace(time_ms);

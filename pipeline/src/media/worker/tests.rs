@@ -332,8 +332,12 @@ fn pushed_frames_open_a_source_of_their_kind_and_set_the_stream_epoch() {
     assert_eq!(rig.log.pushes(), [(vec![1], Some(T0)), (vec![2], Some(T0 + 40))]);
     // Stream time is the clients' own time.
     assert_eq!(rig.worker.last_time_ms, T0);
+    let shown = rig.harness.stats.preview.latest().expect("the first frame, shown unasked");
+    rig.time.advance(Duration::from_millis(1000 / crate::runtime::PREVIEW_FPS as u64));
     rig.step_until("the second frame", |r| r.processed() == 2);
     assert_eq!(rig.worker.last_time_ms, T0 + 40);
+    let next = rig.harness.stats.preview.latest().expect("a frame");
+    assert!(!Arc::ptr_eq(&next.jpeg, &shown.jpeg), "pushed frames are shown unasked");
 
     // Pushed after it opened: handed to the same source.
     rig.push(PushedKind::Image, 3, T0 + 60).unwrap();
