@@ -15,10 +15,11 @@
 //!   thread and on every core, and the total with 4 and 8 instances when
 //!   the service batches up to 4 frames (`detector.batch_frames`).
 //!
-//! The raw model's frames/s is the best of three measurements spread over
-//! the run (at its start, in the batch table, after the streams), and every
-//! figure is held to it: on a shared machine one of them may fall in a busy
-//! moment, and the best is the hardest target.
+//! The raw model's frames/s is the median of three measurements spread
+//! over the run (at its start, in the batch table, after the streams), and
+//! every figure is held to it: on a shared machine one of them may fall in
+//! a busy moment or a quiet one (44 and 93 frames/s were both seen where
+//! the usual is 70-80), and the server runs through both.
 
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,10 @@ use crate::{
 /// 4.5 over 16 s is 8 frames lost in 80, where 8 s made it 4 in 40 and a
 /// moment of the machine's noise could decide it.
 const STREAM_WINDOW_S: u64 = 16;
+
+/// Instances the streams-per-box measure goes up to: beyond what two cores
+/// hold (16 held in a quiet moment, where 17 were needed).
+const MOST_STREAMS: usize = 24;
 
 /// Frames processed per second by each instance over `secs`, after every
 /// instance has processed `warm` frames.
@@ -161,7 +166,7 @@ pub async fn run(binary: &str) -> Result<String> {
     let mut rss_two = 0;
     let mut rss_last = (0, 0);
     let mut sse = None;
-    for n in 1..=16usize {
+    for n in 1..=MOST_STREAMS {
         ids.push(at_5_fps(&http, &server.base, &video).await?);
         let r = rates(&http, &server.base, &ids, STREAM_WINDOW_S).await?;
         if n == 4 {
@@ -190,7 +195,9 @@ pub async fn run(binary: &str) -> Result<String> {
     drop(server);
     let _ = std::fs::remove_dir_all(&data);
     raw_runs_ms.push(raw_model(&model, &ort, &video)?);
-    let raw_ms = raw_runs_ms.iter().copied().fold(f64::MAX, f64::min);
+    let mut sorted = raw_runs_ms.clone();
+    sorted.sort_by(f64::total_cmp);
+    let raw_ms = percentile(&sorted, 0.5);
     let raw_fps = 1000.0 / raw_ms;
     let rows =
         |runs: &[Vec<f64>]| runs.iter().map(|r| throughput_row(r, raw_fps)).collect::<String>();
@@ -221,7 +228,7 @@ pub async fn run(binary: &str) -> Result<String> {
         "{head}### Scaling with cameras (issue 13)\n\n\
          One inference service for every instance, with the server's defaults here: \
          {threads} narrow sessions of 1 thread and a wide session of {threads} threads. \
-         Raw model on {threads} threads: {raw_ms:.1} ms, {raw_fps:.1} frames/s, the best \
+         Raw model on {threads} threads: {raw_ms:.1} ms, {raw_fps:.1} frames/s, the median \
          of {} frames/s (at the start, in the batch table, after the streams); every \
          figure below is held to it.\n\n\
          | measure | value | target |\n|---|---|---|\n\
