@@ -139,9 +139,9 @@ pub const PREVIEW_WANTED_MS: i64 = 10_000;
 pub const PREVIEW_FPS: i64 = 2;
 /// A frame encoded this recently is given at once; an older one is given
 /// only when no newer one comes within [`PREVIEW_WAIT`].
-pub const PREVIEW_FRESH_MS: i64 = 1_000;
+const PREVIEW_FRESH_MS: i64 = 1_000;
 /// How long a request waits for the next processed frame.
-pub const PREVIEW_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+const PREVIEW_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The last processed frame as JPEG, without overlay (`GET .../frame`).
 /// Encoding every instance's frames full size whether anyone looks or not
@@ -204,23 +204,14 @@ impl Preview {
         self.frame.borrow().clone()
     }
 
-    /// Sees each frame encoded from now on.
-    pub fn watch(&self) -> watch::Receiver<Option<PreviewFrame>> {
-        self.frame.subscribe()
-    }
-
     /// The frame for a request at `now_ms` (Unix ms), which marks it
     /// wanted: the last one encoded when it is fresh (within
     /// [`PREVIEW_FRESH_MS`]) or the instance is not `running`; otherwise
-    /// the next one, waiting up to `wait`, or the last one if none comes.
-    pub async fn request(
-        &self,
-        now_ms: i64,
-        running: bool,
-        wait: std::time::Duration,
-    ) -> Option<PreviewFrame> {
+    /// the next one, waiting up to [`PREVIEW_WAIT`], or the last one if
+    /// none comes.
+    pub async fn request(&self, now_ms: i64, running: bool) -> Option<PreviewFrame> {
         self.want(now_ms);
-        let mut frames = self.watch();
+        let mut frames = self.frame.subscribe();
         // One encoded after `now_ms` (between the caller's clock reading
         // and here) is fresh too.
         let fresh = frames
@@ -228,7 +219,7 @@ impl Preview {
             .as_ref()
             .is_some_and(|f| now_ms - f.at_ms <= PREVIEW_FRESH_MS);
         if running && !fresh {
-            let _ = tokio::time::timeout(wait, frames.changed()).await;
+            let _ = tokio::time::timeout(PREVIEW_WAIT, frames.changed()).await;
         }
         self.latest()
     }
@@ -407,15 +398,14 @@ mod tests {
         use std::time::Duration;
         use tokio::time::Instant;
         let p = Arc::new(Preview::default());
-        let long = Duration::from_secs(30);
         let start = Instant::now();
         // Not running: nothing to wait for.
-        assert!(p.request(5_000, false, long).await.is_none());
+        assert!(p.request(5_000, false).await.is_none());
         assert!(p.due_asked(5_000), "the request asked for frames");
         // Fresh: at once, one encoded since the request read its clock too.
         for at in [4_000, 4_500, 5_100] {
             p.publish(vec![1], at);
-            assert_eq!(p.request(5_000, true, long).await.unwrap().jpeg[..], [1]);
+            assert_eq!(p.request(5_000, true).await.unwrap().jpeg[..], [1]);
         }
         assert_eq!(start.elapsed(), Duration::ZERO, "no wait");
         // Stale, running: the next frame.
@@ -428,11 +418,11 @@ mod tests {
                 p.publish(vec![2], 9_000);
             })
         };
-        assert_eq!(p.request(9_000, true, long).await.unwrap().jpeg[..], [2]);
+        assert_eq!(p.request(9_000, true).await.unwrap().jpeg[..], [2]);
         publisher.await.unwrap();
         assert_eq!(start.elapsed(), Duration::ZERO, "the frame came at once");
         // Stale, and none comes: the last one, after the wait.
-        assert_eq!(p.request(60_000, true, long).await.unwrap().jpeg[..], [2]);
-        assert_eq!(start.elapsed(), long, "the whole wait");
+        assert_eq!(p.request(60_000, true).await.unwrap().jpeg[..], [2]);
+        assert_eq!(start.elapsed(), PREVIEW_WAIT, "the whole wait");
     }
 }

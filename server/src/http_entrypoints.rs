@@ -306,8 +306,7 @@ impl RtApi for RtApiImpl {
         };
         let stats = engine.stats(id).map_err(engine_err)?;
         let now_ms = chrono::Utc::now().timestamp_millis();
-        let wait = rt_pipeline::runtime::PREVIEW_WAIT;
-        let last = stats.preview.request(now_ms, running()?, wait).await;
+        let last = stats.preview.request(now_ms, running()?).await;
         // As it is after the wait.
         let running = running()?;
         let frame = last

@@ -395,6 +395,11 @@ pub(super) fn element(factory: &str) -> Result<gst::Element, GstError> {
         .map_err(|source| GstError::MissingElement { factory: factory.into(), source })
 }
 
+/// The sink pad of `element` (made from `factory`, named in the error).
+fn sink_pad(element: &impl IsA<gst::Element>, factory: &'static str) -> Result<gst::Pad, GstError> {
+    element.static_pad("sink").ok_or(GstError::MissingPad(factory, "sink"))
+}
+
 /// Initialises GStreamer once per process.
 pub fn init() -> Result<(), GstError> {
     gst::init().map_err(GstError::Init)
@@ -466,8 +471,7 @@ impl Source {
         // back instead: every frame is processed.
         let newest_wins = !file_like || realtime;
         let thinning = Arc::new(Thinning::default());
-        thinning
-            .probe(&q_model.static_pad("sink").ok_or(GstError::MissingPad("queue", "sink"))?, true);
+        thinning.probe(&sink_pad(&q_model, "queue")?, true);
         let model = gst_app::AppSink::builder()
             .caps(&model_caps)
             .max_buffers(1)
@@ -477,18 +481,14 @@ impl Source {
         if newest_wins {
             // What reaches the sink, to count what it lets go.
             let counted = thinning.clone();
-            model.static_pad("sink").ok_or(GstError::MissingPad("appsink", "sink"))?.add_probe(
-                gst::PadProbeType::BUFFER,
-                move |_, _| {
-                    counted.received.fetch_add(1, Ordering::Relaxed);
-                    gst::PadProbeReturn::Ok
-                },
-            );
+            sink_pad(&model, "appsink")?.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                counted.received.fetch_add(1, Ordering::Relaxed);
+                gst::PadProbeReturn::Ok
+            });
         }
         let q_full = element("queue")?;
         q_full.set_property_from_str("leaky", "downstream");
-        thinning
-            .probe(&q_full.static_pad("sink").ok_or(GstError::MissingPad("queue", "sink"))?, false);
+        thinning.probe(&sink_pad(&q_full, "queue")?, false);
         let full_caps = gst::Caps::builder("video/x-raw").field("format", "I420").build();
         let full = gst_app::AppSink::builder()
             .caps(&full_caps)
@@ -551,8 +551,7 @@ impl Source {
             }
         };
         // Decoders expose their pads once the stream is known.
-        let convert_sink =
-            convert.static_pad("sink").ok_or(GstError::MissingPad("videoconvert", "sink"))?;
+        let convert_sink = sink_pad(&convert, "videoconvert")?;
         decode.connect_pad_added(move |_, pad| {
             let is_video = pad
                 .current_caps()
@@ -563,7 +562,7 @@ impl Source {
                 let _ = pad.link(&convert_sink);
             }
         });
-        let tee_sink = tee.static_pad("sink").ok_or(GstError::MissingPad("tee", "sink"))?;
+        let tee_sink = sink_pad(&tee, "tee")?;
         let source = Source {
             pipeline,
             model,
