@@ -26,6 +26,7 @@
 //! - [`secrets`]: the secret key and credentials sealed at rest
 //!   (XChaCha20-Poly1305), and which config tree nodes are secrets (pure).
 //! - [`securt`]: SecuRT areas, lines and options as stored in the tree (pure).
+//! - [`still`]: pushed still images (JPEG, PNG, BMP) decoded to RGB (pure).
 //! - [`store`]: atomic persistence of instances as JSON files.
 //! - [`detect`]: the detector's pre- and post-processing (letterbox, input
 //!   tensor, NanoDet/YOLO decoders, NMS, COCO -> RT classes) on plain
@@ -58,6 +59,7 @@ pub mod secrets;
 pub mod securt;
 pub mod settings;
 pub mod solutions;
+pub mod still;
 pub mod store;
 pub mod track;
 

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::events::EventBus;
+use crate::still::Still;
 
 /// A failure worth showing at `GET .../error`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -319,10 +320,42 @@ pub trait Running: Send + fmt::Debug {
 /// A frame pushed over the API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushedFrame {
-    pub kind: PushedKind,
-    pub data: Vec<u8>,
+    pub data: PushedData,
     /// Client timestamp (ms), if given.
     pub timestamp_ms: Option<i64>,
+}
+
+/// A pushed frame's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushedData {
+    /// A still image, already decoded ([`crate::still::decode`]).
+    Image(Still),
+    /// An H.264 access unit (byte stream).
+    H264(Vec<u8>),
+    /// An H.265 access unit (byte stream).
+    H265(Vec<u8>),
+}
+
+impl PushedData {
+    pub fn kind(&self) -> PushedKind {
+        match self {
+            PushedData::Image(_) => PushedKind::Image,
+            PushedData::H264(_) => PushedKind::H264,
+            PushedData::H265(_) => PushedKind::H265,
+        }
+    }
+
+    /// Bytes held while the frame waits.
+    pub fn len(&self) -> usize {
+        match self {
+            PushedData::Image(s) => s.rgb.len(),
+            PushedData::H264(d) | PushedData::H265(d) => d.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// How a pushed frame is encoded.

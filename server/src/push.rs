@@ -1,9 +1,12 @@
 //! `POST .../push/compressed` and `.../push/encoded/{codecId}`: frames a
 //! client pushes to an instance whose input is `Manual`, as a multipart
-//! form with `frame` (the file) and an optional `timestamp` (ms).
+//! form with `frame` (the file) and an optional `timestamp` (ms). Images
+//! are decoded here, off the async threads, so that one that cannot be
+//! decoded is refused with its reason (400).
 
 use dropshot::MultipartBody;
-use rt_pipeline::runtime::{PushedFrame, PushedKind};
+use rt_pipeline::runtime::{PushedData, PushedFrame, PushedKind};
+use rt_pipeline::still;
 use uuid::Uuid;
 
 use crate::context::ServerContext;
@@ -46,5 +49,15 @@ pub async fn push(
     if data.is_empty() {
         return Err(bad("is empty".into()));
     }
-    Ok(ctx.engine.push(id, PushedFrame { kind, data, timestamp_ms })?)
+    let data = match kind {
+        PushedKind::Image => {
+            let decoded = tokio::task::spawn_blocking(move || still::decode(&data))
+                .await
+                .map_err(|e| Error::Internal(format!("decoding a pushed image: {e}")))?;
+            PushedData::Image(decoded?)
+        }
+        PushedKind::H264 => PushedData::H264(data),
+        PushedKind::H265 => PushedData::H265(data),
+    };
+    Ok(ctx.engine.push(id, PushedFrame { data, timestamp_ms })?)
 }

@@ -21,7 +21,7 @@ use super::source::{
 use super::{MediaOptions, lock};
 use crate::detect::{Letterbox, ModelFamily};
 use crate::events::{BusOptions, EventBus};
-use crate::runtime::{ErrorCell, ErrorSink, RunContext, RunStats};
+use crate::runtime::{ErrorCell, ErrorSink, PushedData, RunContext, RunStats};
 
 /// Simulated time. A wait advances it by the wait at once and is recorded;
 /// a stop can be requested during the n-th wait, which then returns at once
@@ -109,7 +109,7 @@ pub struct Log {
     /// Each open: what, and when (simulated time since the start).
     pub opens: Mutex<Vec<(SourceKind, Duration)>>,
     /// Each pushed frame handed to a source: its bytes and timestamp.
-    pub pushes: Mutex<Vec<(Vec<u8>, Option<i64>)>>,
+    pub pushes: Mutex<Vec<(PushedData, Option<i64>)>>,
     pub loads: Mutex<usize>,
     /// Stream times are not visible to a detector; frames are counted.
     pub detected: Mutex<usize>,
@@ -130,7 +130,7 @@ impl Log {
         self.opens().iter().map(|(_, t)| t.as_millis()).collect()
     }
 
-    pub fn pushes(&self) -> Vec<(Vec<u8>, Option<i64>)> {
+    pub fn pushes(&self) -> Vec<(PushedData, Option<i64>)> {
         lock(&self.pushes).clone()
     }
 
@@ -238,7 +238,7 @@ impl FrameSource for FakeSource {
         Some((640, 480))
     }
 
-    fn push(&mut self, data: Vec<u8>, timestamp_ms: Option<i64>) -> Result<(), SourceError> {
+    fn push(&mut self, data: PushedData, timestamp_ms: Option<i64>) -> Result<(), SourceError> {
         self.push_clock.pts_ms(timestamp_ms.unwrap_or(WALL_START_MS));
         lock(&self.log.pushes).push((data, timestamp_ms));
         Ok(())

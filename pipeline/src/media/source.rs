@@ -60,10 +60,21 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 
 use super::error::{GstError, SourceError};
+use super::lock;
+use crate::runtime::PushedData;
+use crate::still::Still;
 
 /// Full-size frames kept for crops and outputs (the appsink's own queue
 /// holds as many).
 const FULL_FRAMES: usize = 6;
+
+/// The most bytes a pushed input's source holds before the decoder takes
+/// them (the worker's queue of pushed frames is bounded on its own).
+const PUSHED_BYTES: u64 = 64 << 20;
+
+/// Source size changes kept for frames not taken yet (a handful at most
+/// are in the model branch).
+const SIZE_CHANGES: usize = 8;
 
 /// Frames by presentation time (ms, if known), oldest first.
 type Timed<T> = VecDeque<(Option<i64>, T)>;
@@ -102,6 +113,21 @@ fn forget_through<T>(frames: &mut Timed<T>, pts_ms: Option<i64>) {
     while frames.front().is_some_and(|(p, _)| p.is_some_and(|p| p <= t)) {
         frames.pop_front();
     }
+}
+
+/// The value in force at `pts_ms` among `changes` (each with the time of
+/// the first frame it applies to, oldest first), dropping the ones it
+/// supersedes; without a time, the newest. Frames are asked for in stream
+/// order, so a change once passed is not needed again.
+fn in_force_at<T: Copy>(changes: &mut Timed<T>, pts_ms: Option<i64>) -> Option<T> {
+    let starts_by = |start: Option<i64>| match (start, pts_ms) {
+        (Some(s), Some(t)) => s <= t,
+        _ => true,
+    };
+    while changes.len() > 1 && starts_by(changes[1].0) {
+        changes.pop_front();
+    }
+    changes.front().map(|&(_, v)| v)
 }
 
 /// `frameRateLimit`'s rule: a frame at `time_ms` comes too soon when less
@@ -151,6 +177,12 @@ struct Thinning {
     dropped: AtomicU64,
     /// Frames that reached the model's sink, when it keeps only the newest.
     received: AtomicU64,
+    /// The source frame size each time it changed, with the time of the
+    /// first frame of that size, as the model branch saw it: the frames in
+    /// the branch, ahead of the one the worker takes, may already be of a
+    /// new size (pushed images of several sizes, a camera that
+    /// renegotiates).
+    sizes: Mutex<Timed<(u32, u32)>>,
 }
 
 impl Thinning {
@@ -166,13 +198,47 @@ impl Thinning {
                 return gst::PadProbeReturn::Ok;
             };
             let limit = f64::from_bits(thinning.limit.load(Ordering::Relaxed));
-            if gate.lock().unwrap_or_else(|p| p.into_inner()).pass(pts_ms, limit) {
+            if lock(&gate).pass(pts_ms, limit) {
                 return gst::PadProbeReturn::Ok;
             }
             if count {
                 thinning.dropped.fetch_add(1, Ordering::Relaxed);
             }
             gst::PadProbeReturn::Drop
+        });
+    }
+
+    /// Records in `sizes` each new source frame size reaching `pad`, at the
+    /// first frame of that size.
+    fn watch_sizes(self: &Arc<Self>, pad: &gst::Pad) {
+        let thinning = self.clone();
+        let pending = Mutex::new(None);
+        let events = gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM;
+        pad.add_probe(events, move |_, info| {
+            match &info.data {
+                Some(gst::PadProbeData::Event(e)) => {
+                    if let gst::EventView::Caps(c) = e.view() {
+                        *lock(&pending) = gst_video::VideoInfo::from_caps(c.caps())
+                            .ok()
+                            .map(|i| (i.width(), i.height()));
+                    }
+                }
+                Some(gst::PadProbeData::Buffer(b)) => {
+                    if let Some(size) = lock(&pending).take() {
+                        let mut sizes = lock(&thinning.sizes);
+                        if sizes.back().is_none_or(|&(_, s)| s != size) {
+                            sizes.push_back((b.pts().map(|t| t.mseconds() as i64), size));
+                        }
+                        // A worker that stopped taking frames: keep the
+                        // newest few.
+                        while sizes.len() > SIZE_CHANGES {
+                            sizes.pop_front();
+                        }
+                    }
+                }
+                _ => {}
+            }
+            gst::PadProbeReturn::Ok
         });
     }
 }
@@ -294,11 +360,12 @@ pub trait FrameSource {
     fn thin(&mut self, _limit: f64) -> u64 {
         0
     }
-    /// The source's frame size, once known.
+    /// The source frame size of the last frame [`FrameSource::next`] gave,
+    /// once known.
     fn source_size(&self) -> Option<(u32, u32)>;
     /// Hands a pushed frame (client timestamp in Unix ms, if given) to a
     /// pushed input.
-    fn push(&mut self, data: Vec<u8>, timestamp_ms: Option<i64>) -> Result<(), SourceError>;
+    fn push(&mut self, data: PushedData, timestamp_ms: Option<i64>) -> Result<(), SourceError>;
     /// For pushed frames: the Unix time (ms) of stream time 0, once a frame
     /// has been pushed.
     fn push_epoch_ms(&self) -> Option<i64>;
@@ -364,16 +431,13 @@ pub struct Source {
     pipeline: gst::Pipeline,
     model: gst_app::AppSink,
     full: gst_app::AppSink,
-    /// Where the decoded frames enter the branches: its caps say the
-    /// source's frame size.
-    tee_sink: gst::Pad,
     /// Full-size frames pulled from `full` (their buffers, not copies) and
     /// not handed out yet, oldest first: frames ahead of the model's current
     /// one wait here for their turn; older ones are dropped as the model
     /// moves on.
     ahead: Timed<gst::Sample>,
     push: Option<gst_app::AppSrc>,
-    /// Source frame size, once known.
+    /// The source size of the last model frame handed out.
     source_size: Option<(u32, u32)>,
     /// Stream time of pushed frames.
     push_clock: PushClock,
@@ -398,6 +462,17 @@ pub(super) fn element(factory: &str) -> Result<gst::Element, GstError> {
 /// The sink pad of `element` (made from `factory`, named in the error).
 fn sink_pad(element: &impl IsA<gst::Element>, factory: &'static str) -> Result<gst::Pad, GstError> {
     element.static_pad("sink").ok_or(GstError::MissingPad(factory, "sink"))
+}
+
+/// The source of a pushed input. Buffers carry the client's timestamps (see
+/// [`FrameSource::push`]).
+fn pushed_src() -> gst_app::AppSrc {
+    gst_app::AppSrc::builder()
+        .is_live(true)
+        .format(gst::Format::Time)
+        .do_timestamp(false)
+        .max_bytes(PUSHED_BYTES)
+        .build()
 }
 
 /// Initialises GStreamer once per process.
@@ -471,7 +546,9 @@ impl Source {
         // back instead: every frame is processed.
         let newest_wins = !file_like || realtime;
         let thinning = Arc::new(Thinning::default());
-        thinning.probe(&sink_pad(&q_model, "queue")?, true);
+        let model_in = sink_pad(&q_model, "queue")?;
+        thinning.probe(&model_in, true);
+        thinning.watch_sizes(&model_in);
         let model = gst_app::AppSink::builder()
             .caps(&model_caps)
             .max_buffers(1)
@@ -509,6 +586,8 @@ impl Source {
         gst::Element::link_many([&tee, &q_full, full.upcast_ref()]).map_err(GstError::from)?;
 
         let mut push = None;
+        // The element whose pads appear once the stream is known; pushed
+        // images come decoded, straight into `convert`.
         let decode = match kind {
             SourceKind::Uri(uri) => {
                 let d = element("uridecodebin")?;
@@ -524,50 +603,49 @@ impl Source {
                     });
                 }
                 pipeline.add(&d).map_err(GstError::from)?;
-                d
+                Some(d)
             }
-            SourceKind::PushedImages | SourceKind::PushedVideo { .. } => {
-                let src = gst_app::AppSrc::builder()
-                    .is_live(true)
-                    .format(gst::Format::Time)
-                    // Buffers carry the client's timestamps (see `push`).
-                    .do_timestamp(false)
-                    .max_bytes(64 * 1024 * 1024)
+            SourceKind::PushedImages => {
+                // Each image brings its caps (raw RGB of its size).
+                let src = pushed_src();
+                pipeline.add(&src).map_err(GstError::from)?;
+                src.link(&convert).map_err(GstError::from)?;
+                push = Some(src);
+                None
+            }
+            SourceKind::PushedVideo { h265 } => {
+                let src = pushed_src();
+                let caps = gst::Caps::builder(if *h265 { "video/x-h265" } else { "video/x-h264" })
+                    .field("stream-format", "byte-stream")
                     .build();
-                if let SourceKind::PushedVideo { h265 } = kind {
-                    let caps =
-                        gst::Caps::builder(if *h265 { "video/x-h265" } else { "video/x-h264" })
-                            .field("stream-format", "byte-stream")
-                            .build();
-                    src.set_caps(Some(&caps));
-                }
+                src.set_caps(Some(&caps));
                 let d = element("decodebin")?;
                 pipeline
                     .add_many([src.upcast_ref::<gst::Element>(), &d])
                     .map_err(GstError::from)?;
                 src.link(&d).map_err(GstError::from)?;
                 push = Some(src);
-                d
+                Some(d)
             }
         };
         // Decoders expose their pads once the stream is known.
         let convert_sink = sink_pad(&convert, "videoconvert")?;
-        decode.connect_pad_added(move |_, pad| {
-            let is_video = pad
-                .current_caps()
-                .or_else(|| Some(pad.query_caps(None)))
-                .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
-                .unwrap_or(false);
-            if is_video && !convert_sink.is_linked() {
-                let _ = pad.link(&convert_sink);
-            }
-        });
-        let tee_sink = sink_pad(&tee, "tee")?;
+        if let Some(d) = &decode {
+            d.connect_pad_added(move |_, pad| {
+                let is_video = pad
+                    .current_caps()
+                    .or_else(|| Some(pad.query_caps(None)))
+                    .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
+                    .unwrap_or(false);
+                if is_video && !convert_sink.is_linked() {
+                    let _ = pad.link(&convert_sink);
+                }
+            });
+        }
         let source = Source {
             pipeline,
             model,
             full,
-            tee_sink,
             ahead: VecDeque::new(),
             push,
             source_size: None,
@@ -623,14 +701,8 @@ impl FrameSource for Source {
                 Ok(f) => {
                     self.pulled += 1;
                     self.pull_full();
-                    if self.source_size.is_none() {
-                        // The tee had the decoded frame's caps before the
-                        // frame itself.
-                        self.source_size = self.tee_sink.current_caps().and_then(|c| {
-                            let info = gst_video::VideoInfo::from_caps(&c).ok()?;
-                            Some((info.width(), info.height()))
-                        });
-                    }
+                    let size = in_force_at(&mut lock(&self.thinning.sizes), f.pts_ms);
+                    self.source_size = size.or(self.source_size);
                     Next::Frame(f)
                 }
                 Err(e) => Next::Error(e),
@@ -678,23 +750,37 @@ impl FrameSource for Source {
         thinned + newly
     }
 
-    /// Known from the tee's caps once the first model frame is pulled.
+    /// The size of the last model frame's source frame (sizes may change
+    /// from frame to frame).
     fn source_size(&self) -> Option<(u32, u32)> {
         self.source_size
     }
 
     /// Stamps the frame with the client's timestamp (arrival time when
-    /// absent), through the [`PushClock`].
-    fn push(&mut self, data: Vec<u8>, timestamp_ms: Option<i64>) -> Result<(), SourceError> {
+    /// absent), through the [`PushClock`]. An image goes with its own caps
+    /// (raw RGB of its size): images may differ in size.
+    fn push(&mut self, data: PushedData, timestamp_ms: Option<i64>) -> Result<(), SourceError> {
         let src = self.push.as_ref().ok_or(SourceError::NotPushed)?;
         let ts = timestamp_ms.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
-        let pts = self.push_clock.pts_ms(ts);
-        let mut buffer = gst::Buffer::from_mut_slice(data);
-        if let Some(b) = buffer.get_mut() {
-            // A fresh buffer is always writable.
-            b.set_pts(gst::ClockTime::from_mseconds(pts as u64));
-        }
-        src.push_buffer(buffer).map(|_| ()).map_err(SourceError::Push)
+        let pts = gst::ClockTime::from_mseconds(self.push_clock.pts_ms(ts) as u64);
+        let stamped = |mut buffer: gst::Buffer| {
+            if let Some(b) = buffer.get_mut() {
+                // A fresh buffer is always writable.
+                b.set_pts(pts);
+            }
+            buffer
+        };
+        let pushed = match data {
+            PushedData::Image(still) => {
+                let (buffer, caps) = raw_rgb(still)?;
+                let sample = gst::Sample::builder().buffer(&stamped(buffer)).caps(&caps).build();
+                src.push_sample(&sample)
+            }
+            PushedData::H264(d) | PushedData::H265(d) => {
+                src.push_buffer(stamped(gst::Buffer::from_mut_slice(d)))
+            }
+        };
+        pushed.map(|_| ()).map_err(SourceError::Push)
     }
 
     fn push_epoch_ms(&self) -> Option<i64> {
@@ -711,6 +797,30 @@ fn sample_parts(
         .map_err(|e| SourceError::Frame(format!("unexpected frame caps: {e}")))?;
     let buffer = sample.buffer().ok_or(SourceError::Frame("a sample without a buffer".into()))?;
     Ok((info, buffer))
+}
+
+/// A decoded still as a raw video buffer and its caps. GStreamer's RGB rows
+/// start on 4-byte boundaries: rows of other lengths are padded.
+fn raw_rgb(still: Still) -> Result<(gst::Buffer, gst::Caps), SourceError> {
+    let bad = |e: gst::glib::BoolError| SourceError::Frame(format!("a pushed image: {e}"));
+    let info =
+        gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, still.width, still.height)
+            .fps(gst::Fraction::new(0, 1))
+            .build()
+            .map_err(bad)?;
+    let row = still.width as usize * 3;
+    let stride = info.stride()[0] as usize;
+    let data = if stride == row {
+        still.rgb
+    } else {
+        let mut padded = vec![0u8; stride * still.height as usize];
+        for (to, from) in padded.chunks_exact_mut(stride).zip(still.rgb.chunks_exact(row)) {
+            to[..row].copy_from_slice(from);
+        }
+        padded
+    };
+    let caps = info.to_caps().map_err(bad)?;
+    Ok((gst::Buffer::from_mut_slice(data), caps))
 }
 
 /// The model frame in `sample`, its buffer mapped rather than copied (it
@@ -840,6 +950,32 @@ mod tests {
     }
 
     #[test]
+    fn the_size_in_force_is_the_last_change_at_or_before_the_frame() {
+        let changes = || -> Timed<char> {
+            VecDeque::from([(Some(0), 'a'), (Some(300), 'b'), (Some(500), 'c')])
+        };
+        // (frames asked for, in turn; what each gets; changes left).
+        let cases: [(&[Option<i64>], &str, usize); 6] = [
+            (&[Some(0), Some(100)], "aa", 3),
+            (&[Some(299), Some(300), Some(301)], "abb", 2),
+            (&[Some(200), Some(600)], "ac", 1),
+            // A frame older than every change left keeps the oldest.
+            (&[Some(600), Some(100)], "cc", 1),
+            (&[None], "c", 1),
+            (&[Some(-5)], "a", 3),
+        ];
+        for (asked, want, left) in cases {
+            let mut c = changes();
+            let got: String = asked.iter().filter_map(|&t| in_force_at(&mut c, t)).collect();
+            assert_eq!((got.as_str(), c.len()), (want, left), "{asked:?}");
+        }
+        // A change without a time applies from where it is.
+        let mut c: Timed<char> = VecDeque::from([(Some(0), 'a'), (None, 'b')]);
+        assert_eq!(in_force_at(&mut c, Some(0)), Some('b'));
+        assert_eq!(in_force_at(&mut Timed::<char>::new(), Some(0)), None);
+    }
+
+    #[test]
     fn a_rate_gate_passes_frames_a_frame_interval_apart() {
         // 25 frames/s, 40 ms apart: (limit, the times that pass).
         let cases: [(f64, &[i64]); 4] = [
@@ -864,29 +1000,61 @@ mod tests {
         assert!(gate.pass(160, 10.0));
     }
 
-    /// A uniform white JPEG of `w` x `h`.
-    fn white_jpeg(w: u16, h: u16) -> Vec<u8> {
-        let mut out = Vec::new();
-        let pixels = vec![255u8; usize::from(w) * usize::from(h) * 3];
-        jpeg_encoder::Encoder::new(&mut out, 90)
-            .encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb)
-            .expect("a JPEG");
-        out
+    /// A uniform white image of `w` x `h`.
+    fn white(width: u32, height: u32) -> PushedData {
+        PushedData::Image(Still { width, height, rgb: vec![255; (width * height * 3) as usize] })
     }
 
-    /// The model frame GStreamer gives is letterboxed exactly where
-    /// [`Letterbox`] (which maps detections back) says: content from
-    /// `pad_x`, `pad_y` for `content_w` x `content_h`, dark around it,
-    /// odd paddings included.
-    #[test]
-    fn the_model_frame_is_letterboxed_where_the_letterbox_says() {
+    /// Checks that `frame`, from a `w` x `h` source, is letterboxed into
+    /// the model's size exactly where [`Letterbox`] (which maps detections
+    /// back) says: content from `pad_x`, `pad_y` for `content_w` x
+    /// `content_h`, dark around it.
+    fn assert_letterboxed(frame: &RgbFrame, (w, h): (u32, u32), (iw, ih): (u32, u32)) {
         use crate::detect::Letterbox;
-        let (iw, ih) = (416u32, 416u32);
+        assert_eq!((frame.width, frame.height), (iw, ih));
+        let lb = Letterbox::new(w, h, iw, ih).expect("sizes");
+        // The brightest of a pixel's three channels.
+        let at = |x: u32, y: u32| {
+            let i = y as usize * frame.stride + x as usize * 3;
+            frame.data[i..i + 3].iter().copied().max().unwrap_or(0)
+        };
+        let (cx, cy) = (lb.pad_x + lb.content_w / 2, lb.pad_y + lb.content_h / 2);
+        let case = format!("{w}x{h} -> {lb:?}");
+        let (x0, x1) = (lb.pad_x, lb.pad_x + lb.content_w - 1);
+        let (y0, y1) = (lb.pad_y, lb.pad_y + lb.content_h - 1);
+        for (x, y) in [(cx, y0), (cx, y1), (x0, cy), (x1, cy)] {
+            assert!(at(x, y) > 160, "{case}: content at {x},{y} is {}", at(x, y));
+        }
+        let mut outside = Vec::new();
+        if y0 > 0 {
+            outside.push((cx, y0 - 1));
+        }
+        if y1 + 1 < ih {
+            outside.push((cx, y1 + 1));
+        }
+        if x0 > 0 {
+            outside.push((x0 - 1, cy));
+        }
+        if x1 + 1 < iw {
+            outside.push((x1 + 1, cy));
+        }
+        for (x, y) in outside {
+            assert!(at(x, y) < 96, "{case}: border at {x},{y} is {}", at(x, y));
+        }
+    }
+
+    /// Pushed images of many sizes into one source: each model frame is
+    /// letterboxed where [`Letterbox`] says for its own source size (odd
+    /// paddings included), and `source_size` is that frame's size, also
+    /// when frames of two sizes are in the pipeline at once.
+    #[test]
+    fn each_model_frame_is_letterboxed_for_its_own_source_size() {
+        let model = (416u32, 416u32);
         // Source sizes: 4:3, 16:9 and 9:16 (odd paddings), portrait, wide
         // (odd padding), content a fraction of a pixel short (rounded down),
         // odd content, square (no padding).
-        for (w, h) in [
-            (640u16, 480u16),
+        let sizes = [
+            (640u32, 480u32),
             (1920, 1080),
             (1080, 1920),
             (480, 640),
@@ -894,44 +1062,40 @@ mod tests {
             (640, 361),
             (640, 363),
             (1000, 1000),
-        ] {
-            let mut src = Source::open(&SourceKind::PushedImages, iw, ih, true, None)
-                .expect("a pushed-image source");
-            src.push(white_jpeg(w, h), Some(1_000)).expect("pushed");
-            let frame = match src.next(Duration::from_secs(20)) {
-                Next::Frame(f) => f,
-                other => panic!("{w}x{h}: no frame but {other:?}"),
-            };
-            assert_eq!((frame.width, frame.height), (iw, ih));
-            assert_eq!(src.source_size(), Some((u32::from(w), u32::from(h))));
-            let lb = Letterbox::new(u32::from(w), u32::from(h), iw, ih).expect("sizes");
-            // The brightest of a pixel's three channels.
-            let at = |x: u32, y: u32| {
-                let i = y as usize * frame.stride + x as usize * 3;
-                frame.data[i..i + 3].iter().copied().max().unwrap_or(0)
-            };
-            let (cx, cy) = (lb.pad_x + lb.content_w / 2, lb.pad_y + lb.content_h / 2);
-            let case = format!("{w}x{h} -> {lb:?}");
-            let (x0, x1) = (lb.pad_x, lb.pad_x + lb.content_w - 1);
-            let (y0, y1) = (lb.pad_y, lb.pad_y + lb.content_h - 1);
-            for (x, y) in [(cx, y0), (cx, y1), (x0, cy), (x1, cy)] {
-                assert!(at(x, y) > 160, "{case}: content at {x},{y} is {}", at(x, y));
-            }
-            let mut outside = Vec::new();
-            if y0 > 0 {
-                outside.push((cx, y0 - 1));
-            }
-            if y1 + 1 < ih {
-                outside.push((cx, y1 + 1));
-            }
-            if x0 > 0 {
-                outside.push((x0 - 1, cy));
-            }
-            if x1 + 1 < iw {
-                outside.push((x1 + 1, cy));
-            }
-            for (x, y) in outside {
-                assert!(at(x, y) < 96, "{case}: border at {x},{y} is {}", at(x, y));
+        ];
+        let mut src = Source::open(&SourceKind::PushedImages, model.0, model.1, true, None)
+            .expect("a pushed-image source");
+        let next_frame = |src: &mut Source| match src.next(Duration::from_secs(20)) {
+            Next::Frame(f) => f,
+            other => panic!("no frame but {other:?}"),
+        };
+        // One at a time.
+        for (i, &(w, h)) in sizes.iter().enumerate() {
+            src.push(white(w, h), Some(1_000 + 100 * i as i64)).expect("pushed");
+            let frame = next_frame(&mut src);
+            assert_eq!(src.source_size(), Some((w, h)), "frame {i}");
+            assert_letterboxed(&frame, (w, h), model);
+        }
+        // Two sizes in turn, pushed before any is taken: whichever frames
+        // come (the sink keeps the newest), each has its own size.
+        let burst: Vec<(i64, (u32, u32))> =
+            (0..6).map(|i| (10_000 + 100 * i, sizes[i as usize % 2])).collect();
+        for &(ts, (w, h)) in &burst {
+            src.push(white(w, h), Some(ts)).expect("pushed");
+        }
+        let epoch = 1_000;
+        let last_pts = burst.last().map(|b| b.0 - epoch);
+        loop {
+            let frame = next_frame(&mut src);
+            let pts = frame.pts_ms;
+            let &(_, size) = burst
+                .iter()
+                .find(|(ts, _)| Some(ts - epoch) == pts)
+                .unwrap_or_else(|| panic!("a frame at {pts:?}, which was not pushed"));
+            assert_eq!(src.source_size(), Some(size), "frame at {pts:?}");
+            assert_letterboxed(&frame, size, model);
+            if pts == last_pts {
+                break;
             }
         }
     }

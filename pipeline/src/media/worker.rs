@@ -43,6 +43,11 @@ use crate::track::{Track, Tracker, TrackerOptions};
 /// faster than the model keeps up is told so (409) rather than queued.
 const PUSH_QUEUE: usize = 8;
 
+/// The most bytes pushed frames may hold while they wait (decoded images
+/// are large: an 8K one is 100 MB): a frame that would pass it is refused
+/// unless none is waiting.
+const PUSH_QUEUE_BYTES: usize = 128 << 20;
+
 /// First wait before reopening a failing source; it doubles with each
 /// failure and starts over once a frame comes.
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
@@ -105,7 +110,9 @@ impl PushSlot {
         if !self.manual {
             return Err(PushError::NotManual);
         }
-        if self.queue.len() >= PUSH_QUEUE {
+        let waiting: usize = self.queue.iter().map(|f| f.data.len()).sum();
+        let too_many = self.queue.len() >= PUSH_QUEUE;
+        if too_many || (waiting > 0 && waiting + frame.data.len() > PUSH_QUEUE_BYTES) {
             return Err(PushError::QueueFull);
         }
         self.queue.push_back(frame);
@@ -573,7 +580,8 @@ impl Worker {
         if !self.plan.is_manual() {
             return self.plan.source_kind();
         }
-        let next_kind = self.pushed.lock().ok().and_then(|p| p.queue.front().map(|f| f.kind));
+        let next_kind =
+            self.pushed.lock().ok().and_then(|p| p.queue.front().map(|f| f.data.kind()));
         match next_kind {
             Some(PushedKind::Image) => Some(SourceKind::PushedImages),
             Some(PushedKind::H264) => Some(SourceKind::PushedVideo { h265: false }),

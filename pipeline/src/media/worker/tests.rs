@@ -13,7 +13,8 @@ use crate::media::fakes::{
     FakeLoader, FakeOpener, FakeTime, Harness, Log, Outcome, frame, options,
 };
 use crate::media::source::{Next, SourceKind};
-use crate::runtime::{PushError, PushedFrame, PushedKind};
+use crate::runtime::{PushError, PushedData, PushedFrame, PushedKind};
+use crate::still::Still;
 
 /// A worker on simulated time, and what a test looks at.
 struct Rig {
@@ -83,8 +84,22 @@ impl Rig {
     }
 
     fn push(&self, kind: PushedKind, data: u8, timestamp_ms: i64) -> Result<(), PushError> {
-        let f = PushedFrame { kind, data: vec![data], timestamp_ms: Some(timestamp_ms) };
+        self.push_data(pushed(kind, data), timestamp_ms)
+    }
+
+    fn push_data(&self, data: PushedData, timestamp_ms: i64) -> Result<(), PushError> {
+        let f = PushedFrame { data, timestamp_ms: Some(timestamp_ms) };
         self.pushed.lock().unwrap().offer(f)
+    }
+}
+
+/// A pushed frame of `kind` told apart by `data`: a 1x1 image of that grey,
+/// or a one-byte access unit.
+fn pushed(kind: PushedKind, data: u8) -> PushedData {
+    match kind {
+        PushedKind::Image => PushedData::Image(Still { width: 1, height: 1, rgb: vec![data; 3] }),
+        PushedKind::H264 => PushedData::H264(vec![data]),
+        PushedKind::H265 => PushedData::H265(vec![data]),
     }
 }
 
@@ -329,7 +344,10 @@ fn pushed_frames_open_a_source_of_their_kind_and_set_the_stream_epoch() {
         rig.log.opens().iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
         [SourceKind::PushedImages]
     );
-    assert_eq!(rig.log.pushes(), [(vec![1], Some(T0)), (vec![2], Some(T0 + 40))]);
+    assert_eq!(
+        rig.log.pushes(),
+        [(pushed(PushedKind::Image, 1), Some(T0)), (pushed(PushedKind::Image, 2), Some(T0 + 40))]
+    );
     // Stream time is the clients' own time.
     assert_eq!(rig.worker.last_time_ms, T0);
     let shown = rig.harness.stats.preview.latest().expect("the first frame, shown unasked");
@@ -364,6 +382,18 @@ fn pushes_are_refused_unless_the_input_is_manual_and_the_queue_has_room() {
         rig.push(PushedKind::Image, i, 0).unwrap();
     }
     assert_eq!(rig.push(PushedKind::Image, 8, 0), Err(PushError::QueueFull));
+
+    // Large images: the waiting ones hold at most PUSH_QUEUE_BYTES, but one
+    // is taken whatever its size when none is waiting.
+    let rig = Rig::new(json!({"solution": "securt", "Input": {"type": "Manual"}}), [], |_| {});
+    let big = |mib: usize| PushedData::H264(vec![0; mib << 20]);
+    rig.push_data(big(200), 0).unwrap();
+    assert_eq!(rig.push(PushedKind::Image, 1, 0), Err(PushError::QueueFull));
+    let rig = Rig::new(json!({"solution": "securt", "Input": {"type": "Manual"}}), [], |_| {});
+    rig.push_data(big(100), 0).unwrap();
+    rig.push_data(big(27), 0).unwrap();
+    assert_eq!(rig.push_data(big(2), 0), Err(PushError::QueueFull));
+    rig.push(PushedKind::Image, 1, 0).unwrap();
 }
 
 #[test]
