@@ -198,7 +198,7 @@ async fn tokens_rotate_on_sighup_and_on_change() {
     until_token(&s, ALPHA, 200).await;
     let r = reqwest::get(s.url("/v1/core/instances")).await.unwrap();
     assert_eq!(r.status(), 401);
-    let logs = s.logs();
+    let logs = s.logs_so_far().await;
     assert!(!logs.contains(ALPHA) && !logs.contains(BETA), "a token in the log:\n{logs}");
 }
 

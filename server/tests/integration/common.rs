@@ -201,6 +201,17 @@ impl TestServer {
         self.logs.text()
     }
 
+    /// The log up to now, every line the server wrote before the call
+    /// included: a request to a path marked with a fresh id is sent, and
+    /// the log read until dropshot's line for it. For checks that a line is
+    /// *not* there (a password, a token).
+    pub async fn logs_so_far(&self) -> String {
+        let mark = format!("/v1/log-mark-{}", uuid::Uuid::new_v4());
+        let _ = reqwest::get(self.url(&mark)).await;
+        self.wait_for_log(&format!("the request to {mark}"), |l| l.contains(&mark));
+        self.logs()
+    }
+
     /// Waits (up to 10 s) for a line of the log for which `found` holds,
     /// and returns it; `what` says what it was waited for if none comes.
     pub fn wait_for_log(&self, what: &str, found: impl Fn(&str) -> bool) -> String {

@@ -93,7 +93,7 @@ async fn rtsp_and_onvif_credentials_survive_a_restart() {
     let path = format!("/v1/core/instance/{}/input", ids[0]);
     assert_eq!(s.raw("POST", &path, Some(&masked)).await.0, 204);
     assert_no_clear_secret(data.path());
-    assert!(!s.logs().contains(PASSWORD), "the password was logged");
+    assert!(!s.logs_so_far().await.contains(PASSWORD), "the password was logged");
 }
 
 #[tokio::test]
