@@ -79,23 +79,25 @@ const SIZE_CHANGES: usize = 8;
 /// Frames by presentation time (ms, if known), oldest first.
 type Timed<T> = VecDeque<(Option<i64>, T)>;
 
-/// Takes the frame closest to `pts_ms` out of `frames`, dropping the older
-/// ones and keeping the newer ones; without a time, the newest, dropping
-/// all.
-fn take_closest<T>(frames: &mut Timed<T>, pts_ms: Option<i64>) -> Option<T> {
-    let Some(t) = pts_ms else {
-        let newest = frames.pop_back();
-        frames.clear();
-        return newest.map(|(_, f)| f);
+/// The frame closest to `pts_ms` in `frames` (of equally close ones, the
+/// newer); without a time, the newest. The frames older than it are
+/// dropped; it and the newer ones stay: a newer frame given for a missing
+/// one is still there at its own turn, and the worker forgets each frame
+/// once it is done with it ([`forget_through`]).
+fn closest<T>(frames: &mut Timed<T>, pts_ms: Option<i64>) -> Option<&T> {
+    let i = match pts_ms {
+        None => frames.len().checked_sub(1)?,
+        Some(t) => {
+            let distance = |pts: Option<i64>| pts.map_or(i64::MAX, |p| (p - t).abs());
+            let (i, _) = frames
+                .iter()
+                .enumerate()
+                .min_by(|a, b| distance(a.1.0).cmp(&distance(b.1.0)).then(b.0.cmp(&a.0)))?;
+            i
+        }
     };
-    let distance = |pts: Option<i64>| pts.map_or(i64::MAX, |p| (p - t).abs());
-    // The last of equally close frames: the newer one.
-    let (i, _) = frames
-        .iter()
-        .enumerate()
-        .min_by(|a, b| distance(a.1.0).cmp(&distance(b.1.0)).then(b.0.cmp(&a.0)))?;
     frames.drain(..i);
-    frames.pop_front().map(|(_, f)| f)
+    frames.front().map(|(_, f)| f)
 }
 
 /// Drops the frame at `pts_ms`, and only it (one the worker skips: no crop
@@ -718,7 +720,7 @@ impl FrameSource for Source {
     /// early would leave no exact match for the next crop).
     fn full_frame(&mut self, pts_ms: Option<i64>) -> Option<YuvFrame> {
         self.pull_full();
-        take_closest(&mut self.ahead, pts_ms).and_then(|s| yuv_frame_of(&s).ok())
+        closest(&mut self.ahead, pts_ms).and_then(|s| yuv_frame_of(s).ok())
     }
 
     /// Full frames the worker has passed are not kept (they would wait,
@@ -884,24 +886,27 @@ mod tests {
     }
 
     #[test]
-    fn the_closest_full_frame_is_taken_and_newer_ones_wait_for_their_turn() {
+    fn the_closest_full_frame_is_given_and_newer_ones_stay_for_their_turn() {
         // Each frame's payload is its time, to see which one came out.
         let at = |p: i64| (Some(p), p);
-        let mut frames: Timed<i64> = [0, 40, 80, 120].map(at).into();
-        let take = |f: &mut Timed<i64>, t| take_closest(f, t);
-        // Each model frame in turn finds its own (the outputs ask for all).
-        assert_eq!(take(&mut frames, Some(40)), Some(40), "0 is dropped, 80 and 120 kept");
-        assert_eq!(take(&mut frames, Some(80)), Some(80));
-        // Closest when there is no exact match; ties go to the newer.
-        assert_eq!(take(&mut frames, Some(100)), Some(120));
-        assert!(frames.is_empty());
-        frames.extend([200, 240].map(at));
-        assert_eq!(take(&mut frames, Some(220)), Some(240));
-        // No time: the newest, and nothing kept.
-        frames.extend([300, 340].map(at));
-        assert_eq!(take(&mut frames, None), Some(340));
-        assert!(frames.is_empty());
-        assert_eq!(take(&mut frames, Some(1)), None);
+        let mut frames: Timed<i64> = [0, 40, 80, 120, 160].map(at).into();
+        let mut get = |t| closest(&mut frames, t).copied();
+        // Each model frame in turn finds its own (the outputs ask for all),
+        // as often as it asks.
+        assert_eq!(get(Some(40)), Some(40), "0 is dropped");
+        assert_eq!(get(Some(40)), Some(40));
+        // Closest when there is no exact match (ties go to the newer), and
+        // that frame is still there at its own turn.
+        assert_eq!(get(Some(100)), Some(120));
+        assert_eq!(get(Some(120)), Some(120));
+        assert_eq!(get(Some(150)), Some(160));
+        // No time: the newest.
+        assert_eq!(get(None), Some(160));
+        let left: Vec<i64> = frames.iter().map(|f| f.1).collect();
+        assert_eq!(left, [160]);
+        frames.clear();
+        assert_eq!(closest(&mut frames, Some(1)), None);
+        assert_eq!(closest(&mut frames, None), None);
     }
 
     #[test]
