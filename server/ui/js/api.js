@@ -96,6 +96,17 @@ export async function request(method, path, body, opts = {}) {
   return (res.headers.get('content-type') || '').includes('json') ? JSON.parse(text) : text;
 }
 
+// Pushes one image file to a `Manual` instance (`frame` and `timestamp` as
+// a multipart form); resolves on 204, throws an ApiError with the server's
+// message otherwise.
+export async function pushImage(id, file) {
+  const form = new FormData();
+  form.append('frame', file, file.name);
+  form.append('timestamp', String(Date.now()));
+  const res = await authFetch(paths.push(id), { method: 'POST', body: form });
+  if (!res.ok) throw await errorFrom(res);
+}
+
 export const api = {
   get: (p, o) => request('GET', p, undefined, o),
   post: (p, b, o) => request('POST', p, b, o),
@@ -115,6 +126,7 @@ export const paths = {
   input: (id) => `/v1/core/instance/${enc(id)}/input`,
   error: (id) => `/v1/core/instance/${enc(id)}/error`,
   frame: (id) => `/v1/core/instance/${enc(id)}/frame`,
+  push: (id) => `/v1/core/instance/${enc(id)}/push/compressed`,
   mjpeg: (id) => `/v1/core/instance/${enc(id)}/mjpeg`,
   events: (id) => `/v1/core/instance/${enc(id)}/consume_events_sse`,
   renderPreset: (id) => `/v1/core/instance/${enc(id)}/render_preset`,

@@ -2,10 +2,11 @@
 // beside the live event feed over SSE (filter by type, pause/resume, last 200
 // records, and the last 200 analytics events apart; a click on an analytics event or a crop shows its image), live
 // charts of fps, latency and dropped frames from `statistics` events, the
-// instance's last error, and its event options (debug, statistics).
+// instance's last error, its event options (debug, statistics), and, for a
+// `Manual` input, image files pushed from this computer as its frames.
 
 import { html, useState, useEffect, useRef, usePoll, useAction, ErrorNote, StateBadge, Sparkline } from '../ui.js';
-import { api, paths } from '../api.js';
+import { api, paths, pushImage } from '../api.js';
 import { openEventStream } from '../stream.js';
 import { hrefs } from '../router.js';
 import { formatClock, formatRate, formatDuration, formatTimestamp, formatCount } from '../format.js';
@@ -187,9 +188,51 @@ function Options({ inst, onChanged }) {
   </fieldset>`;
 }
 
+// Image files pushed to a `Manual` instance, in the order chosen. While its
+// queue is full (409, the model has not caught up) a file waits and is
+// pushed again, as a script would; any other refusal stops there, with the
+// server's reason.
+function PushImages({ id, running }) {
+  const [done, setDone] = useState(null);
+  const act = useAction(async (files) => {
+    setDone(null);
+    let n = 0;
+    for (const f of files) {
+      for (let tries = 0; ; tries++) {
+        try {
+          await pushImage(id, f);
+          break;
+        } catch (e) {
+          if (e.status === 409 && /queue is full/.test(e.message) && tries < 100) {
+            await new Promise((r) => setTimeout(r, 100));
+            continue;
+          }
+          throw new Error(`${f.name}: ${e.message}`);
+        }
+      }
+      n += 1;
+      setDone(`${n} of ${files.length} pushed`);
+    }
+  });
+  const chosen = (e) => {
+    const files = [...e.target.files];
+    e.target.value = '';
+    if (files.length) act.run(files);
+  };
+  return html`<section class="card" aria-labelledby="push-title">
+    <h2 id="push-title">Push images</h2>
+    <p class="muted small">JPEG, PNG or BMP files from this computer, in order, as this Manual input's frames${running ? '' : ' (start the instance first)'}.</p>
+    <label>Images <input type="file" multiple accept=".jpg,.jpeg,.png,.bmp,image/jpeg,image/png,image/bmp"
+      disabled=${!running || act.busy} onChange=${chosen} /></label>
+    ${done && html`<p role="status">${done}</p>`}
+    <${ErrorNote} error=${act.error} />
+  </section>`;
+}
+
 export function InstanceScreen({ id }) {
   const inst = usePoll(() => api.get(paths.instance(id)), 2000, [id]);
   const err = usePoll(() => api.get(paths.error(id)), 5000, [id]);
+  const cfg = usePoll(() => api.get(paths.config(id)), 10000, [id]);
   const act = useAction(async (a) => {
     await api.post(paths.action(id, a));
     inst.reload();
@@ -216,6 +259,7 @@ export function InstanceScreen({ id }) {
         ${i && html`<${LiveView} id=${id} running=${i.running} />`}
         <p class="muted small">${i ? html`${formatRate(i.fps)} measured · ${i.solutionName}` : ''}</p>
         ${i && html`<${Options} inst=${i} onChanged=${inst.reload} />`}
+        ${i && cfg.data?.Input?.type === 'Manual' && html`<${PushImages} id=${id} running=${i.running} />`}
         <section class="card" aria-labelledby="err-title">
           <h2 id="err-title">Last error</h2>
           ${last ? html`<p class="error-record"><span class="badge">${last.source}</span> ${last.message} <span class="muted small">${formatTimestamp(last.time)}</span></p>` : html`<p class="muted">None since the instance was created.</p>`}
