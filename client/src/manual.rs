@@ -47,9 +47,10 @@ impl Client {
     ///
     /// `timestamp_ms` is the capture time in milliseconds since the Unix
     /// epoch (events carry it); the server uses the arrival time when it is
-    /// `None`. 204 when accepted; 400 when the image cannot be decoded; 404
-    /// for an unknown instance; 409 when the instance is not running, its
-    /// input is not `Manual`, or its queue is full (push again later).
+    /// `None`. 204 when accepted; 404 for an unknown instance; 409 when the
+    /// instance is not running, its input is not `Manual`, or its queue is
+    /// full (push again later), before the image is decoded; 400 when the
+    /// image cannot be decoded or is too large.
     pub async fn push_compressed_frame(
         &self,
         instance_id: &Uuid,

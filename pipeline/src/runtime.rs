@@ -315,6 +315,14 @@ pub trait Running: Send + fmt::Debug {
 
     /// Accepts a frame pushed over the API (`Manual` input).
     fn push(&self, frame: PushedFrame) -> Result<(), PushError>;
+
+    /// Whether a frame pushed now would be taken (the input is `Manual`
+    /// and its queue has room), asked before an image is decoded, so that a
+    /// frame refused anyway costs no decoding; [`Running::push`] decides.
+    /// (A pipeline that cannot tell: yes.)
+    fn ready_for_push(&self) -> Result<(), PushError> {
+        Ok(())
+    }
 }
 
 /// A frame pushed over the API.

@@ -49,7 +49,8 @@ pub fn decode(bytes: &[u8]) -> Result<Still> {
         Some(ImageFormat::Png) => "PNG",
         Some(ImageFormat::Bmp) => "BMP",
         Some(other) => {
-            return Err(bad(format!("is {other:?}, not a JPEG, PNG or BMP image")));
+            let other = format!("{other:?}").to_uppercase();
+            return Err(bad(format!("is {other}, not a JPEG, PNG or BMP image")));
         }
         None => return Err(bad("is not a JPEG, PNG or BMP image".into())),
     };
@@ -102,6 +103,10 @@ mod tests {
         let still = decode(&encoded(33, 7, ImageFormat::Png)).expect("decoded");
         let i = (3 * 33 + 2) * 3;
         assert_eq!(still.rgb[i..i + 3], [2, 3, 128]);
+        // A JPEG cut short in its picture data: decoded as far as it goes.
+        let jpeg = encoded(256, 192, ImageFormat::Jpeg);
+        let cut = decode(&jpeg[..jpeg.len() * 3 / 4]).expect("decoded as far as it goes");
+        assert_eq!((cut.width, cut.height), (256, 192));
         // Grey with alpha comes as RGB.
         let grey = image::GrayAlphaImage::from_pixel(4, 4, image::LumaA([200, 10]));
         let mut png = Vec::new();
@@ -148,7 +153,7 @@ mod tests {
         let cases: [(&str, Vec<u8>, &str); 7] = [
             ("text", b"hello, not an image".to_vec(), "not a JPEG, PNG or BMP"),
             ("empty", Vec::new(), "not a JPEG, PNG or BMP"),
-            ("GIF", gif, "Gif, not a JPEG, PNG or BMP"),
+            ("GIF", gif, "is GIF, not a JPEG, PNG or BMP"),
             ("JPEG headers only", jpeg[..200].to_vec(), "cannot be decoded as JPEG"),
             ("a JPEG's start only", jpeg[..4].to_vec(), "cannot be decoded as JPEG"),
             ("huge PNG", png_header(40_000, 40_000), "is 40000x40000: larger than"),

@@ -2,15 +2,26 @@
 //! client pushes to an instance whose input is `Manual`, as a multipart
 //! form with `frame` (the file) and an optional `timestamp` (ms). Images
 //! are decoded here, off the async threads, so that one that cannot be
-//! decoded is refused with its reason (400).
+//! decoded is refused with its reason (400): only once the instance is
+//! known to take a frame (a refused push costs no decoding), and at most
+//! as many at once as there are cores (a burst of large images queues
+//! rather than taking every core and its memory at once).
+
+use std::sync::LazyLock;
 
 use dropshot::MultipartBody;
 use rt_pipeline::runtime::{PushedData, PushedFrame, PushedKind};
 use rt_pipeline::still;
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::context::ServerContext;
 use crate::error::Error;
+
+/// Images being decoded at once.
+static DECODING: LazyLock<Semaphore> = LazyLock::new(|| {
+    Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get))
+});
 
 /// Reads the form and hands the frame to the instance.
 pub async fn push(
@@ -51,6 +62,11 @@ pub async fn push(
     }
     let data = match kind {
         PushedKind::Image => {
+            ctx.engine.ready_for_push(id)?;
+            let _turn = DECODING
+                .acquire()
+                .await
+                .map_err(|e| Error::Internal(format!("decoding a pushed image: {e}")))?;
             let decoded = tokio::task::spawn_blocking(move || still::decode(&data))
                 .await
                 .map_err(|e| Error::Internal(format!("decoding a pushed image: {e}")))?;

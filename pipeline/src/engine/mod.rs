@@ -29,7 +29,7 @@ use crate::events::EventBus;
 use crate::handlers;
 use crate::outputs::{self, OutputConfig};
 pub use crate::runtime::ErrorRecord;
-use crate::runtime::{PushedFrame, RunStats, Runner};
+use crate::runtime::{PushError, PushedFrame, RunStats, Runner, Running};
 use crate::secrets::Secrets;
 use crate::securt::SecurtConfig;
 use crate::settings::{InputSource, Settings, SettingsPatch};
@@ -258,6 +258,22 @@ impl Engine {
 
     /// Hands a pushed frame to a running instance (`Manual` input).
     pub fn push(&self, id: Uuid, frame: PushedFrame) -> Result<()> {
+        self.pushing(id, |r| r.push(frame))
+    }
+
+    /// Whether instance `id` would take a frame pushed now (running, input
+    /// `Manual`, room in its queue): asked before an image is decoded.
+    pub fn ready_for_push(&self, id: Uuid) -> Result<()> {
+        self.pushing(id, |r| r.ready_for_push())
+    }
+
+    /// `f` on instance `id`'s running pipeline; refused when it is not
+    /// running.
+    fn pushing(
+        &self,
+        id: Uuid,
+        f: impl FnOnce(&dyn Running) -> std::result::Result<(), PushError>,
+    ) -> Result<()> {
         let shared = self.handle(id)?.shared.clone();
         let running = shared.lock_running();
         let Some(running) = running.as_ref() else {
@@ -267,7 +283,7 @@ impl Engine {
                 reason: format!("it is {state}: start it first"),
             });
         };
-        running.push(frame).map_err(|e| Error::PushRefused { id, reason: e.to_string() })
+        f(running.as_ref()).map_err(|e| Error::PushRefused { id, reason: e.to_string() })
     }
 
     /// Every instance, ordered by id.

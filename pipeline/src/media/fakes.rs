@@ -110,6 +110,8 @@ pub struct Log {
     pub opens: Mutex<Vec<(SourceKind, Duration)>>,
     /// Each pushed frame handed to a source: its bytes and timestamp.
     pub pushes: Mutex<Vec<(PushedData, Option<i64>)>>,
+    /// How many pushed frames the sources take in all (`None`: any).
+    pub push_room: Mutex<Option<usize>>,
     pub loads: Mutex<usize>,
     /// Stream times are not visible to a detector; frames are counted.
     pub detected: Mutex<usize>,
@@ -236,6 +238,10 @@ impl FrameSource for FakeSource {
 
     fn source_size(&self) -> Option<(u32, u32)> {
         Some((640, 480))
+    }
+
+    fn takes_push(&self) -> bool {
+        lock(&self.log.push_room).is_none_or(|room| lock(&self.log.pushes).len() < room)
     }
 
     fn push(&mut self, data: PushedData, timestamp_ms: Option<i64>) -> Result<(), SourceError> {

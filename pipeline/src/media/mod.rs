@@ -203,7 +203,11 @@ impl Running for MediaRun {
     }
 
     fn push(&self, frame: PushedFrame) -> Result<(), PushError> {
-        self.pushed.lock().unwrap_or_else(|p| p.into_inner()).offer(frame)
+        lock(&self.pushed).offer(frame)
+    }
+
+    fn ready_for_push(&self) -> Result<(), PushError> {
+        lock(&self.pushed).ready()
     }
 }
 

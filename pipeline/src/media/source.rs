@@ -5,14 +5,16 @@
 //! `GET .../frame`.
 //!
 //! ```text
-//! uridecodebin | appsrc ! decodebin
+//! uridecodebin | appsrc ! decodebin | appsrc (pushed images, decoded RGB)
 //!   ! videoconvert ! I420 ! clocksync (files at their own pace) ! tee
 //!     ! [thinned] queue (1) ! videoscale add-borders ! I420 WxH, par 1/1 ! videoconvert ! RGB
 //!       ! appsink "model" (1)
 //!     ! [thinned] queue ! appsink "full" (full-size I420, newest 6)
 //! ```
 //!
-//! The tee carries the decoder's own YUV: the model branch scales it to
+//! The tee carries the decoder's own YUV (pushed images come decoded, by
+//! [`crate::still`], as RGB of their own size, one caps per image, and are
+//! converted once): the model branch scales it to
 //! the model's size and only then converts it, and the full-size branch
 //! costs nothing until a crop is cut or a frame encoded. There is no JPEG
 //! branch: the worker encodes the processed frame only when someone asks
@@ -68,9 +70,15 @@ use crate::still::Still;
 /// holds as many).
 const FULL_FRAMES: usize = 6;
 
-/// The most bytes a pushed input's source holds before the decoder takes
-/// them (the worker's queue of pushed frames is bounded on its own).
+/// The most bytes a pushed input's source holds (pushed images come
+/// decoded: an 8K one is 100 MB). It takes a frame only below
+/// [`PUSHED_WAITING`] frames and this, so frames wait in the worker's
+/// bounded queue instead, where a full queue is told to the client (409).
 const PUSHED_BYTES: u64 = 64 << 20;
+
+/// The most pushed frames a pushed input's source holds before it takes
+/// another.
+const PUSHED_WAITING: u64 = 2;
 
 /// Source size changes kept for frames not taken yet (a handful at most
 /// are in the model branch).
@@ -316,7 +324,8 @@ pub enum Next {
 pub enum SourceKind {
     /// A URI GStreamer can open (`file://`, `rtsp://`, `http(s)://`).
     Uri(String),
-    /// Frames pushed over the API, as still images (JPEG, PNG, BMP).
+    /// Frames pushed over the API, as still images (JPEG, PNG, BMP),
+    /// decoded in Rust ([`crate::still`]) before they reach the source.
     PushedImages,
     /// Frames pushed over the API, as an H.264 or H.265 byte stream.
     PushedVideo { h265: bool },
@@ -365,6 +374,12 @@ pub trait FrameSource {
     /// The source frame size of the last frame [`FrameSource::next`] gave,
     /// once known.
     fn source_size(&self) -> Option<(u32, u32)>;
+    /// Whether a pushed input takes another pushed frame now: frames wait
+    /// in the worker's bounded queue (where a full queue is a 409) rather
+    /// than in the pipeline. (A source that holds none: always.)
+    fn takes_push(&self) -> bool {
+        true
+    }
     /// Hands a pushed frame (client timestamp in Unix ms, if given) to a
     /// pushed input.
     fn push(&mut self, data: PushedData, timestamp_ms: Option<i64>) -> Result<(), SourceError>;
@@ -525,7 +540,7 @@ impl Source {
         // 416x416: 0.57 against 1.05 ms a frame), which converts before
         // it scales. In I420 the picture starts on an even row and column
         // ([`crate::detect::Letterbox`] says where), and the borders are
-        // video black: RGB 0, or 16 for full-range sources such as JPEG.
+        // video black: RGB 0, or 16 for full-range sources (MJPEG cameras).
         let scale = element("videoscale")?;
         scale.set_property("add-borders", true);
         let sized = |format: &str| {
@@ -756,6 +771,12 @@ impl FrameSource for Source {
     /// from frame to frame).
     fn source_size(&self) -> Option<(u32, u32)> {
         self.source_size
+    }
+
+    fn takes_push(&self) -> bool {
+        self.push.as_ref().is_some_and(|s| {
+            s.current_level_buffers() < PUSHED_WAITING && s.current_level_bytes() < PUSHED_BYTES
+        })
     }
 
     /// Stamps the frame with the client's timestamp (arrival time when

@@ -24,6 +24,7 @@ use super::crop;
 use super::detector::{Detector, LoadDetector};
 use super::error::DetectorError;
 use super::gate::TrackGate;
+use super::lock;
 use super::output::Outputs;
 use super::payload::{self, Statistics, TrackPayload};
 use super::source::{FrameSource, Next, OpenSource, RgbFrame, SourceKind, too_soon};
@@ -106,13 +107,21 @@ impl PushSlot {
         PushSlot { manual, queue: VecDeque::new() }
     }
 
-    pub fn offer(&mut self, frame: PushedFrame) -> Result<(), PushError> {
+    /// Whether a frame would be taken now, its size aside.
+    pub fn ready(&self) -> Result<(), PushError> {
         if !self.manual {
             return Err(PushError::NotManual);
         }
+        if self.queue.len() >= PUSH_QUEUE {
+            return Err(PushError::QueueFull);
+        }
+        Ok(())
+    }
+
+    pub fn offer(&mut self, frame: PushedFrame) -> Result<(), PushError> {
+        self.ready()?;
         let waiting: usize = self.queue.iter().map(|f| f.data.len()).sum();
-        let too_many = self.queue.len() >= PUSH_QUEUE;
-        if too_many || (waiting > 0 && waiting + frame.data.len() > PUSH_QUEUE_BYTES) {
+        if waiting > 0 && waiting + frame.data.len() > PUSH_QUEUE_BYTES {
             return Err(PushError::QueueFull);
         }
         self.queue.push_back(frame);
@@ -580,14 +589,8 @@ impl Worker {
         if !self.plan.is_manual() {
             return self.plan.source_kind();
         }
-        let next_kind =
-            self.pushed.lock().ok().and_then(|p| p.queue.front().map(|f| f.data.kind()));
-        match next_kind {
-            Some(PushedKind::Image) => Some(SourceKind::PushedImages),
-            Some(PushedKind::H264) => Some(SourceKind::PushedVideo { h265: false }),
-            Some(PushedKind::H265) => Some(SourceKind::PushedVideo { h265: true }),
-            None => self.opened.clone(),
-        }
+        let next = lock(&self.pushed).queue.front().map(|f| pushed_source(f.data.kind()));
+        next.or_else(|| self.opened.clone())
     }
 
     /// Opens the wanted source unless it is open, when its retry time has
@@ -661,12 +664,18 @@ impl Worker {
         wait
     }
 
-    /// Feeds pushed frames to a `Manual` input. Their times are the
-    /// clients' own (Unix ms).
+    /// Feeds pushed frames to a `Manual` input while it takes them; the
+    /// others wait in the push queue, whose bounds the clients see (409).
+    /// Their times are the clients' own (Unix ms).
     fn feed_pushed(&mut self, src: &mut dyn FrameSource) {
-        let queued: Vec<PushedFrame> =
-            self.pushed.lock().map(|mut p| p.queue.drain(..).collect()).unwrap_or_default();
-        for f in queued {
+        while src.takes_push() {
+            let next = {
+                let mut slot = lock(&self.pushed);
+                // A frame of another kind waits for a source of its kind.
+                let fits = slot.queue.front().map(|f| Some(pushed_source(f.data.kind())));
+                if fits.is_some_and(|s| s == self.opened) { slot.queue.pop_front() } else { None }
+            };
+            let Some(f) = next else { break };
             if let Err(e) = src.push(f.data, f.timestamp_ms) {
                 let e = chain(&e);
                 self.ctx.errors.report(&format!("pushed frame refused by the pipeline: {e}"));
@@ -928,6 +937,15 @@ impl Worker {
                 self.ctx.stats.live.publish(LiveFrame { jpeg: Arc::new(jpeg), decoded_at_ms });
             }
         }
+    }
+}
+
+/// The source pushed frames of `kind` go to.
+fn pushed_source(kind: PushedKind) -> SourceKind {
+    match kind {
+        PushedKind::Image => SourceKind::PushedImages,
+        PushedKind::H264 => SourceKind::PushedVideo { h265: false },
+        PushedKind::H265 => SourceKind::PushedVideo { h265: true },
     }
 }
 

@@ -396,6 +396,32 @@ fn pushes_are_refused_unless_the_input_is_manual_and_the_queue_has_room() {
     rig.push(PushedKind::Image, 1, 0).unwrap();
 }
 
+/// A source that takes no more pushed frames (its pipeline is behind)
+/// leaves them in the push queue, where they count toward its bound (the
+/// clients' 409), and they go on, in order, once it takes them again.
+#[test]
+fn pushed_frames_wait_in_the_queue_while_the_source_takes_none() {
+    let tree = json!({"solution": "securt", "Input": {"type": "Manual"}});
+    let mut rig = Rig::new(tree, [Some(vec![frame(Some(0))])], |_| {});
+    *rig.log.push_room.lock().unwrap() = Some(1);
+    for i in 1..=3 {
+        rig.push(PushedKind::Image, i, i64::from(i) * 40).unwrap();
+    }
+    rig.step_until("the first push handed over", |r| r.log.pushes().len() == 1);
+    for _ in 0..5 {
+        rig.worker.step();
+    }
+    assert_eq!(rig.log.pushes().len(), 1);
+    for i in 4..=9 {
+        rig.push(PushedKind::Image, i, i64::from(i) * 40).unwrap();
+    }
+    assert_eq!(rig.push(PushedKind::Image, 10, 400), Err(PushError::QueueFull));
+    *rig.log.push_room.lock().unwrap() = None;
+    rig.step_until("all handed over", |r| r.log.pushes().len() == 9);
+    let order: Vec<PushedData> = rig.log.pushes().into_iter().map(|(d, _)| d).collect();
+    assert_eq!(order, (1..=9).map(|i| pushed(PushedKind::Image, i)).collect::<Vec<_>>());
+}
+
 #[test]
 fn frames_still_queued_at_a_stop_are_counted_as_dropped() {
     let tree = json!({"solution": "securt", "Input": {"type": "Manual"}});
