@@ -354,15 +354,11 @@ impl PushedData {
     }
 
     /// Bytes held while the frame waits.
-    pub fn len(&self) -> usize {
+    pub fn bytes(&self) -> usize {
         match self {
             PushedData::Image(s) => s.rgb.len(),
             PushedData::H264(d) | PushedData::H265(d) => d.len(),
         }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

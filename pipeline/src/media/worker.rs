@@ -120,8 +120,8 @@ impl PushSlot {
 
     pub fn offer(&mut self, frame: PushedFrame) -> Result<(), PushError> {
         self.ready()?;
-        let waiting: usize = self.queue.iter().map(|f| f.data.len()).sum();
-        if waiting > 0 && waiting + frame.data.len() > PUSH_QUEUE_BYTES {
+        let waiting: usize = self.queue.iter().map(|f| f.data.bytes()).sum();
+        if waiting > 0 && waiting + frame.data.bytes() > PUSH_QUEUE_BYTES {
             return Err(PushError::QueueFull);
         }
         self.queue.push_back(frame);
@@ -672,8 +672,11 @@ impl Worker {
             let next = {
                 let mut slot = lock(&self.pushed);
                 // A frame of another kind waits for a source of its kind.
-                let fits = slot.queue.front().map(|f| Some(pushed_source(f.data.kind())));
-                if fits.is_some_and(|s| s == self.opened) { slot.queue.pop_front() } else { None }
+                let fits = slot
+                    .queue
+                    .front()
+                    .is_some_and(|f| self.opened.as_ref() == Some(&pushed_source(f.data.kind())));
+                if fits { slot.queue.pop_front() } else { None }
             };
             let Some(f) = next else { break };
             if let Err(e) = src.push(f.data, f.timestamp_ms) {
