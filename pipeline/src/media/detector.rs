@@ -42,9 +42,14 @@ pub trait Detector: Send {
     fn receive(&mut self) -> Result<Detected, DetectorError>;
 
     /// Whether a frame sent now would be run at once (a session is free for
-    /// it): only then does the worker send its next frame before the last
-    /// one's answer. Never, unless a detector says so.
-    fn has_room(&self) -> bool {
+    /// it), or, with `may_wait`, would be the one frame waiting while its
+    /// instance is alone on the detector: only then does the worker send
+    /// its next frame before the last one's answer. The worker passes
+    /// `may_wait` for a source that keeps every frame, whose frames do not
+    /// go stale waiting; the session that finishes next then starts on one
+    /// at once instead of waiting for the worker. Never, unless a detector
+    /// says so.
+    fn has_room(&self, _may_wait: bool) -> bool {
         false
     }
 }

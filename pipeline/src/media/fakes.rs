@@ -410,7 +410,7 @@ impl Detector for FakeDetector {
         }
     }
 
-    fn has_room(&self) -> bool {
+    fn has_room(&self, _may_wait: bool) -> bool {
         self.room
     }
 }

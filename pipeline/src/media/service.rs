@@ -39,7 +39,12 @@
 //!   camera on two one-thread sessions run faster in all than one after the
 //!   other on the wide session, where every run waits for its slowest
 //!   thread (bench/RESULTS.md). A camera that keeps up still gets the wide
-//!   session's short runs.
+//!   session's short runs. An instance alone on the service whose source
+//!   keeps every frame (a file read as fast as the model goes) may also
+//!   have one frame waiting, so the session that finishes next starts on
+//!   it at once instead of idling while the instance tracks, publishes and
+//!   takes its next frame (about 5% of the two cores here, bench/RESULTS.md);
+//!   a live source's frame would only go stale there.
 //! - Batches: with a model whose batch dimension is dynamic, a session
 //!   takes up to `Batching::max_frames` waiting frames into one run, and
 //!   waits up to `Batching::wait` for more while other running instances
@@ -224,9 +229,13 @@ impl Queue {
     /// Whether a frame handed in now would start at once: more narrow
     /// sessions are free than frames wait (one just handed in and not
     /// taken yet among them; a running wide session is done first, as it
-    /// never runs beside a narrow one).
-    fn has_room(&self) -> bool {
-        !self.closed && self.jobs.len() + self.narrow_busy < self.narrow
+    /// never runs beside a narrow one). With `may_wait`, one frame more may
+    /// wait while a single instance uses the service: no other instance's
+    /// turn is taken, and the session that finishes next does not wait for
+    /// the instance to hand in its next frame.
+    fn has_room(&self, may_wait: bool) -> bool {
+        let waiting = usize::from(may_wait && self.clients <= 1);
+        !self.closed && self.jobs.len() + self.narrow_busy < self.narrow + waiting
     }
 
     /// Whether an instance may still hand in a frame: one with none queued
@@ -612,8 +621,8 @@ impl Detector for SharedDetector {
         Ok(Detected { detections: detections.map_err(DetectorError::Decode)?, run_time })
     }
 
-    fn has_room(&self) -> bool {
-        lock(&self.service.inner.queue).has_room()
+    fn has_room(&self, may_wait: bool) -> bool {
+        lock(&self.service.inner.queue).has_room(may_wait)
     }
 }
 

@@ -332,6 +332,20 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
+    /// A URI read like a file: its frames come as fast as they are taken
+    /// unless paced.
+    fn is_file_like(&self) -> bool {
+        matches!(self, SourceKind::Uri(u) if !u.starts_with("rtsp"))
+    }
+
+    /// Whether this input, read with `realtime` as given, keeps every frame
+    /// for the model: a file read as fast as the model goes, whose decoder
+    /// waits for it. Live and pushed inputs, and files read in real time,
+    /// keep only the newest frame.
+    pub fn keeps_every_frame(&self, realtime: bool) -> bool {
+        self.is_file_like() && !realtime
+    }
+
     /// For logs and error messages: the URI's password masked.
     pub fn redacted(&self) -> String {
         match self {
@@ -524,9 +538,8 @@ impl Source {
         // frame is decoded ahead of its time only as far as the decoder's
         // own references need, instead of queuing, full size, in front of
         // a pacing sink.
-        let file_like = matches!(kind, SourceKind::Uri(u) if !u.starts_with("rtsp"));
         let pace = element("clocksync")?;
-        pace.set_property("sync", file_like && realtime);
+        pace.set_property("sync", kind.is_file_like() && realtime);
         let tee = element("tee")?;
         // A short queue: a file read as fast as the model goes is decoded no
         // further ahead of the model than this, so the crop branch holds the
@@ -561,7 +574,7 @@ impl Source {
         // behind, and the decoder is never held back with frames waiting
         // behind it. Files read as fast as the model goes hold the decoder
         // back instead: every frame is processed.
-        let newest_wins = !file_like || realtime;
+        let newest_wins = !kind.keeps_every_frame(realtime);
         let thinning = Arc::new(Thinning::default());
         let model_in = sink_pad(&q_model, "queue")?;
         thinning.probe(&model_in, true);

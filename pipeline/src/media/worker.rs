@@ -75,7 +75,8 @@ const POLL: Duration = Duration::from_millis(100);
 /// The most frames a worker has in its detector at once: the next one is
 /// sent before the last one's answer when the source has it ready and the
 /// detector has room, so the model does not wait while the worker tracks
-/// and publishes.
+/// and publishes. A source that keeps every frame may have one more there,
+/// waiting for the next free session (see [`Detector::has_room`]).
 const IN_DETECTOR: usize = 2;
 
 /// A frame in the detector, waiting for its detections.
@@ -462,11 +463,15 @@ impl Worker {
     }
 
     /// Whether the next frame may go into the detector before the answers
-    /// for those in it: fewer than [`IN_DETECTOR`] are there, and the
-    /// detector would run it at once (under load, each instance has one
-    /// frame in at a time, and the service serves them in turn).
+    /// for those in it: fewer than [`IN_DETECTOR`] are there (one more for
+    /// a source that keeps every frame), and the detector has room for it
+    /// (under load, each instance has one frame in at a time, and the
+    /// service serves them in turn).
     fn room_for_another(&self) -> bool {
-        self.in_detector.len() < IN_DETECTOR && self.detector.as_ref().is_some_and(|d| d.has_room())
+        let every_frame =
+            self.opened.as_ref().is_some_and(|k| k.keeps_every_frame(self.plan.realtime));
+        self.in_detector.len() < IN_DETECTOR + usize::from(every_frame)
+            && self.detector.as_ref().is_some_and(|d| d.has_room(every_frame))
     }
 
     /// Finishes every frame in the detector: before the source goes (their

@@ -67,7 +67,7 @@ impl InferenceService {
                     }
                     sent[i].pop_front();
                 }
-                let room = || sent[i].len() < 2 && lock(&self.inner.queue).has_room();
+                let room = || sent[i].len() < 2 && lock(&self.inner.queue).has_room(false);
                 if left[i] > 0 && (sent[i].is_empty() || room()) {
                     let (client, id) = instances[i];
                     let behind = !sent[i].is_empty();
@@ -384,7 +384,7 @@ fn there_is_room_for_a_second_frame_only_while_more_sessions_are_free_than_frame
     let opener = Arc::new(FakeOpener::new(0, 0));
     let go = opener.held();
     let service = loaded(&opener, narrow(2), Batching::default());
-    let room = || lock(&service.inner.queue).has_room();
+    let room = || lock(&service.inner.queue).has_room(false);
     let me = service.client();
     assert!(room(), "idle");
     let first = service.send(&me, 1.0, false);
@@ -407,6 +407,41 @@ fn there_is_room_for_a_second_frame_only_while_more_sessions_are_free_than_frame
         assert_eq!(rx.recv().unwrap().outputs.unwrap()[0].data, [v]);
     }
     assert!(room(), "idle again");
+}
+
+/// With `may_wait` (a source that keeps every frame), an instance alone on
+/// the service may have one frame waiting beyond the free sessions, ready
+/// for the next one to finish; never while another instance uses the
+/// service, whose turn it would take.
+#[test]
+fn an_instance_alone_may_have_one_frame_waiting_for_the_next_free_session() {
+    let opener = Arc::new(FakeOpener::new(0, 0));
+    let go = opener.held();
+    let service = loaded(&opener, narrow(2), Batching::default());
+    let room = |may_wait| lock(&service.inner.queue).has_room(may_wait);
+    let me = service.client();
+    let mut sent = vec![service.send(&me, 1.0, false), service.send(&me, 2.0, true)];
+    while lock(&service.inner.queue).narrow_busy < 2 {
+        std::thread::yield_now();
+    }
+    assert_eq!((room(false), room(true)), (false, true), "both sessions busy");
+    sent.push(service.send(&me, 3.0, true));
+    assert_eq!((room(false), room(true)), (false, false), "one frame waits");
+    // One run done: the waiting frame takes its session.
+    go.send(()).unwrap();
+    while !lock(&service.inner.queue).jobs.is_empty() {
+        std::thread::yield_now();
+    }
+    let other = service.client();
+    assert_eq!((room(false), room(true)), (false, false), "another instance on the service");
+    drop(other);
+    for _ in 0..2 {
+        go.send(()).unwrap();
+    }
+    for (rx, v) in sent.into_iter().zip([1.0, 2.0, 3.0]) {
+        assert_eq!(rx.recv().unwrap().outputs.unwrap()[0].data, [v]);
+    }
+    assert!(room(true), "idle again");
 }
 
 /// Two instances whose sources both outrun the model, each sending a

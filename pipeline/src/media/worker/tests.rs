@@ -274,6 +274,21 @@ fn with_room_in_the_detector_the_next_frame_goes_in_before_the_last_ones_answer(
     }
 }
 
+/// A file read as fast as the model goes keeps every frame, so one more may
+/// wait in the detector, ready for the next free session; a file read in
+/// real time (whose newest frame wins) has none waiting.
+#[test]
+fn a_source_that_keeps_every_frame_may_have_one_more_in_the_detector() {
+    for (realtime, most) in [(false, 3), (true, 2)] {
+        let tree = file_input(json!({"Input": {"loop": false, "realtime": realtime}}));
+        let mut rig = Rig::new(tree, [Some(file_of(5, 40))], |d| d.room = true);
+        rig.step_until("the first frame processed", |r| r.processed() == 1);
+        assert_eq!(rig.log.detected(), most, "realtime {realtime}");
+        rig.step_until("all frames processed", |r| r.processed() == 5);
+        assert_eq!(rig.log.behind(), [false, true, true, true, true], "realtime {realtime}");
+    }
+}
+
 /// A stop with a frame in the detector: it finishes before the run ends
 /// (its tracks and events are published, then the open events close).
 #[test]
