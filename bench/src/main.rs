@@ -81,6 +81,22 @@ fn raw_model(model_path: &Path, ort: &Path, video: &str) -> Result<f64> {
     raw_model_with(model_path, ort, video, threads(), 1)
 }
 
+/// Frames/s of the model alone in as many one-thread sessions as cores,
+/// side by side, each on its own thread (the narrow sessions' ceiling).
+fn raw_side_by_side(model: &Path, ort: &Path, video: &str) -> Result<f64> {
+    let sessions: Vec<_> = (0..threads())
+        .map(|_| {
+            let (model, ort, video) = (model.to_path_buf(), ort.to_path_buf(), video.to_string());
+            std::thread::spawn(move || raw_model_with(&model, &ort, &video, 1, 1))
+        })
+        .collect();
+    let mut total = 0.0;
+    for s in sessions {
+        total += 1000.0 / s.join().map_err(|_| anyhow::anyhow!("a raw run panicked"))??;
+    }
+    Ok(total)
+}
+
 /// Milliseconds per frame of the model alone on `threads` threads, in runs
 /// of `batch` copies of a real letterboxed frame of the clip: the median
 /// run of 200 after warm-up, over `batch`.
@@ -377,18 +393,7 @@ async fn main() -> Result<()> {
             let ms = raw_model_with(&model, &ort, &video, t, 1)?;
             eprintln!("raw model, {t} thread(s): {ms:.1} ms, {:.1} frames/s", 1000.0 / ms);
         }
-        // As many one-thread sessions as cores, side by side (the narrow
-        // sessions' ceiling).
-        let side_by_side: Vec<_> = (0..threads())
-            .map(|_| {
-                let (model, ort, video) = (model.clone(), ort.clone(), video.clone());
-                std::thread::spawn(move || raw_model_with(&model, &ort, &video, 1, 1))
-            })
-            .collect();
-        let mut total = 0.0;
-        for t in side_by_side {
-            total += 1000.0 / t.join().map_err(|_| anyhow::anyhow!("a raw run panicked"))??;
-        }
+        let total = raw_side_by_side(&model, &ort, &video)?;
         eprintln!("raw model, {} one-thread sessions side by side: {total:.1} frames/s", threads());
         return Ok(());
     }
