@@ -23,7 +23,10 @@
 //! of the two medians, the most the model alone does on these cores: on a
 //! shared machine one measurement may fall in a busy moment or a quiet one
 //! (44 and 93 frames/s were both seen on every core where the usual is
-//! 70-80), and the server runs through both.
+//! 70-80), and the server runs through both. Each window of the server's
+//! own figures shows the host's steal time meanwhile (the share of the
+//! cores the host gave to others), so a row measured in a busy moment
+//! can be told from one the server is to blame for.
 
 use std::time::{Duration, Instant};
 
@@ -44,9 +47,26 @@ const STREAM_WINDOW_S: u64 = 16;
 /// hold (16 held in a quiet moment, where 17 were needed).
 const MOST_STREAMS: usize = 24;
 
+/// What a window of [`rates`] measured.
+struct Rates {
+    /// Frames processed per second, by instance.
+    per_instance: Vec<f64>,
+    /// The share of the machine's cores its host took for others meanwhile
+    /// (steal time): the noise that moves every figure here.
+    steal: f64,
+}
+
+/// The host's steal time so far, in ticks of `/proc/stat` (USER_HZ, 100 a
+/// second on Linux) over every core; 0 where it cannot be read.
+fn steal_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let cpu = stat.lines().next().unwrap_or_default();
+    cpu.split_whitespace().nth(8).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
 /// Frames processed per second by each instance over `secs`, after every
 /// instance has processed `warm` frames.
-async fn rates(http: &reqwest::Client, base: &str, ids: &[String], secs: u64) -> Result<Vec<f64>> {
+async fn rates(http: &reqwest::Client, base: &str, ids: &[String], secs: u64) -> Result<Rates> {
     let warm = 10;
     let end = Instant::now() + Duration::from_secs(60);
     loop {
@@ -64,14 +84,16 @@ async fn rates(http: &reqwest::Client, base: &str, ids: &[String], secs: u64) ->
     for id in ids {
         before.push(frames_processed(http, base, id).await?);
     }
-    let t = Instant::now();
+    let (t, stolen) = (Instant::now(), steal_ticks());
     tokio::time::sleep(Duration::from_secs(secs)).await;
     let elapsed = t.elapsed().as_secs_f64();
-    let mut out = Vec::new();
+    let stolen = steal_ticks().saturating_sub(stolen);
+    let mut per_instance = Vec::new();
     for (id, b) in ids.iter().zip(before) {
-        out.push((frames_processed(http, base, id).await? - b) as f64 / elapsed);
+        per_instance.push((frames_processed(http, base, id).await? - b) as f64 / elapsed);
     }
-    Ok(out)
+    let steal = stolen as f64 / 100.0 / elapsed / crate::threads() as f64;
+    Ok(Rates { per_instance, steal })
 }
 
 /// An instance on the clip at `frameRateLimit` 5, at the clip's pace.
@@ -94,7 +116,7 @@ async fn throughput(
     detector: Option<serde_json::Value>,
     n: usize,
     video: &str,
-) -> Result<Vec<f64>> {
+) -> Result<Rates> {
     std::fs::create_dir_all(data)?;
     if let Some(d) = detector {
         std::fs::write(data.join("rtconfig.json"), json!({ "detector": d }).to_string())?;
@@ -109,7 +131,8 @@ async fn throughput(
 
 /// The table row of [`throughput`]'s rates, against the raw model's
 /// frames/s.
-fn throughput_row(r: &[f64], raw_fps: f64) -> String {
+fn throughput_row(rates: &Rates, raw_fps: f64) -> String {
+    let r = &rates.per_instance;
     let n = r.len();
     let total: f64 = r.iter().sum();
     let (lo, hi) = r.iter().fold((f64::MAX, 0.0f64), |(l, h), x| (l.min(*x), h.max(*x)));
@@ -118,7 +141,11 @@ fn throughput_row(r: &[f64], raw_fps: f64) -> String {
     // several, to how well they share the sessions (0.9).
     let target = if n == 1 { 0.95 } else { 0.9 };
     let verdict = crate::verdict(ratio >= target);
-    format!("| {n} | {total:.1} | {lo:.1} .. {hi:.1} | {ratio:.2} | >= {target}: {verdict} |\n")
+    let steal = rates.steal * 100.0;
+    format!(
+        "| {n} | {total:.1} | {lo:.1} .. {hi:.1} | {ratio:.2} | >= {target}: {verdict} | \
+         {steal:.0}% |\n"
+    )
 }
 
 pub async fn run(binary: &str) -> Result<String> {
@@ -186,12 +213,13 @@ pub async fn run(binary: &str) -> Result<String> {
             let p = |q| percentile(&worker, q) + percentile(&hop, q);
             sse = Some((p(0.5), p(0.99), worker.len(), hop.len()));
         }
-        let min = r.iter().copied().fold(f64::MAX, f64::min);
+        let min = r.per_instance.iter().copied().fold(f64::MAX, f64::min);
         let rss = server.rss_kib()?;
         if n == 2 {
             rss_two = rss;
         }
-        streams.push_str(&format!("| {n} | {min:.2} | {:.0} MiB |\n", rss as f64 / 1024.0));
+        let (mib, steal) = (rss as f64 / 1024.0, r.steal * 100.0);
+        streams.push_str(&format!("| {n} | {min:.2} | {mib:.0} MiB | {steal:.0}% |\n"));
         if min < 4.5 {
             break;
         }
@@ -210,8 +238,7 @@ pub async fn run(binary: &str) -> Result<String> {
     let raw_ms = median(&raw_runs_ms);
     let side_fps = median(&side_runs);
     let raw_fps = (1000.0 / raw_ms).max(side_fps);
-    let rows =
-        |runs: &[Vec<f64>]| runs.iter().map(|r| throughput_row(r, raw_fps)).collect::<String>();
+    let rows = |runs: &[Rates]| runs.iter().map(|r| throughput_row(r, raw_fps)).collect::<String>();
     let (throughput, batched) = (rows(&unbatched), rows(&batched));
     let listed = |fps: &mut dyn Iterator<Item = f64>| {
         fps.map(|f| format!("{f:.1}")).collect::<Vec<_>>().join(", ")
@@ -256,16 +283,16 @@ pub async fn run(binary: &str) -> Result<String> {
          {sse_row}\
          | resident memory, idle server | {:.0} MiB | |\n\n\
          Inferences per second, instances on the clip with pacing off:\n\n\
-         | instances | total frames/s | per instance | total / raw | target |\n\
-         |---|---|---|---|---|\n{throughput}\n\
+         | instances | total frames/s | per instance | total / raw | target | host steal |\n\
+         |---|---|---|---|---|---|\n{throughput}\n\
          The same with `detector.batch_frames` 4 (the narrow sessions take up to 4 waiting frames \
          a run):\n\n\
-         | instances | total frames/s | per instance | total / raw | target |\n\
-         |---|---|---|---|---|\n{batched}\n\
+         | instances | total frames/s | per instance | total / raw | target | host steal |\n\
+         |---|---|---|---|---|---|\n{batched}\n\
          The raw model alone, frames/s, in runs of 1, 2 and 4 frames:\n\n\
          | threads | batch 1 | batch 2 | batch 4 |\n|---|---|---|---|\n{raw_batches}\n\
          Instances at `frameRateLimit` 5, added one at a time ({STREAM_WINDOW_S} s windows):\n\n\
-         | instances | slowest instance, frames/s | RSS |\n|---|---|---|\n{streams}",
+         | instances | slowest instance, frames/s | RSS | host steal |\n|---|---|---|---|\n{streams}",
         1000.0 / raw_ms,
         held as f64 * 5.0,
         idle_kib as f64 / 1024.0,
