@@ -35,16 +35,19 @@
 //!   may hand in a second frame, but only when more sessions are free than
 //!   frames wait ([`SharedDetector::has_room`]): spare capacity, never a
 //!   turn taken from another instance. Such a frame is marked `behind`, and
-//!   goes to a narrow session even for an instance alone: two frames of one
-//!   camera on two one-thread sessions run faster in all than one after the
-//!   other on the wide session, where every run waits for its slowest
-//!   thread (bench/RESULTS.md). A camera that keeps up still gets the wide
-//!   session's short runs. An instance alone on the service whose source
-//!   keeps every frame (a file read as fast as the model goes) may also
-//!   have one frame waiting, so the session that finishes next starts on
-//!   it at once instead of idling while the instance tracks, publishes and
-//!   takes its next frame (about 5% of the two cores here, bench/RESULTS.md);
-//!   a live source's frame would only go stale there.
+//!   goes to a narrow session even for an instance alone where there are
+//!   two (two cores, by default): two frames of one camera on two one-thread
+//!   sessions run faster in all than one after the other on the wide
+//!   session, where every run waits for its slowest thread
+//!   (bench/RESULTS.md). With one narrow session, or more than two, an
+//!   instance alone could not fill them, and all its frames go to the wide
+//!   session, which runs each on every core. A camera that keeps up still
+//!   gets the wide session's short runs. An instance alone on the service
+//!   whose source keeps every frame (a file read as fast as the model goes)
+//!   may also have one frame waiting, so the session that finishes next
+//!   starts on it at once instead of idling while the instance tracks,
+//!   publishes and takes its next frame (about 5% of the two cores here,
+//!   bench/RESULTS.md); a live source's frame would only go stale there.
 //! - Batches: with a model whose batch dimension is dynamic, a session
 //!   takes up to `Batching::max_frames` waiting frames into one run, and
 //!   waits up to `Batching::wait` for more while other running instances
@@ -219,11 +222,24 @@ impl Queue {
             return false;
         }
         // The wide session's turn: a frame of an instance running alone,
-        // which came while none of its others was in the service (or there
-        // is no narrow session at all). Otherwise frames share the narrow
-        // sessions.
-        let solo = self.narrow == 0 || (self.clients <= 1 && !next.behind && self.narrow_busy == 0);
+        // which came while none of its others was in the service, or any
+        // of its frames where they would not fill the narrow sessions (or
+        // there is no narrow session at all). Otherwise frames share the
+        // narrow sessions.
+        let alone = self.clients <= 1 && self.narrow_busy == 0;
+        let solo = self.narrow == 0 || (alone && (!next.behind || !self.lone_side_by_side()));
         if wide { solo } else { !(solo && self.has_wide) }
+    }
+
+    /// Whether the frames of an instance alone, handed in while another of
+    /// its frames is in the service, run on the narrow sessions side by
+    /// side rather than one after the other on the wide session: only
+    /// where its two frames there fill every narrow session (two, as on two
+    /// cores, where that runs more frames than the wide session,
+    /// bench/RESULTS.md). With one narrow session, or more than two, the
+    /// wide session runs it on every core instead of one or two.
+    fn lone_side_by_side(&self) -> bool {
+        self.narrow == 2 || !self.has_wide
     }
 
     /// Whether a frame handed in now would start at once: more narrow

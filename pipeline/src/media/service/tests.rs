@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex, mpsc};
+use std::time::Duration;
 
 use super::{Backend, Batching, Client, InferenceService, OpenBackend, Sessions};
 use crate::detect::Preprocess;
@@ -135,7 +136,9 @@ impl Backend for FakeBackend {
             r.most_narrow = r.most_narrow.max(r.narrow);
         }
         if let Some(hold) = &self.hold {
-            let _ = hold.lock().unwrap().recv();
+            // Bounded: a test that fails while runs are held drops the
+            // service (which waits for its sessions) before the sender.
+            let _ = hold.lock().unwrap().recv_timeout(Duration::from_secs(30));
         }
         let mut x = 0u64;
         for i in 0..self.work {
@@ -374,6 +377,23 @@ fn an_instance_alone_that_is_behind_gets_its_frames_run_side_by_side() {
     assert!(!r.overlapped, "a wide and a narrow run overlapped: {r:?}");
     assert_eq!(r.wide_runs + r.narrow_runs, 20, "{r:?}");
     assert_eq!(r.most_narrow, 2, "two frames of one instance side by side: {r:?}");
+}
+
+/// An instance alone that could not fill the narrow sessions (one of them,
+/// or more than two) gets every frame run on the wide session, on every
+/// core, even while it is behind: never one or two one-thread sessions
+/// while the other cores idle.
+#[test]
+fn an_instance_alone_that_cannot_fill_the_narrow_sessions_runs_on_the_wide_one() {
+    for narrow in [1, 3, 4] {
+        let opener = Arc::new(FakeOpener::new(0, 200_000));
+        let sessions = Sessions { narrow, wide_threads: 4 };
+        let service = loaded(&opener, sessions, Batching::default());
+        let me = service.client();
+        assert_eq!(service.run_pipelined(&[(&me, 3.0)], 20), [[3.0; 20]]);
+        let r = *opener.running.lock().unwrap();
+        assert_eq!((r.wide_runs, r.narrow_runs), (20, 0), "{narrow} narrow: {r:?}");
+    }
 }
 
 /// The service has room for a second frame of an instance only when more
