@@ -248,10 +248,20 @@ impl Queue {
     /// never runs beside a narrow one). With `may_wait`, one frame more may
     /// wait while a single instance uses the service: no other instance's
     /// turn is taken, and the session that finishes next does not wait for
-    /// the instance to hand in its next frame.
+    /// the instance to hand in its next frame. (Asked by an instance with a
+    /// frame in the service already.)
     fn has_room(&self, may_wait: bool) -> bool {
-        let waiting = usize::from(may_wait && self.clients <= 1);
-        !self.closed && self.jobs.len() + self.narrow_busy < self.narrow + waiting
+        let alone = self.clients <= 1;
+        if self.closed {
+            false
+        } else if alone && self.has_wide && !self.lone_side_by_side() {
+            // Its frames run one at a time on the wide session, where its
+            // frame in the service is or will be: the next could only wait.
+            may_wait && self.jobs.is_empty()
+        } else {
+            let waiting = usize::from(may_wait && alone);
+            self.jobs.len() + self.narrow_busy < self.narrow + waiting
+        }
     }
 
     /// Whether an instance may still hand in a frame: one with none queued

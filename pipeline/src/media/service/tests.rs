@@ -396,6 +396,36 @@ fn an_instance_alone_that_cannot_fill_the_narrow_sessions_runs_on_the_wide_one()
     }
 }
 
+/// An instance alone whose frames run on the wide session has room for a
+/// second frame only to wait for it, and only with `may_wait` (a source
+/// that keeps every frame): a live frame waiting would go stale.
+#[test]
+fn an_instance_alone_on_the_wide_session_has_room_only_for_one_frame_to_wait() {
+    let opener = Arc::new(FakeOpener::new(0, 0));
+    let go = opener.held();
+    let service = loaded(&opener, Sessions { narrow: 4, wide_threads: 4 }, Batching::default());
+    let room = |may_wait| lock(&service.inner.queue).has_room(may_wait);
+    let me = service.client();
+    let first = service.send(&me, 1.0, false);
+    while !lock(&service.inner.queue).wide_busy {
+        std::thread::yield_now();
+    }
+    assert_eq!((room(false), room(true)), (false, true), "its frame on the wide session");
+    let second = service.send(&me, 2.0, true);
+    assert_eq!((room(false), room(true)), (false, false), "one frame waits");
+    let other = service.client();
+    assert!(room(false), "with another instance, the narrow sessions are free for it");
+    drop(other);
+    for _ in 0..2 {
+        go.send(()).unwrap();
+    }
+    for (rx, v) in [(first, 1.0), (second, 2.0)] {
+        assert_eq!(rx.recv().unwrap().outputs.unwrap()[0].data, [v]);
+    }
+    let r = *opener.running.lock().unwrap();
+    assert_eq!((r.wide_runs, r.narrow_runs), (2, 0), "{r:?}");
+}
+
 /// The service has room for a second frame of an instance only when more
 /// narrow sessions are free than frames wait: spare capacity, never a turn
 /// of another instance.
