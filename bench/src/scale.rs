@@ -190,22 +190,31 @@ async fn one_instance(
     Ok(windows)
 }
 
+/// The median of `values`.
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    percentile(&sorted, 0.5)
+}
+
+/// The lowest and the highest of `values`.
+fn range(values: &[f64]) -> (f64, f64) {
+    values.iter().fold((f64::MAX, f64::MIN), |(l, h), x| (l.min(*x), h.max(*x)))
+}
+
 /// The table row of [`one_instance`]'s windows: the median frames/s and
 /// the median ratio, held to the pipeline's own overhead (0.95).
 fn one_instance_row(windows: &[Window]) -> String {
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        percentile(&v, 0.5)
-    };
     let fps: Vec<f64> = windows.iter().map(|w| w.rates.per_instance[0]).collect();
-    let ratio = median(windows.iter().map(|w| w.rates.per_instance[0] / w.raw_fps).collect());
-    let (lo, hi) = fps.iter().fold((f64::MAX, 0.0f64), |(l, h), x| (l.min(*x), h.max(*x)));
+    let ratios: Vec<f64> = windows.iter().map(|w| w.rates.per_instance[0] / w.raw_fps).collect();
+    let ratio = median(&ratios);
+    let (lo, hi) = range(&fps);
     let steal = windows.iter().map(|w| w.rates.steal).sum::<f64>() / windows.len() as f64 * 100.0;
     let verdict = crate::verdict(ratio >= 0.95);
     format!(
         "| 1 | {:.1} | {lo:.1} .. {hi:.1} (3 windows) | {ratio:.2} | >= 0.95: {verdict} | \
          {steal:.0}% |\n",
-        median(fps.clone())
+        median(&fps)
     )
 }
 
@@ -216,7 +225,7 @@ fn throughput_row(rates: &Rates, raw_fps: f64) -> String {
     let r = &rates.per_instance;
     let n = r.len();
     let total: f64 = r.iter().sum();
-    let (lo, hi) = r.iter().fold((f64::MAX, 0.0f64), |(l, h), x| (l.min(*x), h.max(*x)));
+    let (lo, hi) = range(r);
     let ratio = total / raw_fps;
     let verdict = crate::verdict(ratio >= 0.9);
     let steal = rates.steal * 100.0;
@@ -310,11 +319,6 @@ pub async fn run(binary: &str) -> Result<String> {
     let _ = std::fs::remove_dir_all(&data);
     raw_runs_ms.push(raw_model(&model, &ort, &video)?);
     side_runs.push(raw_side_by_side(&model, &ort, &video)?);
-    let median = |runs: &[f64]| {
-        let mut sorted = runs.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        percentile(&sorted, 0.5)
-    };
     let raw_ms = median(&raw_runs_ms);
     let side_fps = median(&side_runs);
     let raw_fps = (1000.0 / raw_ms).max(side_fps);

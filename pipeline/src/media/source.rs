@@ -70,8 +70,14 @@ use crate::still::Still;
 /// holds as many): the frames the worker has in its detector (2) and those
 /// between the tee and the worker, with one to spare. A source that keeps
 /// every frame keeps one more, as its worker may have a third frame in its
-/// detector (`Source::full_frames`).
+/// detector.
 const FULL_FRAMES: usize = 6;
+
+/// The full-size frames a source keeps: [`FULL_FRAMES`], one more unless
+/// its model sink keeps only the newest frame.
+fn full_frames(newest_wins: bool) -> usize {
+    FULL_FRAMES + usize::from(!newest_wins)
+}
 
 /// The most bytes a pushed input's source holds (pushed images come
 /// decoded: an 8K one is 100 MB). It takes a frame only below
@@ -480,9 +486,6 @@ pub struct Source {
     /// Whether the model's sink keeps only the newest frame (live sources,
     /// files read in real time), rather than holding the decoder back.
     newest_wins: bool,
-    /// Full-size frames kept ([`FULL_FRAMES`], one more when every frame
-    /// is kept).
-    full_frames: usize,
     /// Frames taken from the model's sink.
     pulled: u64,
     /// Frames the model's sink let go for newer ones, told to the worker.
@@ -581,7 +584,6 @@ impl Source {
         // behind it. Files read as fast as the model goes hold the decoder
         // back instead: every frame is processed.
         let newest_wins = !kind.keeps_every_frame(realtime);
-        let full_frames = FULL_FRAMES + usize::from(!newest_wins);
         let thinning = Arc::new(Thinning::default());
         let model_in = sink_pad(&q_model, "queue")?;
         thinning.probe(&model_in, true);
@@ -606,7 +608,7 @@ impl Source {
         let full_caps = gst::Caps::builder("video/x-raw").field("format", "I420").build();
         let full = gst_app::AppSink::builder()
             .caps(&full_caps)
-            .max_buffers(full_frames as u32)
+            .max_buffers(full_frames(newest_wins) as u32)
             .drop(true)
             .sync(false)
             .build();
@@ -689,7 +691,6 @@ impl Source {
             push_clock: PushClock::default(),
             thinning,
             newest_wins,
-            full_frames,
             pulled: 0,
             replaced: 0,
         };
@@ -702,12 +703,12 @@ impl Source {
     }
 
     /// Moves the full-size frames the crop branch has delivered into
-    /// `ahead` (at most `full_frames`, the newest).
+    /// `ahead` (at most [`full_frames`], the newest).
     fn pull_full(&mut self) {
         while let Some(sample) = self.full.try_pull_sample(gst::ClockTime::ZERO) {
             let pts_ms = sample.buffer().and_then(|b| b.pts()).map(|t| t.mseconds() as i64);
             self.ahead.push_back((pts_ms, sample));
-            if self.ahead.len() > self.full_frames {
+            if self.ahead.len() > full_frames(self.newest_wins) {
                 self.ahead.pop_front();
             }
         }

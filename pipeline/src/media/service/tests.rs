@@ -37,6 +37,14 @@ impl InferenceService {
         self.submit(client, frame_of(v), SHIFTED, behind)
     }
 
+    /// Waits until the queue's state is as `ready` says (a session took a
+    /// frame, a frame waits, ...).
+    fn wait_until(&self, ready: impl Fn(&super::Queue) -> bool) {
+        while !ready(&lock(&self.inner.queue)) {
+            std::thread::yield_now();
+        }
+    }
+
     /// One frame of value `v`, alone, and its outputs.
     fn run(&self, client: &Client, v: f32) -> Result<Vec<Output>, DetectorError> {
         self.send(client, v, false).recv().expect("an answer").outputs
@@ -310,9 +318,7 @@ fn each_waiting_instance_gets_the_answer_to_its_own_frame() {
         })
         .collect();
     // One frame running (held), the two others queued behind it.
-    while service.inner.queue.lock().unwrap().jobs.len() < 2 {
-        std::thread::yield_now();
-    }
+    service.wait_until(|q| q.jobs.len() >= 2);
     for _ in 0..3 {
         go.send(()).unwrap();
     }
@@ -407,9 +413,7 @@ fn an_instance_alone_on_the_wide_session_has_room_only_for_one_frame_to_wait() {
     let room = |may_wait| lock(&service.inner.queue).has_room(may_wait);
     let me = service.client();
     let first = service.send(&me, 1.0, false);
-    while !lock(&service.inner.queue).wide_busy {
-        std::thread::yield_now();
-    }
+    service.wait_until(|q| q.wide_busy);
     assert_eq!((room(false), room(true)), (false, true), "its frame on the wide session");
     let second = service.send(&me, 2.0, true);
     assert_eq!((room(false), room(true)), (false, false), "one frame waits");
@@ -438,14 +442,10 @@ fn there_is_room_for_a_second_frame_only_while_more_sessions_are_free_than_frame
     let me = service.client();
     assert!(room(), "idle");
     let first = service.send(&me, 1.0, false);
-    while lock(&service.inner.queue).narrow_busy < 1 {
-        std::thread::yield_now();
-    }
+    service.wait_until(|q| q.narrow_busy >= 1);
     assert!(room(), "one session of two busy");
     let second = service.send(&me, 2.0, true);
-    while lock(&service.inner.queue).narrow_busy < 2 {
-        std::thread::yield_now();
-    }
+    service.wait_until(|q| q.narrow_busy >= 2);
     assert!(!room(), "both sessions busy");
     let other = service.client();
     let third = service.send(&other, 3.0, false);
@@ -471,17 +471,13 @@ fn an_instance_alone_may_have_one_frame_waiting_for_the_next_free_session() {
     let room = |may_wait| lock(&service.inner.queue).has_room(may_wait);
     let me = service.client();
     let mut sent = vec![service.send(&me, 1.0, false), service.send(&me, 2.0, true)];
-    while lock(&service.inner.queue).narrow_busy < 2 {
-        std::thread::yield_now();
-    }
+    service.wait_until(|q| q.narrow_busy >= 2);
     assert_eq!((room(false), room(true)), (false, true), "both sessions busy");
     sent.push(service.send(&me, 3.0, true));
     assert_eq!((room(false), room(true)), (false, false), "one frame waits");
     // One run done: the waiting frame takes its session.
     go.send(()).unwrap();
-    while !lock(&service.inner.queue).jobs.is_empty() {
-        std::thread::yield_now();
-    }
+    service.wait_until(|q| q.jobs.is_empty());
     let other = service.client();
     assert_eq!((room(false), room(true)), (false, false), "another instance on the service");
     drop(other);
@@ -587,9 +583,7 @@ fn a_batch_waits_at_most_its_bound_and_not_for_an_instance_that_stopped() {
         let service = service.clone();
         std::thread::spawn(move || service.run(&me, 5.0).map(|o| o[0].data[0]))
     };
-    while service.inner.queue.lock().unwrap().in_flight < 1 {
-        std::thread::yield_now();
-    }
+    service.wait_until(|q| q.in_flight >= 1);
     drop(other);
     assert_eq!(waiting.join().unwrap().unwrap(), 5.0);
     assert_eq!(*opener.batches.lock().unwrap(), [1]);
