@@ -101,6 +101,10 @@ pub enum DetectorError {
     Frame(#[source] crate::error::Error),
     #[error("inference failed")]
     Inference(#[source] ort::Error),
+    /// A run panicked (a bug, in ONNX Runtime's bindings or ours); its
+    /// frames fail and the session serves on.
+    #[error("the model run panicked: {0}")]
+    Panicked(String),
     /// A run of several frames gave outputs that cannot be split per frame.
     #[error("the model's outputs do not hold one result per frame of the batch: {0}")]
     Batch(String),

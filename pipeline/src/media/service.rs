@@ -62,17 +62,20 @@
 //! - The model loads on the first instance's first need, on that instance's
 //!   thread (as before: not interruptible); a failed load is tried again by
 //!   the next instance that needs it.
+//! - A run that panics fails its frames, saying so, and its session serves
+//!   on: it never stays marked busy with every frame after it waiting.
 //!
 //! [`Backend`] is the seam: ONNX Runtime's [`Model`] in production, fakes in
 //! the unit tests.
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use tracing::info;
+use tracing::{error, info};
 
 use super::detector::{Detected, Detector, LoadDetector};
 use super::error::DetectorError;
@@ -176,6 +179,11 @@ struct Answer {
 impl Answer {
     fn failed(e: DetectorError) -> Self {
         Answer { outputs: Err(e), run_time: Duration::ZERO }
+    }
+
+    /// For a frame a run gave no answer to (`run` answers each: never).
+    fn lost() -> Self {
+        Answer::failed(DetectorError::Batch("the run gave no answer for this frame".into()))
     }
 }
 
@@ -355,33 +363,67 @@ impl Inner {
         let mut inputs: Vec<Vec<f32>> = Vec::new();
         while let Some(jobs) = self.next(wide, limit, batching.wait) {
             let taken = jobs.len();
-            // Each frame into its input; its buffer goes back at once. A
-            // frame that cannot be a model input fails alone.
-            let mut replies = Vec::with_capacity(taken);
-            let mut failed = Vec::new();
-            for Job { frame, preprocess, reply, .. } in jobs {
-                if inputs.len() == replies.len() {
-                    inputs.push(Vec::new());
-                }
-                match model_input(&frame, size, &preprocess, &mut inputs[replies.len()]) {
-                    Ok(()) => replies.push(reply),
-                    Err(e) => failed.push((reply, e)),
-                }
-            }
-            let frames: Vec<&[f32]> = inputs[..replies.len()].iter().map(Vec::as_slice).collect();
-            let outputs = self.spare(frames.len());
-            let answers =
-                if frames.is_empty() { Vec::new() } else { run(&mut *backend, &frames, outputs) };
+            let (replies, frames): (Vec<_>, Vec<_>) =
+                jobs.into_iter().map(|j| (j.reply, (j.frame, j.preprocess))).unzip();
+            // A run that panics (inside ONNX Runtime's bindings, say) fails
+            // its frames, and the session serves on: unwinding past `done`
+            // would leave it marked busy, and every frame after it waiting.
+            let answers = panic::catch_unwind(AssertUnwindSafe(|| {
+                self.answer(&mut *backend, size, &mut inputs, frames)
+            }))
+            .unwrap_or_else(|cause| {
+                let why = panic_message(&*cause);
+                error!(wide, error = %why, "a model run panicked; its frames fail");
+                (0..taken).map(|_| Answer::failed(DetectorError::Panicked(why.clone()))).collect()
+            });
             self.done(wide, taken);
             // The instance may have gone meanwhile: nothing to tell it.
             for (reply, answer) in replies.into_iter().zip(answers) {
                 let _ = reply.send(answer);
             }
-            for (reply, e) in failed {
-                let _ = reply.send(Answer::failed(e));
-            }
         }
     }
+
+    /// The answers to `frames`, in order: each turned into its input (its
+    /// buffer goes back at once; a frame that cannot be a model input fails
+    /// alone), then those that could, run together.
+    fn answer(
+        &self,
+        backend: &mut dyn Backend,
+        size: (u32, u32),
+        inputs: &mut Vec<Vec<f32>>,
+        frames: Vec<(RgbFrame, Preprocess)>,
+    ) -> Vec<Answer> {
+        let mut failed: Vec<Option<Answer>> = Vec::with_capacity(frames.len());
+        let mut ready = 0;
+        for (frame, preprocess) in frames {
+            if inputs.len() == ready {
+                inputs.push(Vec::new());
+            }
+            match model_input(&frame, size, &preprocess, &mut inputs[ready]) {
+                Ok(()) => {
+                    ready += 1;
+                    failed.push(None);
+                }
+                Err(e) => failed.push(Some(Answer::failed(e))),
+            }
+        }
+        let runs: Vec<&[f32]> = inputs[..ready].iter().map(Vec::as_slice).collect();
+        let mut ran =
+            if runs.is_empty() { Vec::new() } else { run(backend, &runs, self.spare(ready)) }
+                .into_iter();
+        // `run` answers each frame it is given, in order.
+        failed.into_iter().map(|f| f.or_else(|| ran.next()).unwrap_or_else(Answer::lost)).collect()
+    }
+}
+
+/// What a panic carried, as text.
+fn panic_message(cause: &(dyn std::any::Any + Send)) -> String {
+    cause
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| cause.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
 }
 
 /// Turns `frame` (packed RGB, letterboxed to the model's `size`) into the

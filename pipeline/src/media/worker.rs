@@ -773,9 +773,13 @@ impl Worker {
             Ok(d) => d,
             Err(e) => {
                 self.ctx.errors.report(&chain(&e));
-                if matches!(e, DetectorError::Decode(_)) {
-                    // A model whose outputs cannot be read will not get
-                    // better at the next frame.
+                // No crop or output will ask for this frame.
+                if let Some(src) = src {
+                    src.passed(frame.pts_ms);
+                }
+                if matches!(e, DetectorError::Decode(_) | DetectorError::Panicked(_)) {
+                    // A model whose outputs cannot be read, or whose runs
+                    // panic, will not get better at the next frame.
                     self.sleeper.sleep(MAX_BACKOFF);
                 }
                 return;

@@ -90,11 +90,15 @@ impl InferenceService {
     }
 }
 
+/// A frame value on which the fake sessions panic.
+const PANICS: f32 = 150.0;
+
 /// A session that records which client each frame came from (its first
 /// value) and answers it back; `work` is busy work per run (overload
 /// without sleeping), and a run can be held until the test lets it go.
 /// Runs of several frames (up to `max_batch`) are recorded in `batches`;
-/// a frame whose value is negative fails its whole run.
+/// a frame whose value is negative fails its whole run, and one of value
+/// [`PANICS`] makes it panic.
 struct FakeBackend {
     served: Arc<Mutex<Vec<f32>>>,
     batches: Arc<Mutex<Vec<usize>>>,
@@ -155,6 +159,9 @@ impl Backend for FakeBackend {
         {
             let mut r = self.running.lock().unwrap();
             if wide { r.wide -= 1 } else { r.narrow -= 1 }
+        }
+        if frames.iter().any(|f| f[0] == PANICS) {
+            panic!("the fake model panics on {PANICS}");
         }
         if frames.iter().any(|f| f[0] < 0.0) {
             return Err(DetectorError::Batch("a bad frame".into()));
@@ -599,6 +606,33 @@ fn a_failed_batch_runs_again_frame_by_frame() {
     assert!(got[1].as_ref().is_err_and(|e| e.contains("a bad frame")), "{:?}", got[1]);
     assert_eq!(got[2], Ok(2.0));
     assert_eq!(*opener.batches.lock().unwrap(), [3, 1, 1, 1]);
+}
+
+/// A run that panics fails its frames, saying so, and leaves its session
+/// free: the frames after it, on either kind of session and in batches,
+/// are answered.
+#[test]
+fn a_run_that_panics_fails_its_frames_and_the_sessions_serve_on() {
+    // The wide session (an instance alone), then a narrow one.
+    for sessions in [Sessions { narrow: 1, wide_threads: 2 }, narrow(1)] {
+        let opener = Arc::new(FakeOpener::new(0, 0));
+        let service = loaded(&opener, sessions, Batching::default());
+        let me = service.client();
+        let failed = service.run(&me, PANICS).unwrap_err();
+        assert!(matches!(failed, DetectorError::Panicked(_)), "{sessions:?}: {failed:?}");
+        assert!(failed.to_string().contains("panics on 150"), "{failed}");
+        for v in [1.0, 2.0] {
+            assert_eq!(service.run(&me, v).unwrap()[0].data, [v], "{sessions:?}");
+        }
+        let q = lock(&service.inner.queue);
+        assert!(!q.wide_busy && q.narrow_busy == 0 && q.in_flight == 0, "{sessions:?}");
+    }
+    // A batch: every frame of the run fails, the next batch runs.
+    let (opener, service) = batching_service(2);
+    let got = one_frame_each(&service, &[PANICS, 3.0]);
+    assert!(got.iter().all(|g| g.as_ref().is_err_and(|e| e.contains("panicked"))), "{got:?}");
+    assert_eq!(one_frame_each(&service, &[4.0, 5.0]), [Ok(4.0), Ok(5.0)]);
+    assert_eq!(*opener.batches.lock().unwrap(), [2, 2]);
 }
 
 /// An instance gone while its frame is in a batch (its worker ended, no
