@@ -9,7 +9,7 @@
 //!   ! videoconvert ! I420 ! clocksync (files at their own pace) ! tee
 //!     ! [thinned] queue (1) ! videoscale add-borders ! I420 WxH, par 1/1 ! videoconvert ! RGB
 //!       ! appsink "model" (1)
-//!     ! [thinned] queue ! appsink "full" (full-size I420, newest 6)
+//!     ! [thinned] queue ! appsink "full" (full-size I420, newest 4)
 //! ```
 //!
 //! The tee carries the decoder's own YUV (pushed images come decoded, by
@@ -66,18 +66,17 @@ use super::lock;
 use crate::runtime::PushedData;
 use crate::still::Still;
 
-/// Full-size frames kept for crops and outputs (the appsink's own queue
-/// holds as many): the frames the worker has in its detector (2) and those
-/// between the tee and the worker, with one to spare. A source that keeps
-/// every frame keeps one more, as its worker may have a third frame in its
-/// detector.
-const FULL_FRAMES: usize = 6;
+/// Full-size frames kept for crops and outputs at or before the newest
+/// frame handed to the worker: the frames in its detector (three at most)
+/// and one to spare. Kept apart from the newer ones, so that a camera's
+/// frames arriving while the model is busy never push out the frame whose
+/// detections are still to come.
+const HELD_FRAMES: usize = 4;
 
-/// The full-size frames a source keeps: [`FULL_FRAMES`], one more unless
-/// its model sink keeps only the newest frame.
-fn full_frames(newest_wins: bool) -> usize {
-    FULL_FRAMES + usize::from(!newest_wins)
-}
+/// Full-size frames kept newer than the newest frame handed to the worker
+/// (the crop branch's sink holds as many): those between the tee and the
+/// worker, with one to spare.
+const AHEAD_FRAMES: usize = 4;
 
 /// The most bytes a pushed input's source holds (pushed images come
 /// decoded: an 8K one is 100 MB). It takes a frame only below
@@ -132,6 +131,29 @@ fn forget_through<T>(frames: &mut Timed<T>, pts_ms: Option<i64>) {
     while frames.front().is_some_and(|(p, _)| p.is_some_and(|p| p <= t)) {
         frames.pop_front();
     }
+}
+
+/// Drops the frames after the model's previous frame (`last`) and before
+/// its new one at `pts_ms`: the model's sink let them go for newer ones,
+/// and the worker asks only for frames the model saw.
+fn forget_between<T>(frames: &mut Timed<T>, last: Option<i64>, pts_ms: i64) {
+    frames.retain(|(p, _)| !p.is_some_and(|p| p < pts_ms && last.is_none_or(|l| p > l)));
+}
+
+/// Bounds `frames`: of those at or before the model's newest frame
+/// (`model`), the newest `held`; of the newer ones (and any without a
+/// time), the newest `ahead`. The oldest of each go first.
+fn keep_newest<T>(frames: &mut Timed<T>, model: Option<i64>, held: usize, ahead: usize) {
+    let is_held = |p: &Option<i64>| p.zip(model).is_some_and(|(p, m)| p <= m);
+    let n_held = frames.iter().filter(|(p, _)| is_held(p)).count();
+    let mut drop_held = n_held.saturating_sub(held);
+    let mut drop_ahead = (frames.len() - n_held).saturating_sub(ahead);
+    frames.retain(|(p, _)| {
+        let surplus = if is_held(p) { &mut drop_held } else { &mut drop_ahead };
+        let keep = *surplus == 0;
+        *surplus = surplus.saturating_sub(1);
+        keep
+    });
 }
 
 /// The value in force at `pts_ms` among `changes` (each with the time of
@@ -472,10 +494,13 @@ pub struct Source {
     model: gst_app::AppSink,
     full: gst_app::AppSink,
     /// Full-size frames pulled from `full` (their buffers, not copies) and
-    /// not handed out yet, oldest first: frames ahead of the model's current
-    /// one wait here for their turn; older ones are dropped as the model
-    /// moves on.
+    /// not handed out yet, oldest first: those of the frames in the
+    /// worker's detector, and frames ahead of the model's newest one, which
+    /// wait here for their turn; older ones are dropped as the model moves
+    /// on ([`HELD_FRAMES`], [`AHEAD_FRAMES`]).
     ahead: Timed<gst::Sample>,
+    /// The time of the newest model frame handed out.
+    last_model: Option<i64>,
     push: Option<gst_app::AppSrc>,
     /// The source size of the last model frame handed out.
     source_size: Option<(u32, u32)>,
@@ -608,7 +633,7 @@ impl Source {
         let full_caps = gst::Caps::builder("video/x-raw").field("format", "I420").build();
         let full = gst_app::AppSink::builder()
             .caps(&full_caps)
-            .max_buffers(full_frames(newest_wins) as u32)
+            .max_buffers(AHEAD_FRAMES as u32)
             .drop(true)
             .sync(false)
             .build();
@@ -686,6 +711,7 @@ impl Source {
             model,
             full,
             ahead: VecDeque::new(),
+            last_model: None,
             push,
             source_size: None,
             push_clock: PushClock::default(),
@@ -703,14 +729,16 @@ impl Source {
     }
 
     /// Moves the full-size frames the crop branch has delivered into
-    /// `ahead` (at most [`full_frames`], the newest).
+    /// `ahead`, then bounds it ([`keep_newest`]).
     fn pull_full(&mut self) {
+        self.drain_full();
+        keep_newest(&mut self.ahead, self.last_model, HELD_FRAMES, AHEAD_FRAMES);
+    }
+
+    fn drain_full(&mut self) {
         while let Some(sample) = self.full.try_pull_sample(gst::ClockTime::ZERO) {
             let pts_ms = sample.buffer().and_then(|b| b.pts()).map(|t| t.mseconds() as i64);
             self.ahead.push_back((pts_ms, sample));
-            if self.ahead.len() > full_frames(self.newest_wins) {
-                self.ahead.pop_front();
-            }
         }
     }
 
@@ -739,7 +767,14 @@ impl FrameSource for Source {
             Some(sample) => match frame_of(&sample) {
                 Ok(f) => {
                     self.pulled += 1;
-                    self.pull_full();
+                    // The frames the model's sink let go are dropped before
+                    // the bound, which must not count them among the held.
+                    self.drain_full();
+                    if let Some(p) = f.pts_ms {
+                        forget_between(&mut self.ahead, self.last_model, p);
+                        self.last_model = Some(p);
+                    }
+                    keep_newest(&mut self.ahead, self.last_model, HELD_FRAMES, AHEAD_FRAMES);
                     let size = in_force_at(&mut lock(&self.thinning.sizes), f.pts_ms);
                     self.source_size = size.or(self.source_size);
                     Next::Frame(f)
@@ -978,6 +1013,77 @@ mod tests {
         // A frame without a time stops the forgetting: its age is unknown.
         forget_through(&mut frames, Some(1000));
         assert_eq!(frames.len(), 3);
+    }
+
+    #[test]
+    fn full_frames_the_model_never_saw_go_and_the_rest_are_bounded_apart() {
+        let times = |f: &Timed<i64>| f.iter().map(|x| x.1).collect::<Vec<_>>();
+        let timed = |ts: &[i64]| -> Timed<i64> { ts.iter().map(|&t| (Some(t), t)).collect() };
+        // (frames, the model's previous frame, its new one, what is left).
+        type Between<'a> = (&'a [i64], Option<i64>, i64, &'a [i64]);
+        let between: [Between; 4] = [
+            (&[0, 40, 80, 120, 160], Some(0), 120, &[0, 120, 160]),
+            (&[0, 40, 80, 120, 160], None, 80, &[80, 120, 160]),
+            (&[0, 40, 80], Some(40), 80, &[0, 40, 80]),
+            // Time went back (a new segment): nothing is between.
+            (&[200, 0, 40], Some(200), 40, &[200, 0, 40]),
+        ];
+        for (frames, last, new, want) in between {
+            let mut f = timed(frames);
+            forget_between(&mut f, last, new);
+            assert_eq!(times(&f), want, "{frames:?} {last:?} {new}");
+        }
+        let mut untimed: Timed<i64> = [(None, -1), (Some(40), 40)].into();
+        forget_between(&mut untimed, None, 80);
+        assert_eq!(times(&untimed), [-1], "a frame without a time stays");
+        // (frames, the model's newest frame, what is left with 2 held and
+        // 3 ahead).
+        let bounded: [(&[i64], Option<i64>, &[i64]); 4] = [
+            (&[0, 40, 80, 120, 160, 200, 240], Some(80), &[40, 80, 160, 200, 240]),
+            (&[0, 40, 80], None, &[0, 40, 80]),
+            (&[0, 40, 80, 120], None, &[40, 80, 120]),
+            (&[0, 40, 80, 120], Some(500), &[80, 120]),
+        ];
+        for (frames, model, want) in bounded {
+            let mut f = timed(frames);
+            keep_newest(&mut f, model, 2, 3);
+            assert_eq!(times(&f), want, "{frames:?} {model:?}");
+        }
+    }
+
+    /// A 30 frames/s camera, a model whose sink keeps the newest frame,
+    /// and a detector taking far longer than the camera's frames: each
+    /// frame the model saw still finds its own full frame when its
+    /// detections come, however many frames came meanwhile.
+    #[test]
+    fn a_busy_model_still_finds_the_full_frames_of_its_frames() {
+        let mut ahead: Timed<i64> = Timed::new();
+        let mut last_model = None;
+        let mut in_detector = VecDeque::new();
+        let mut found = Vec::new();
+        for i in 0..120i64 {
+            let t = i * 33;
+            ahead.push_back((Some(t), t));
+            keep_newest(&mut ahead, last_model, HELD_FRAMES, AHEAD_FRAMES);
+            // The model takes a frame every 9th (it is that busy), two at
+            // most in the detector; the oldest is done 12 frames after it.
+            if i % 9 == 0 && in_detector.len() < 2 {
+                forget_between(&mut ahead, last_model, t);
+                last_model = Some(t);
+                keep_newest(&mut ahead, last_model, HELD_FRAMES, AHEAD_FRAMES);
+                in_detector.push_back(t);
+            }
+            if in_detector.front().is_some_and(|&a| t - a >= 12 * 33) {
+                let a = in_detector.pop_front().unwrap();
+                found.push((a, closest(&mut ahead, Some(a)).copied()));
+                forget_through(&mut ahead, Some(a));
+            }
+            assert!(ahead.len() <= HELD_FRAMES + AHEAD_FRAMES, "{ahead:?}");
+        }
+        assert!(found.len() >= 8, "{found:?}");
+        for (a, got) in found {
+            assert_eq!(got, Some(a), "the full frame of {a}");
+        }
     }
 
     #[test]
