@@ -1,9 +1,9 @@
 //! The detector seam: frames in, detections out. [`LoadDetector`] loads a
 //! model (slow, and not interruptible), [`Detector`] runs it on frames,
 //! pre- and post-processing included. A worker may have up to two frames in
-//! a detector at once (it sends its next frame before the answer to the
-//! last one comes, when the detector has room), so the model never waits
-//! for the worker's own work. The shared inference service
+//! a detector at once, three for a source that keeps every frame (it sends
+//! its next frame before the answer to the last one comes, when the
+//! detector has room), so the model never waits for the worker's own work. The shared inference service
 //! ([`super::service`]) implements them for every instance; the worker's
 //! unit tests use fakes.
 
@@ -52,6 +52,12 @@ pub trait Detector: Send {
     fn has_room(&self, _may_wait: bool) -> bool {
         false
     }
+
+    /// No frame will come for a while (the source is gone until a retry,
+    /// or a file has ended): the detector stops counting this instance
+    /// among those that share it, until its next frame. Nothing is in the
+    /// detector when the worker says so.
+    fn rest(&mut self) {}
 }
 
 /// Loads detectors; called once per run, on the worker's thread.

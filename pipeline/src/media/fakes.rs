@@ -121,6 +121,9 @@ pub struct Log {
     pub thinned: Mutex<u64>,
     /// The times of the frames the worker told a source it skipped.
     pub skipped: Mutex<Vec<Option<i64>>>,
+    /// For each time a detector was told to rest: the frames sent to
+    /// detectors by then.
+    pub rests: Mutex<Vec<usize>>,
 }
 
 impl Log {
@@ -412,6 +415,12 @@ impl Detector for FakeDetector {
 
     fn has_room(&self, _may_wait: bool) -> bool {
         self.room
+    }
+
+    fn rest(&mut self) {
+        assert_eq!(self.sent, 0, "told to rest with frames in the detector");
+        let detected = *lock(&self.log.detected);
+        lock(&self.log.rests).push(detected);
     }
 }
 

@@ -29,12 +29,15 @@
 //!   others wait (its detector waits for the answer), so the queue, first in
 //!   first out, serves the waiting instances in turn: a 30 fps camera cannot
 //!   starve a 5 fps one, and an instance whose source stalls asks for
-//!   nothing. Newer frames wait at the instance's source, which keeps only
-//!   the newest for sources read in real time (cameras, pushed frames,
-//!   files at their own pace). An instance whose source outruns the model
-//!   may hand in a second frame, but only when more sessions are free than
-//!   frames wait ([`SharedDetector::has_room`]): spare capacity, never a
-//!   turn taken from another instance. Such a frame is marked `behind`, and
+//!   nothing (and one whose input is gone for a while, reconnecting or
+//!   ended, rests: it does not count among the running instances until
+//!   its next frame, [`Detector::rest`]). Newer frames wait at the
+//!   instance's source, which keeps only the newest for sources read in
+//!   real time (cameras, pushed frames, files at their own pace). An
+//!   instance whose source outruns the model may hand in a second frame,
+//!   but only when more sessions are free than frames wait
+//!   ([`SharedDetector::has_room`]): spare capacity, never a turn taken
+//!   from another instance. Such a frame is marked `behind`, and
 //!   goes to a narrow session even for an instance alone where there are
 //!   two (two cores, by default): two frames of one camera on two one-thread
 //!   sessions run faster in all than one after the other on the wide
@@ -643,7 +646,7 @@ impl LoadDetector for SharedLoader {
         let input_size = self.service.ensure_loaded()?;
         Ok(Box::new(SharedDetector {
             service: self.service.clone(),
-            client: self.service.client(),
+            client: Some(self.service.client()),
             family: self.family,
             input_size,
             sent: VecDeque::new(),
@@ -656,7 +659,8 @@ impl LoadDetector for SharedLoader {
 #[derive(Debug)]
 pub struct SharedDetector {
     service: Arc<InferenceService>,
-    client: Client,
+    /// Counted among the service's clients, except while resting.
+    client: Option<Client>,
     family: ModelFamily,
     input_size: (u32, u32),
     /// The frames sent and not received yet, oldest first: the answer to
@@ -670,7 +674,8 @@ impl Detector for SharedDetector {
     }
 
     fn send(&mut self, frame: RgbFrame, letterbox: &Letterbox, behind: bool) {
-        let answer = self.service.submit(&self.client, frame, self.family.preprocess(), behind);
+        let client = self.client.get_or_insert_with(|| self.service.client());
+        let answer = self.service.submit(client, frame, self.family.preprocess(), behind);
         self.sent.push_back((answer, *letterbox));
     }
 
@@ -691,6 +696,13 @@ impl Detector for SharedDetector {
 
     fn has_room(&self, may_wait: bool) -> bool {
         lock(&self.service.inner.queue).has_room(may_wait)
+    }
+
+    /// An instance whose source is gone for a while leaves the others the
+    /// service to themselves: one camera left running gets the wide
+    /// session's short runs again, whatever the others' inputs do.
+    fn rest(&mut self) {
+        self.client = None;
     }
 }
 

@@ -661,12 +661,21 @@ impl Worker {
     fn retry_later(&mut self) -> Duration {
         let wait = self.backoff;
         self.finish_all();
+        self.rest_detector();
         self.source = None;
         self.source_state = "Reconnecting";
         self.reconnects += 1;
         self.retry_at = self.clock.now() + wait;
         self.backoff = (wait * 2).min(MAX_BACKOFF);
         wait
+    }
+
+    /// Tells the detector no frame will come for a while (nothing is in it:
+    /// the frames in it were finished first).
+    fn rest_detector(&mut self) {
+        if let Some(d) = self.detector.as_mut() {
+            d.rest();
+        }
     }
 
     /// Feeds pushed frames to a `Manual` input while it takes them; the
@@ -705,6 +714,7 @@ impl Worker {
             self.source = None;
             self.opened = None;
         } else if file {
+            self.rest_detector();
             self.source_state = "Ended";
             self.sleeper.sleep(POLL);
         } else {

@@ -10,7 +10,8 @@ use std::sync::{Arc, Barrier, Mutex, mpsc};
 use std::time::Duration;
 
 use super::{Backend, Batching, Client, InferenceService, OpenBackend, Sessions};
-use crate::detect::Preprocess;
+use crate::detect::{Letterbox, ModelFamily, Preprocess};
+use crate::media::detector::LoadDetector;
 use crate::media::error::DetectorError;
 use crate::media::infer::Output;
 use crate::media::lock;
@@ -633,6 +634,28 @@ fn a_run_that_panics_fails_its_frames_and_the_sessions_serve_on() {
     assert!(got.iter().all(|g| g.as_ref().is_err_and(|e| e.contains("panicked"))), "{got:?}");
     assert_eq!(one_frame_each(&service, &[4.0, 5.0]), [Ok(4.0), Ok(5.0)]);
     assert_eq!(*opener.batches.lock().unwrap(), [2, 2]);
+}
+
+/// An instance whose source is gone for a while (resting) does not count
+/// among the clients, so another one runs alone; its next frame counts it
+/// again.
+#[test]
+fn an_instance_at_rest_leaves_the_service_to_the_others() {
+    let opener = Arc::new(FakeOpener::new(0, 0));
+    let service = loaded(&opener, Sessions { narrow: 2, wide_threads: 2 }, Batching::default());
+    let loader = service.loader(ModelFamily::NanoDet);
+    let (mut resting, _running) = (loader.load().unwrap(), loader.load().unwrap());
+    let clients = || lock(&service.inner.queue).clients;
+    assert_eq!(clients(), 2);
+    for _ in 0..2 {
+        resting.rest();
+        assert_eq!(clients(), 1, "the other instance is alone");
+    }
+    let letterbox = Letterbox::new(4, 4, 4, 4).unwrap();
+    resting.send(frame_of(1.0), &letterbox, false);
+    assert_eq!(clients(), 2, "counted again from its next frame");
+    drop(resting);
+    assert_eq!(clients(), 1);
 }
 
 /// An instance gone while its frame is in a batch (its worker ended, no

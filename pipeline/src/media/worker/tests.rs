@@ -12,6 +12,7 @@ use crate::media::error::SourceError;
 use crate::media::fakes::{
     FakeLoader, FakeOpener, FakeTime, Harness, Log, Outcome, frame, options,
 };
+use crate::media::lock;
 use crate::media::source::{Next, SourceKind};
 use crate::runtime::{PushError, PushedData, PushedFrame, PushedKind};
 use crate::still::Still;
@@ -167,6 +168,44 @@ fn the_input_failing_is_reported_with_the_retry_wait() {
         rig.harness.last_error().unwrap(),
         "input failed: uridecodebin0: Could not read; retrying in 500 ms"
     );
+}
+
+/// A detector is told to rest when no frame will come for a while (the
+/// source gone until a retry, a file ended), with nothing in it, and never
+/// while frames come.
+#[test]
+fn the_detector_rests_while_the_source_is_gone_or_ended() {
+    // (case, input, what the sources give, until when, frames sent by each
+    // rest).
+    type Case = (&'static str, Value, Vec<Option<Vec<Next>>>, fn(&Rig) -> bool, &'static [usize]);
+    let cases: [Case; 3] = [
+        (
+            "a failing source",
+            file_input(json!({})),
+            vec![Some(vec![frame(Some(0)), failure()])],
+            |r| r.harness.last_error().is_some(),
+            &[1],
+        ),
+        (
+            "an ended file",
+            file_input(json!({"Input": {"loop": false}})),
+            vec![Some(file_of(2, 40))],
+            |r| r.worker.source_state == "Ended",
+            &[2],
+        ),
+        (
+            "a looping file",
+            file_input(json!({})),
+            vec![Some(file_of(2, 40)), Some(file_of(2, 40))],
+            |r| r.processed() >= 3,
+            &[],
+        ),
+    ];
+    for (case, tree, sources, until, want) in cases {
+        let mut rig = Rig::new(tree, sources, |_| {});
+        rig.step_until(case, until);
+        assert_eq!(*lock(&rig.log.rests), want, "{case}");
+    }
 }
 
 #[test]
