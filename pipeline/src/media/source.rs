@@ -54,7 +54,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -77,6 +77,12 @@ const HELD_FRAMES: usize = 4;
 /// (the crop branch's sink holds as many): those between the tee and the
 /// worker, with one to spare.
 const AHEAD_FRAMES: usize = 4;
+
+/// How long a model frame waits for its full-size frame when the crop
+/// branch's thread has not delivered it yet (the tee gave it out before the
+/// model's copy was even scaled): otherwise, with the worker then busy for
+/// a few frames, the crop branch's sink could let it go for newer ones.
+const FULL_FRAME_WAIT: Duration = Duration::from_millis(5);
 
 /// The most bytes a pushed input's source holds (pushed images come
 /// decoded: an 8K one is 100 MB). It takes a frame only below
@@ -736,7 +742,26 @@ impl Source {
     }
 
     fn drain_full(&mut self) {
-        while let Some(sample) = self.full.try_pull_sample(gst::ClockTime::ZERO) {
+        self.drain_full_until(None);
+    }
+
+    /// Moves the delivered full-size frames into `ahead`; with `until`, it
+    /// waits up to [`FULL_FRAME_WAIT`] for one at or after that time (the
+    /// frame itself, or a newer one if it was not kept).
+    fn drain_full_until(&mut self, until: Option<i64>) {
+        let deadline = Instant::now() + FULL_FRAME_WAIT;
+        let arrived = |ahead: &Timed<gst::Sample>, t: i64| {
+            ahead.iter().any(|(p, _)| p.is_some_and(|p| p >= t))
+        };
+        loop {
+            let wait = match until {
+                Some(t) if !arrived(&self.ahead, t) => {
+                    deadline.saturating_duration_since(Instant::now())
+                }
+                _ => Duration::ZERO,
+            };
+            let wait = gst::ClockTime::from_nseconds(wait.as_nanos() as u64);
+            let Some(sample) = self.full.try_pull_sample(wait) else { return };
             let pts_ms = sample.buffer().and_then(|b| b.pts()).map(|t| t.mseconds() as i64);
             self.ahead.push_back((pts_ms, sample));
         }
@@ -769,7 +794,7 @@ impl FrameSource for Source {
                     self.pulled += 1;
                     // The frames the model's sink let go are dropped before
                     // the bound, which must not count them among the held.
-                    self.drain_full();
+                    self.drain_full_until(f.pts_ms);
                     if let Some(p) = f.pts_ms {
                         forget_between(&mut self.ahead, self.last_model, p);
                         self.last_model = Some(p);
