@@ -53,10 +53,10 @@ pub trait Detector: Send {
         false
     }
 
-    /// No frame will come for a while (the source is gone until a retry,
-    /// or a file has ended): the detector stops counting this instance
-    /// among those that share it, until its next frame. Nothing is in the
-    /// detector when the worker says so.
+    /// No frame will come for a while (no input yet, the source gone until
+    /// a retry, a file ended, or no frame for a second): the detector stops
+    /// counting this instance among those that share it, until its next
+    /// frame. Nothing is in the detector when the worker says so.
     fn rest(&mut self) {}
 }
 

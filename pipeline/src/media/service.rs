@@ -29,9 +29,9 @@
 //!   others wait (its detector waits for the answer), so the queue, first in
 //!   first out, serves the waiting instances in turn: a 30 fps camera cannot
 //!   starve a 5 fps one, and an instance whose source stalls asks for
-//!   nothing (and one whose input is gone for a while, reconnecting or
-//!   ended, rests: it does not count among the running instances until
-//!   its next frame, [`Detector::rest`]). Newer frames wait at the
+//!   nothing (and one that gets no frames for a while, with no input,
+//!   reconnecting, ended, or stalled for a second, rests: it does not count
+//!   among the running instances until its next frame, [`Detector::rest`]). Newer frames wait at the
 //!   instance's source, which keeps only the newest for sources read in
 //!   real time (cameras, pushed frames, files at their own pace). An
 //!   instance whose source outruns the model may hand in a second frame,
@@ -698,7 +698,7 @@ impl Detector for SharedDetector {
         lock(&self.service.inner.queue).has_room(may_wait)
     }
 
-    /// An instance whose source is gone for a while leaves the others the
+    /// An instance that gets no frames for a while leaves the others the
     /// service to themselves: one camera left running gets the wide
     /// session's short runs again, whatever the others' inputs do.
     fn rest(&mut self) {

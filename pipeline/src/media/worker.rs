@@ -72,6 +72,11 @@ const UNASKED_GAP_MS: i64 = 1_000;
 /// stop request or a config change.
 const POLL: Duration = Duration::from_millis(100);
 
+/// How long a source may give no frame before its instance rests
+/// ([`Detector::rest`]): longer than a slow camera's frame interval, so an
+/// instance does not leave and join the service between frames.
+const REST_AFTER: Duration = Duration::from_secs(1);
+
 /// The most frames a worker has in its detector at once: the next one is
 /// sent before the last one's answer when the source has it ready and the
 /// detector has room, so the model does not wait while the worker tracks
@@ -288,6 +293,8 @@ pub struct Worker {
     rules: RuleEngine,
     meter: Meter,
     last_stats: Instant,
+    /// When the source last gave a frame (or the worker started).
+    last_frame_at: Instant,
     /// Stream time of the last frame processed (not skipped).
     last_processed_ms: Option<i64>,
     /// Stream time of the last frame finished (its events published).
@@ -344,6 +351,7 @@ impl Worker {
             rules,
             meter: Meter::new(now),
             last_stats: now,
+            last_frame_at: now,
             detector: None,
             in_detector: VecDeque::new(),
             source: None,
@@ -436,6 +444,12 @@ impl Worker {
         match src.next(if waiting { Duration::ZERO } else { POLL }) {
             Next::Timeout => {
                 self.finish(Some(src.as_mut()));
+                if self.in_detector.is_empty()
+                    && self.clock.now() - self.last_frame_at >= REST_AFTER
+                {
+                    // A stalled camera, a manual input nobody pushes to.
+                    self.rest_detector();
+                }
                 self.source = Some(src);
             }
             Next::Eos => {
@@ -612,6 +626,8 @@ impl Worker {
             return true;
         }
         let Some(kind) = wanted else {
+            // No input yet, or a manual one before its first frame.
+            self.rest_detector();
             if !self.plan.is_manual() && !self.reported_no_input {
                 self.ctx.errors.report("no input configured: set one with POST .../input");
                 self.reported_no_input = true;
@@ -746,6 +762,7 @@ impl Worker {
     fn begin(&mut self, src: &mut dyn FrameSource, frame: RgbFrame) {
         let decoded_at = self.clock.now();
         let decoded_at_ms = self.clock.wall_ms();
+        self.last_frame_at = decoded_at;
         self.backoff = FIRST_BACKOFF;
         self.source_state = "Connected";
         self.meter.delivered += 1;

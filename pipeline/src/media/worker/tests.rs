@@ -170,41 +170,60 @@ fn the_input_failing_is_reported_with_the_retry_wait() {
     );
 }
 
-/// A detector is told to rest when no frame will come for a while (the
-/// source gone until a retry, a file ended), with nothing in it, and never
-/// while frames come.
+/// A detector is told to rest when no frame will come for a while (no
+/// input, the source gone until a retry, a file ended, no frame for a
+/// second), only once the frames in it are finished (the fake detector
+/// checks), and never while frames come.
 #[test]
-fn the_detector_rests_while_the_source_is_gone_or_ended() {
-    // (case, input, what the sources give, until when, frames sent by each
-    // rest).
-    type Case = (&'static str, Value, Vec<Option<Vec<Next>>>, fn(&Rig) -> bool, &'static [usize]);
-    let cases: [Case; 3] = [
+fn the_detector_rests_while_no_frames_come() {
+    let second = |r: &Rig| r.time.elapsed() >= Duration::from_millis(1500);
+    // (case, input, what the sources give, until when, frames sent by the
+    // first rest: none if it never rests).
+    type Case = (&'static str, Value, Vec<Option<Vec<Next>>>, fn(&Rig) -> bool, Option<usize>);
+    let cases: [Case; 6] = [
         (
             "a failing source",
             file_input(json!({})),
-            vec![Some(vec![frame(Some(0)), failure()])],
+            vec![Some(vec![frame(Some(0)), frame(Some(40)), failure()])],
             |r| r.harness.last_error().is_some(),
-            &[1],
+            Some(2),
         ),
         (
             "an ended file",
             file_input(json!({"Input": {"loop": false}})),
             vec![Some(file_of(2, 40))],
             |r| r.worker.source_state == "Ended",
-            &[2],
+            Some(2),
+        ),
+        ("no input", json!({"solution": "securt"}), vec![], second, Some(0)),
+        (
+            "a stalled source",
+            file_input(json!({})),
+            vec![Some(vec![frame(Some(0))])],
+            second,
+            Some(1),
         ),
         (
             "a looping file",
             file_input(json!({})),
             vec![Some(file_of(2, 40)), Some(file_of(2, 40))],
             |r| r.processed() >= 3,
-            &[],
+            None,
+        ),
+        (
+            "frames less than a second apart",
+            file_input(json!({})),
+            vec![Some((0..20).map(|i| frame(Some(i * 40))).collect())],
+            |r| r.processed() >= 20,
+            None,
         ),
     ];
     for (case, tree, sources, until, want) in cases {
-        let mut rig = Rig::new(tree, sources, |_| {});
+        // Room for a second frame: frames are in the detector when the
+        // source fails or ends.
+        let mut rig = Rig::new(tree, sources, |l| l.room = true);
         rig.step_until(case, until);
-        assert_eq!(*lock(&rig.log.rests), want, "{case}");
+        assert_eq!(lock(&rig.log.rests).first().copied(), want, "{case}");
     }
 }
 
