@@ -299,9 +299,12 @@ pub struct Worker {
     last_processed_ms: Option<i64>,
     /// Stream time of the last frame finished (its events published).
     last_finished_ms: Option<i64>,
-    /// Added to frame times: keeps stream time increasing across file
-    /// loops, and makes pushed frames' times the clients' own.
+    /// Added to frame times: keeps stream time increasing across new
+    /// pipelines (a file's loops, a camera reconnected), and makes pushed
+    /// frames' times the clients' own.
     time_offset_ms: i64,
+    /// Whether a source was opened before in this run.
+    had_source: bool,
     /// Stream time of the last frame delivered.
     last_time_ms: i64,
     first_seen: HashMap<u64, i64>,
@@ -364,6 +367,7 @@ impl Worker {
             last_processed_ms: None,
             last_finished_ms: None,
             time_offset_ms: 0,
+            had_source: false,
             last_time_ms: 0,
             first_seen: HashMap::new(),
             crops: crop::Budget::default(),
@@ -658,6 +662,14 @@ impl Worker {
                 self.source = Some(s);
                 self.opened = Some(kind);
                 self.source_state = "Connected";
+                // A new pipeline's timestamps start again near 0: stream
+                // time goes on 1 ms after the last frame's (a file's next
+                // loop, a camera reconnected), or `frameRateLimit` would
+                // skip every frame until they caught up.
+                if self.had_source {
+                    self.time_offset_ms = self.last_time_ms + 1;
+                }
+                self.had_source = true;
                 // Its first frame is shown unasked: its stream time may not
                 // be a second past the last source's.
                 self.last_finished_ms = None;
@@ -725,8 +737,7 @@ impl Worker {
         if file && self.plan.looping {
             // Start the file again with a fresh pipeline: a flushing seek
             // back to 0 on a stream that has reached EOS left this tee'd
-            // pipeline silent. Stream time continues.
-            self.time_offset_ms = self.last_time_ms + 1;
+            // pipeline silent. Stream time continues (`ensure_source`).
             self.source = None;
             self.opened = None;
         } else if file {

@@ -383,6 +383,22 @@ fn a_looping_file_reopens_at_its_end_and_stream_time_keeps_increasing() {
     );
 }
 
+/// A camera reconnected starts its timestamps again near 0: stream time
+/// goes on from the last frame's, so `frameRateLimit` does not skip the
+/// new pipeline's frames until they catch up with the old one's.
+#[test]
+fn a_reconnected_source_goes_on_from_the_last_frames_time() {
+    let before: Vec<Next> = (0..=10).map(|i| frame(Some(i * 200))).chain([failure()]).collect();
+    let after: Vec<Next> = (0..4).map(|i| frame(Some(i * 200))).collect();
+    let tree = file_input(json!({"frameRateLimit": 5}));
+    let mut rig = Rig::new(tree, [Some(before), Some(after)], |_| {});
+    rig.step_until("both sources' frames", |r| r.processed() + r.dropped() >= 15);
+    // The new pipeline's first frame comes 1 ms after the last one, in
+    // stream time: the limit skips it, and none after it.
+    assert_eq!((rig.processed(), rig.dropped()), (14, 1));
+    assert_eq!(rig.worker.last_time_ms, 2_000 + 1 + 600);
+}
+
 #[test]
 fn a_file_that_does_not_loop_ends_and_stays_ended() {
     let tree = file_input(json!({"Input": {"loop": false}}));
