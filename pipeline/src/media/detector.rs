@@ -3,9 +3,9 @@
 //! pre- and post-processing included. A worker may have up to two frames in
 //! a detector at once, three for a source that keeps every frame (it sends
 //! its next frame before the answer to the last one comes, when the
-//! detector has room), so the model never waits for the worker's own work. The shared inference service
-//! ([`super::service`]) implements them for every instance; the worker's
-//! unit tests use fakes.
+//! detector has room), so the model never waits for the worker's own work.
+//! The shared inference service ([`super::service`]) implements them for
+//! every instance; the worker's unit tests use fakes.
 
 use std::time::Duration;
 
