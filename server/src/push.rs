@@ -23,6 +23,10 @@ static DECODING: LazyLock<Semaphore> = LazyLock::new(|| {
     Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get))
 });
 
+/// The last millisecond a pushed `timestamp` may be: the end of 9999
+/// (the contract's maximum; 0, the Unix epoch, is its minimum).
+const LAST_MS: i64 = 253_402_300_799_999;
+
 /// Reads the form and hands the frame to the instance.
 pub async fn push(
     ctx: &ServerContext,
@@ -46,10 +50,14 @@ pub async fn push(
             Some("timestamp") => {
                 let text =
                     field.text().await.map_err(|e| bad(format!("unreadable timestamp: {e}")))?;
-                timestamp_ms = Some(text.trim().parse::<i64>().map_err(|_| {
+                let ms = text.trim().parse::<i64>().ok().filter(|ms| (0..=LAST_MS).contains(ms));
+                timestamp_ms = Some(ms.ok_or_else(|| {
                     Error::Engine(rt_pipeline::Error::invalid(
                         "timestamp",
-                        format!("'{text}' is not an integer (milliseconds)"),
+                        format!(
+                            "'{text}' is not a time in milliseconds since the Unix epoch, from 0 \
+                             to {LAST_MS} (the end of 9999)"
+                        ),
                     ))
                 })?);
             }

@@ -470,26 +470,42 @@ impl OpenSource for GstOpener {
 }
 
 /// Stream time of pushed frames: stream time 0 is the first frame's
-/// timestamp (Unix ms), and a timestamp that goes backwards is moved just
-/// after the previous one, as decoders need.
+/// timestamp (Unix ms). A timestamp a little before the previous one is
+/// moved just after it, as decoders need; one more than [`NEW_SEGMENT_MS`]
+/// before it (a clip pushed again from its start) begins a new segment,
+/// which goes on just after the previous frame at the frames' own pace
+/// rather than one millisecond a frame. Times stay within what GStreamer
+/// can hold ([`MAX_PTS_MS`]).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct PushClock {
-    /// (epoch ms of stream time 0, last pts in ms), once a frame was pushed.
-    state: Option<(i64, i64)>,
+    /// (epoch ms of stream time 0, last pts in ms, ms added to timestamps
+    /// by the segments so far), once a frame was pushed.
+    state: Option<(i64, i64, i64)>,
 }
+
+/// How far back a pushed timestamp must go to begin a new segment.
+const NEW_SEGMENT_MS: i64 = 1_000;
+
+/// The latest stream time of a pushed frame: about 300 years, well inside
+/// GStreamer's clock (`ClockTime::from_mseconds` panics past 584 years).
+const MAX_PTS_MS: i64 = 10_000_000_000_000;
 
 impl PushClock {
     /// The pts (ms) of a frame stamped `timestamp_ms`.
     pub fn pts_ms(&mut self, timestamp_ms: i64) -> i64 {
-        let (epoch, last) = *self.state.get_or_insert((timestamp_ms, -1));
-        let pts = (timestamp_ms - epoch).max(last + 1);
-        self.state = Some((epoch, pts));
+        let (epoch, last, mut shift) = *self.state.get_or_insert((timestamp_ms, -1, 0));
+        let mut pts = timestamp_ms.saturating_sub(epoch).saturating_add(shift);
+        if pts < last.saturating_sub(NEW_SEGMENT_MS) {
+            shift = shift.saturating_add((last + 1).saturating_sub(pts));
+        }
+        pts = pts.max(last + 1).clamp(0, MAX_PTS_MS);
+        self.state = Some((epoch, pts, shift));
         pts
     }
 
     /// The Unix time (ms) of stream time 0, once a frame has been pushed.
     pub fn epoch_ms(&self) -> Option<i64> {
-        self.state.map(|(epoch, _)| epoch)
+        self.state.map(|(epoch, _, _)| epoch)
     }
 }
 
@@ -986,6 +1002,36 @@ mod tests {
         assert_eq!(clock.pts_ms(1_700_000_000_041), 42);
         assert_eq!(clock.pts_ms(1_700_000_000_100), 100);
         assert_eq!(clock.epoch_ms(), Some(1_700_000_000_000));
+    }
+
+    #[test]
+    fn pushed_times_that_start_over_begin_a_new_segment_at_their_own_pace() {
+        let mut clock = PushClock::default();
+        // (timestamp, pts): a frame a little late goes just after the one
+        // before; a clip of 0..=1600 ms pushed again from its start (over
+        // a second back) goes on just after its end, at its own pace.
+        let cases = [
+            (0, 0),
+            (200, 200),
+            (400, 400),
+            (350, 401),
+            (1_600, 1_600),
+            (0, 1_601),
+            (200, 1_801),
+            (400, 2_001),
+        ];
+        for (ts, pts) in cases {
+            assert_eq!(clock.pts_ms(ts), pts, "{ts}");
+        }
+        assert_eq!(clock.epoch_ms(), Some(0), "stream time 0 stays the first frame's time");
+        // Times far apart stay within what GStreamer holds, in order.
+        let mut far = PushClock::default();
+        assert_eq!(far.pts_ms(0), 0);
+        assert_eq!(far.pts_ms(253_402_300_799_999), MAX_PTS_MS);
+        assert_eq!(far.pts_ms(i64::MAX), MAX_PTS_MS);
+        let mut back = PushClock::default();
+        assert_eq!(back.pts_ms(i64::MAX), 0);
+        assert_eq!(back.pts_ms(i64::MIN), 1);
     }
 
     #[test]
