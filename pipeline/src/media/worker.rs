@@ -663,11 +663,14 @@ impl Worker {
                 self.opened = Some(kind);
                 self.source_state = "Connected";
                 // A new pipeline's timestamps start again near 0: stream
-                // time goes on 1 ms after the last frame's (a file's next
-                // loop, a camera reconnected), or `frameRateLimit` would
-                // skip every frame until they caught up.
+                // time goes on from the last frame's by the time since it
+                // came (1 ms at least: a file's next loop), so that a
+                // camera's outage counts, for its tracks and open events,
+                // and `frameRateLimit` does not skip every frame until the
+                // new timestamps catch up with the old.
                 if self.had_source {
-                    self.time_offset_ms = self.last_time_ms + 1;
+                    let gap = (self.clock.now() - self.last_frame_at).as_millis() as i64;
+                    self.time_offset_ms = self.last_time_ms + gap.max(1);
                 }
                 self.had_source = true;
                 // Its first frame is shown unasked: its stream time may not
