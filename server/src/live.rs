@@ -38,18 +38,17 @@ fn part(f: &LiveFrame) -> Bytes {
 pub fn response(
     mut frames: watch::Receiver<Option<LiveFrame>>,
     permit: StreamPermit,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> http::Response<Body> {
     // One part waiting at most: the newest frame is taken only when the
     // connection has room for it.
     let (tx, rx) = mpsc::channel::<Chunk>(1);
-    tokio::spawn(async move {
+    sse::spawn_until_shutdown(shutdown, async move {
         // The frame at hand first (a running instance shows at once).
         frames.mark_changed();
         loop {
             tokio::select! {
                 r = frames.changed() => if r.is_err() { return },
-                _ = shutdown.changed() => return,
                 // The client left while no frame came.
                 () = tx.closed() => return,
             }

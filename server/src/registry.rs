@@ -105,7 +105,7 @@ pub async fn watch(
     prefix: String,
     (last_event_id, permit): (Option<i64>, StreamPermit),
     keep_alive: Duration,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> Result<http::Response<Body>, Error> {
     let mut wake = db.registry_subscribe();
     let mut after = match last_event_id {
@@ -114,7 +114,7 @@ pub async fn watch(
     };
     let db = db.clone();
     let (mut tx, rx) = mpsc::channel::<Chunk>(32);
-    tokio::spawn(async move {
+    sse::spawn_until_shutdown(shutdown, async move {
         if tx.send(Ok(Frame::data(Bytes::from_static(b": connected\n\n")))).await.is_err() {
             return;
         }
@@ -146,10 +146,7 @@ pub async fn watch(
                 }
                 quiet = tokio::time::Instant::now();
             }
-            tokio::select! {
-                _ = db.registry_wait(&mut wake) => {}
-                _ = shutdown.changed() => return,
-            }
+            db.registry_wait(&mut wake).await;
         }
     });
     Ok(sse::streaming("text/event-stream", rx, permit))

@@ -43,6 +43,23 @@ const BUFFER: usize = 32;
 /// (a stalled database) it is sent anyway.
 pub const DURABLE_WAIT: Duration = Duration::from_secs(2);
 
+/// Runs a stream's forwarding task until it ends or the server shuts down,
+/// whichever comes first: a stream opened as the shutdown began, or one
+/// whose client stopped reading (its sends waiting for room, for as long as
+/// TCP takes to give up on the peer), never holds the shutdown up.
+pub fn spawn_until_shutdown(
+    mut shutdown: watch::Receiver<bool>,
+    task: impl Future<Output = ()> + Send + 'static,
+) {
+    tokio::spawn(async move {
+        tokio::select! {
+            () = task => {}
+            // Also when it is shutting down already (or cannot tell).
+            _ = shutdown.wait_for(|closing| *closing) => {}
+        }
+    });
+}
+
 /// Waits until the store holds `e` (analytics events only).
 async fn stored(durable: &mut Option<watch::Receiver<u64>>, e: &Event) {
     if let Some(d) = durable
@@ -96,13 +113,13 @@ pub fn response(
     bus: &Arc<EventBus>,
     (last_event_id, permit): (Option<u64>, StreamPermit),
     keep_alive: Duration,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     store: Option<(Db, Uuid)>,
     mut durable: Option<watch::Receiver<u64>>,
 ) -> http::Response<Body> {
     let sub = bus.subscribe(last_event_id);
     let (mut tx, rx) = mpsc::channel::<Chunk>(BUFFER);
-    tokio::spawn(async move {
+    spawn_until_shutdown(shutdown, async move {
         let mut live = sub.live;
         let send = |tx: &mut mpsc::Sender<Chunk>, b: Bytes| {
             let mut tx = tx.clone();
@@ -146,7 +163,6 @@ pub fn response(
                     }
                     continue;
                 }
-                _ = shutdown.changed() => return,
             };
             let chunk = match next {
                 Ok(e) => {
@@ -162,4 +178,33 @@ pub fn response(
         }
     });
     streaming("text/event-stream", rx, permit)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::pending;
+    use std::time::Duration;
+
+    use tokio::sync::{mpsc, watch};
+
+    use super::spawn_until_shutdown;
+
+    /// A task that never ends on its own (a stream whose client stopped
+    /// reading): the shutdown drops it, also when it began before the
+    /// stream opened. Its sender going tells that it was dropped.
+    #[tokio::test]
+    async fn a_stream_ends_at_shutdown_whenever_it_was_opened() {
+        for already in [true, false] {
+            let (flag, shutdown) = watch::channel(already);
+            let (gone, mut dropped) = mpsc::channel::<()>(1);
+            spawn_until_shutdown(shutdown, async move {
+                let _held = gone;
+                pending::<()>().await;
+            });
+            flag.send_replace(true);
+            // Bounded, so that a task left running fails the test.
+            let end = tokio::time::timeout(Duration::from_secs(30), dropped.recv()).await;
+            assert!(matches!(end, Ok(None)), "shutting down already: {already}");
+        }
+    }
 }
