@@ -395,7 +395,21 @@ pub fn plan_analytics(backend: Backend, q: &AnalyticsQuery) -> Result<AnalyticsP
             if *size < 1 {
                 return Err(Error::invalid("interval.size", "must be at least 1"));
             }
-            Some((unit(u)?, *size))
+            let unit = unit(u)?;
+            // Buckets are microseconds wide: a width past 64 bits (some
+            // 290,000 years) is no interval.
+            if let Unit::Fixed(w) = unit
+                && w.checked_mul(*size).is_none()
+            {
+                return Err(Error::invalid(
+                    "interval.size",
+                    format!(
+                        "{size} {u}s is too long an interval (at most {} of them)",
+                        i64::MAX / w
+                    ),
+                ));
+            }
+            Some((unit, *size))
         }
     };
     let mut select: Vec<String> = group_by.iter().map(|(c, _)| (*c).to_string()).collect();

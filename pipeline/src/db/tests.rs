@@ -363,6 +363,10 @@ async fn analytics_cases(db: &Db) {
             "interval.size",
         ),
         (
+            json!({"metrics": {"x": {"function": "count"}}, "interval": {"unit": "week", "size": 2_000_000_000}}),
+            "interval.size",
+        ),
+        (
             json!({"metrics": {"x": {"function": "count"}}, "filters": {"bogus": 1}}),
             "filters.bogus",
         ),

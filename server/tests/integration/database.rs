@@ -271,6 +271,16 @@ async fn bad_database_queries_name_the_field() {
             400,
             "interval.size",
         ),
+        // Wider than 64 bits of microseconds: refused, not a panic or a 500.
+        Case::new(
+            "POST",
+            a,
+            Some(
+                r#"{"metrics": {"x": {"function": "count"}}, "interval": {"unit": "day", "size": 200000000}}"#,
+            ),
+            400,
+            "interval.size: 200000000 days is too long an interval",
+        ),
     ];
     check_cases(&s, &cases).await;
 }
