@@ -16,7 +16,9 @@
 //! it (at most [`FROM_STORE`]), then the ring, then live events.
 //! Analytics events (`event-*`) go out only once the store writer has
 //! committed them (up to [`DURABLE_WAIT`]), so whatever a client has seen
-//! survives a crash of the server.
+//! survives a crash of the server. Once such a wait runs out (a stalled
+//! database), the stream's events go out without waiting until the store
+//! has caught up, rather than one every [`DURABLE_WAIT`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,13 +62,37 @@ pub fn spawn_until_shutdown(
     });
 }
 
-/// Waits until the store holds `e` (analytics events only).
-async fn stored(durable: &mut Option<watch::Receiver<u64>>, e: &Event) {
-    if let Some(d) = durable
-        && e.kind.starts_with("event-")
-        && tokio::time::timeout(DURABLE_WAIT, d.wait_for(|s| *s >= e.seq)).await.is_err()
-    {
-        warn!(seq = e.seq, "store writer is behind: event sent before it is stored");
+/// The store's progress, as one stream waits on it.
+struct Durable {
+    /// The last event stored.
+    stored: watch::Receiver<u64>,
+    /// How long an event waits for it.
+    wait: Duration,
+    /// A wait ran out and the store has not caught up since (a stalled
+    /// database): events go out without waiting, or the live feed would
+    /// slow to one analytics event per `wait` and lag behind the bus.
+    stalled: bool,
+}
+
+impl Durable {
+    fn new(stored: watch::Receiver<u64>) -> Self {
+        Durable { stored, wait: DURABLE_WAIT, stalled: false }
+    }
+
+    /// Waits until the store holds `e` (analytics events only).
+    async fn hold(&mut self, e: &Event) {
+        if !e.kind.starts_with("event-") {
+            return;
+        }
+        if self.stalled {
+            self.stalled = *self.stored.borrow() < e.seq;
+            return;
+        }
+        let wait = tokio::time::timeout(self.wait, self.stored.wait_for(|s| *s >= e.seq));
+        if wait.await.is_err() {
+            warn!(seq = e.seq, "store writer is behind: events sent before they are stored");
+            self.stalled = true;
+        }
     }
 }
 
@@ -115,8 +141,9 @@ pub fn response(
     keep_alive: Duration,
     shutdown: watch::Receiver<bool>,
     store: Option<(Db, Uuid)>,
-    mut durable: Option<watch::Receiver<u64>>,
+    durable: Option<watch::Receiver<u64>>,
 ) -> http::Response<Body> {
+    let mut durable = durable.map(Durable::new);
     let sub = bus.subscribe(last_event_id);
     let (mut tx, rx) = mpsc::channel::<Chunk>(BUFFER);
     spawn_until_shutdown(shutdown, async move {
@@ -149,7 +176,9 @@ pub fn response(
             return;
         }
         for e in &sub.replay {
-            stored(&mut durable, e).await;
+            if let Some(d) = &mut durable {
+                d.hold(e).await;
+            }
             if !send(&mut tx, record(e)).await {
                 return;
             }
@@ -166,7 +195,9 @@ pub fn response(
             };
             let chunk = match next {
                 Ok(e) => {
-                    stored(&mut durable, &e).await;
+                    if let Some(d) = &mut durable {
+                        d.hold(&e).await;
+                    }
                     record(&e)
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => lagged(n),
@@ -187,7 +218,8 @@ mod tests {
 
     use tokio::sync::{mpsc, watch};
 
-    use super::spawn_until_shutdown;
+    use super::{Durable, spawn_until_shutdown};
+    use rt_pipeline::events::Event;
 
     /// A task that never ends on its own (a stream whose client stopped
     /// reading): the shutdown drops it, also when it began before the
@@ -206,5 +238,28 @@ mod tests {
             let end = tokio::time::timeout(Duration::from_secs(30), dropped.recv()).await;
             assert!(matches!(end, Ok(None)), "shutting down already: {already}");
         }
+    }
+
+    /// Once a wait for the store has run out, events go out at once until
+    /// it has caught up; then they wait for it again.
+    #[tokio::test]
+    async fn a_stalled_store_holds_back_one_event_not_every_one() {
+        let event = |seq| Event { seq, kind: "event-intrusion".into(), data: "{}".into() };
+        let (mark, stored) = watch::channel(0);
+        let mut d = Durable::new(stored);
+        d.wait = Duration::from_millis(10);
+        d.hold(&event(1)).await;
+        assert!(d.stalled, "the store did not take it in time");
+        // Bounded, so that a wait of an hour fails the test.
+        d.wait = Duration::from_secs(3600);
+        for seq in 2..5 {
+            tokio::time::timeout(Duration::from_secs(30), d.hold(&event(seq))).await.unwrap();
+        }
+        assert!(d.stalled);
+        mark.send_replace(5);
+        d.hold(&event(5)).await;
+        assert!(!d.stalled, "caught up: the next ones wait again");
+        let held = tokio::time::timeout(Duration::from_millis(50), d.hold(&event(6))).await;
+        assert!(held.is_err(), "event 6 waits for the store");
     }
 }
