@@ -392,13 +392,8 @@ impl Worker {
             self.step();
         }
         self.finish_all();
-        // As the contract says of a stop: open analytics events end, at the
-        // last frame processed, so every start a client saw has its end.
-        if let Some(at) = self.last_processed_ms {
-            for e in self.rules.close_all(at) {
-                self.ctx.bus.publish(e.event_type, payload::analytics(id, &e, &self.track_ids));
-            }
-        }
+        // As the contract says of a stop.
+        self.close_open_events();
         set_manual(&self.pushed, false, &self.ctx.stats.frames_dropped);
         // Outputs first: a source's teardown (an RTSP camera's) may outlast
         // the stop's grace, and outputs stopped after it could remove the
@@ -701,6 +696,18 @@ impl Worker {
         wait
     }
 
+    /// Ends the open analytics events at the last frame processed (a stop,
+    /// the end of a file that does not loop), so that every start a client
+    /// saw has its end.
+    fn close_open_events(&mut self) {
+        let id = self.ctx.instance_id;
+        if let Some(at) = self.last_processed_ms {
+            for e in self.rules.close_all(at) {
+                self.ctx.bus.publish(e.event_type, payload::analytics(id, &e, &self.track_ids));
+            }
+        }
+    }
+
     /// Tells the detector no frame will come for a while (nothing is in it:
     /// the frames in it were finished first).
     fn rest_detector(&mut self) {
@@ -745,6 +752,10 @@ impl Worker {
             self.opened = None;
         } else if file {
             self.rest_detector();
+            if self.source_state != "Ended" {
+                // Nothing more will come to end them.
+                self.close_open_events();
+            }
             self.source_state = "Ended";
             self.sleeper.sleep(POLL);
         } else {

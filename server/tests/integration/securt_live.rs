@@ -135,6 +135,43 @@ async fn intrusion_pairs_and_crossing_directions_on_the_clip() {
     assert!(checked >= 2, "only {checked} crossings had track positions around them");
 }
 
+/// A file that does not loop ends its open analytics events at its last
+/// frame: every intrusion a client saw has its end, with nobody stopping
+/// the instance.
+#[tokio::test]
+async fn a_file_that_ends_ends_its_open_events() {
+    let s = media_server();
+    let input = json!({"type": "File", "uri": test_video()});
+    let id = instance_on_clip(&s, false, input).await;
+    let once = r#"{"path": "Input/loop", "jsonValue": "false"}"#;
+    assert_eq!(s.raw("POST", &format!("/v1/core/instance/{id}/config"), Some(once)).await.0, 204);
+    // The whole picture: people are in it to the clip's last frame.
+    let everywhere =
+        json!([{"x": 0, "y": 0}, {"x": 1, "y": 0}, {"x": 1, "y": 1}, {"x": 0, "y": 1}]);
+    let area = json!({"name": "all", "coordinates": everywhere, "classes": ["Person"]});
+    let path = format!("/v1/securt/instance/{id}/area/intrusion");
+    assert_eq!(s.raw("POST", &path, Some(&area.to_string())).await.0, 201);
+    s.client().start_instance(&id).await.unwrap();
+    let open = |rs: &[Record]| {
+        let mut open = BTreeSet::new();
+        for r in rs {
+            let key = r.data["event_id"].as_str().map(String::from);
+            match r.event.as_str() {
+                "event-intrusion" => assert!(open.insert(key.unwrap()), "started twice"),
+                "event-intrusion-end" => assert!(open.remove(&key.unwrap()), "ended twice"),
+                _ => {}
+            }
+        }
+        open.len()
+    };
+    let path = format!("/v1/core/instance/{id}/consume_events_sse");
+    let records = read_sse(&s, &path, None, Duration::from_secs(90), |rs| {
+        count(rs, "event-intrusion") >= 3 && open(rs) == 0
+    })
+    .await;
+    assert_eq!(open(&records), 0, "{} intrusions", count(&records, "event-intrusion"));
+}
+
 #[tokio::test]
 async fn lines_added_and_deleted_while_running_take_effect() {
     let s = media_server();
