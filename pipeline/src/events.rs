@@ -8,7 +8,8 @@
 //! client that reconnects with `Last-Event-ID` resumes without a gap; it is
 //! bounded in bytes as well as in events, so that an instance's history
 //! costs the same small memory whatever its scene (older analytics events
-//! are served from the store).
+//! are served from the store). The polling queue is bounded the same way:
+//! nobody may ever poll it, and crops are images.
 //!
 //! Sequence numbers start at the bus's creation time in microseconds since
 //! the Unix epoch and grow by one per event, so they keep increasing across
@@ -46,6 +47,9 @@ pub struct BusOptions {
     pub ring_bytes: usize,
     /// Events held for `consume_events` pollers; the oldest go first.
     pub queue: usize,
+    /// Bytes of payload the polling queue holds at most (it always holds
+    /// the newest event): nobody may ever poll, and crops are images.
+    pub queue_bytes: usize,
     /// Events a live subscriber may fall behind before it is told it lagged.
     pub live: usize,
 }
@@ -57,7 +61,13 @@ impl Default for BusOptions {
         // a quiet one: enough for a client to reconnect), the queue ten
         // seconds. Unbounded in bytes, a full ring of 10,000 track events
         // was 6 MiB per running instance (heaptrack), more than its video.
-        BusOptions { ring: 10_000, ring_bytes: 1 << 20, queue: 1_000, live: 2_048 }
+        BusOptions {
+            ring: 10_000,
+            ring_bytes: 1 << 20,
+            queue: 1_000,
+            queue_bytes: 1 << 20,
+            live: 2_048,
+        }
     }
 }
 
@@ -70,6 +80,8 @@ struct Inner {
     /// Bytes of the events in `ring`.
     ring_bytes: usize,
     queue: VecDeque<Arc<Event>>,
+    /// Bytes of the events in `queue`.
+    queue_bytes: usize,
     /// Events dropped from the polling queue because nobody drained it.
     queue_dropped: u64,
 }
@@ -114,6 +126,7 @@ impl EventBus {
                 ring: VecDeque::new(),
                 ring_bytes: 0,
                 queue: VecDeque::new(),
+                queue_bytes: 0,
                 queue_dropped: 0,
             }),
             live,
@@ -142,11 +155,16 @@ impl EventBus {
         {
             inner.ring_bytes -= old.size();
         }
-        if inner.queue.len() == self.options.queue {
-            inner.queue.pop_front();
+        inner.queue_bytes += event.size();
+        inner.queue.push_back(event.clone());
+        while inner.queue.len() > 1
+            && (inner.queue.len() > self.options.queue
+                || inner.queue_bytes > self.options.queue_bytes)
+            && let Some(old) = inner.queue.pop_front()
+        {
+            inner.queue_bytes -= old.size();
             inner.queue_dropped += 1;
         }
-        inner.queue.push_back(event.clone());
         // Sent under the lock so that `subscribe` sees each event either in
         // the ring or on the channel, never both or neither. No receiver is
         // not an error.
@@ -172,7 +190,9 @@ impl EventBus {
 
     /// Takes every queued event (`GET .../consume_events`).
     pub fn drain(&self) -> Vec<Arc<Event>> {
-        self.lock().queue.drain(..).collect()
+        let mut inner = self.lock();
+        inner.queue_bytes = 0;
+        inner.queue.drain(..).collect()
     }
 
     /// Events dropped from the polling queue so far.
@@ -197,7 +217,13 @@ mod tests {
     }
 
     fn small() -> EventBus {
-        EventBus::new(BusOptions { ring: 3, ring_bytes: 1 << 20, queue: 2, live: 4 })
+        EventBus::new(BusOptions {
+            ring: 3,
+            ring_bytes: 1 << 20,
+            queue: 2,
+            queue_bytes: 1 << 20,
+            live: 4,
+        })
     }
 
     #[test]
@@ -248,7 +274,13 @@ mod tests {
 
     #[test]
     fn the_ring_is_bounded_in_bytes_too_and_keeps_the_newest_event() {
-        let bus = EventBus::new(BusOptions { ring: 100, ring_bytes: 100, queue: 2, live: 4 });
+        let bus = EventBus::new(BusOptions {
+            ring: 100,
+            ring_bytes: 100,
+            queue: 2,
+            queue_bytes: 1 << 20,
+            live: 4,
+        });
         // Each event: "e" and {"$id":"e","$version":1,"n":N}, 31 bytes.
         let first = bus.publish("e", payload(0));
         for n in 1..10 {
@@ -308,5 +340,34 @@ mod tests {
         assert!(drained[0].data.contains("\"n\":1"));
         assert_eq!(bus.queue_dropped(), 1);
         assert!(bus.drain().is_empty());
+    }
+
+    #[test]
+    fn the_polling_queue_is_bounded_in_bytes_too_and_keeps_the_newest_event() {
+        let bus = EventBus::new(BusOptions {
+            ring: 100,
+            ring_bytes: 1 << 20,
+            queue: 100,
+            queue_bytes: 100,
+            live: 4,
+        });
+        // Each event: "e" and {"$id":"e","$version":1,"n":N}, 31 bytes.
+        for n in 0..10 {
+            bus.publish("e", payload(n));
+        }
+        let kept: Vec<String> = bus.drain().iter().map(|e| e.data.clone()).collect();
+        assert_eq!(kept.len(), 3, "3 x 31 bytes fit in 100, 4 do not: {kept:?}");
+        assert!(kept[0].contains("\"n\":7"), "{kept:?}");
+        assert_eq!(bus.queue_dropped(), 7);
+        // An event larger than the whole budget is still kept, alone; a
+        // drain starts the count again.
+        let mut big = payload(10);
+        big.insert("pad".into(), Value::String("x".repeat(200)));
+        bus.publish("e", big);
+        assert_eq!(bus.drain().len(), 1);
+        for n in 0..3 {
+            bus.publish("e", payload(n));
+        }
+        assert_eq!(bus.drain().len(), 3);
     }
 }
