@@ -753,12 +753,8 @@ impl Source {
     /// Moves the full-size frames the crop branch has delivered into
     /// `ahead`, then bounds it ([`keep_newest`]).
     fn pull_full(&mut self) {
-        self.drain_full();
-        keep_newest(&mut self.ahead, self.last_model, HELD_FRAMES, AHEAD_FRAMES);
-    }
-
-    fn drain_full(&mut self) {
         self.drain_full_until(None);
+        keep_newest(&mut self.ahead, self.last_model, HELD_FRAMES, AHEAD_FRAMES);
     }
 
     /// Moves the delivered full-size frames into `ahead`; with `until`, it
